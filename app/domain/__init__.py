@@ -1,0 +1,1 @@
+"""Pure domain: dataclasses, enums, rules and error types. Imports nothing of ours."""

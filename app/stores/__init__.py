@@ -1,0 +1,1 @@
+"""Persistence: the SQLite/PostgreSQL cache (SQLAlchemy + Alembic) and the config file."""

@@ -1,0 +1,151 @@
+"""config.toml: the registries Gavel knows, validated on load. Never holds a secret."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from app.domain.errors import ConfigError, GavelError, UsageError
+from app.domain.registry import AuthKind, RegistryConfig
+
+# The keys a [[registry]] table may hold, with their type and meaning; anything else
+# is refused on load so a typo does not silently fall back to a default.
+REGISTRY_KEYS: dict[str, tuple[type, str]] = {
+    "name": (str, "short name used in the console and on the command line"),
+    "url": (str, "base URL of the MLflow tracking server"),
+    "auth": (str, "none, basic or bearer"),
+    "username": (str, "user name for basic authentication"),
+    "secret_env": (str, "environment variable holding the password or token"),
+    "verify_tls": (bool, "verify the server's TLS certificate"),
+    "ca_bundle": (str, "path to a CA bundle for TLS verification"),
+    "timeout_s": (float, "seconds to wait for each HTTP request"),
+    "is_demo": (bool, "the bundled demo registry"),
+}
+
+
+class ConfigFile:
+    """Reads and writes config.toml atomically; one instance per profile."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def registries(self) -> list[RegistryConfig]:
+        data = self._load()
+        raw = data.get("registry", [])
+        if not isinstance(raw, list):
+            raise ConfigError(f"{self.path}: 'registry' must be a list of tables.")
+        out: list[RegistryConfig] = []
+        seen: set[str] = set()
+        for i, entry in enumerate(raw, start=1):
+            cfg = _registry_from_toml(entry, where=f"{self.path}, registry #{i}")
+            if cfg.name in seen:
+                raise ConfigError(f"{self.path}: registry '{cfg.name}' is defined twice.")
+            seen.add(cfg.name)
+            out.append(cfg)
+        return out
+
+    def registry(self, name: str) -> RegistryConfig:
+        for cfg in self.registries():
+            if cfg.name == name:
+                return cfg
+        raise UsageError(f"There is no registry named '{name}'. See 'gavel registry list'.")
+
+    def add_registry(self, cfg: RegistryConfig) -> None:
+        regs = self.registries()
+        if any(r.name == cfg.name for r in regs):
+            raise UsageError(f"A registry named '{cfg.name}' already exists.")
+        self._save_registries([*regs, cfg])
+
+    def update_registry(self, old_name: str, cfg: RegistryConfig) -> None:
+        regs = self.registries()
+        if not any(r.name == old_name for r in regs):
+            raise UsageError(f"There is no registry named '{old_name}'.")
+        if cfg.name != old_name and any(r.name == cfg.name for r in regs):
+            raise UsageError(f"A registry named '{cfg.name}' already exists.")
+        self._save_registries([cfg if r.name == old_name else r for r in regs])
+
+    def remove_registry(self, name: str) -> RegistryConfig:
+        regs = self.registries()
+        gone = [r for r in regs if r.name == name]
+        if not gone:
+            raise UsageError(f"There is no registry named '{name}'.")
+        self._save_registries([r for r in regs if r.name != name])
+        return gone[0]
+
+    def set_demo_url(self, name: str, url: str) -> None:
+        """The demo server gets a new free port at each start."""
+        regs = self.registries()
+        self._save_registries([replace(r, url=url) if r.name == name else r for r in regs])
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {}
+        try:
+            with self.path.open("rb") as fh:
+                return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{self.path} is not valid TOML ({exc}); fix or remove it."
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"Cannot read {self.path}: {exc.strerror}.") from None
+
+    def _save_registries(self, regs: list[RegistryConfig]) -> None:
+        data = self._load()
+        data["registry"] = [_registry_to_toml(r) for r in regs]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".toml.tmp")
+        with tmp.open("wb") as fh:
+            tomli_w.dump(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+
+def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table.")
+    unknown = set(entry) - set(REGISTRY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+    kwargs: dict[str, Any] = {}
+    for key, value in entry.items():
+        typ, _ = REGISTRY_KEYS[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, typ):
+            raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
+        kwargs[key] = value
+    for required in ("name", "url"):
+        if required not in kwargs:
+            raise ConfigError(f"{where}: '{required}' is required.")
+    try:
+        kwargs["auth"] = AuthKind(kwargs.get("auth", "none"))
+    except ValueError:
+        raise ConfigError(f"{where}: 'auth' must be none, basic or bearer.") from None
+    try:
+        return RegistryConfig(**kwargs)
+    except GavelError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+
+
+def _registry_to_toml(cfg: RegistryConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": cfg.name, "url": cfg.url, "auth": cfg.auth.value}
+    if cfg.username:
+        out["username"] = cfg.username
+    if cfg.secret_env:
+        out["secret_env"] = cfg.secret_env
+    if not cfg.verify_tls:
+        out["verify_tls"] = False
+    if cfg.ca_bundle:
+        out["ca_bundle"] = cfg.ca_bundle
+    if cfg.timeout_s != RegistryConfig.timeout_s:
+        out["timeout_s"] = cfg.timeout_s
+    if cfg.is_demo:
+        out["is_demo"] = True
+    return out
