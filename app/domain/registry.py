@@ -38,9 +38,7 @@ class RegistryConfig:
     def __post_init__(self) -> None:
         validate_registry_name(self.name)
         if not self.url.startswith(("http://", "https://")):
-            raise UsageError(
-                f"The registry URL '{self.url}' must start with http:// or https://."
-            )
+            raise UsageError(f"The registry URL '{self.url}' must start with http:// or https://.")
         if self.auth is AuthKind.BASIC and not self.username:
             raise UsageError("Basic authentication needs a username.")
 

@@ -89,9 +89,7 @@ class ConfigFile:
             with self.path.open("rb") as fh:
                 return tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"{self.path} is not valid TOML ({exc}); fix or remove it."
-            ) from None
+            raise ConfigError(f"{self.path} is not valid TOML ({exc}); fix or remove it.") from None
         except OSError as exc:
             raise ConfigError(f"Cannot read {self.path}: {exc.strerror}.") from None
 

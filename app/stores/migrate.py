@@ -9,6 +9,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import DatabaseError
+
+from app.domain.errors import CacheError
+from app.stores.engine import Database, make_engine, translate_db_error
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -33,3 +37,17 @@ def upgrade_to_head(engine: Engine) -> None:
 
 def heads() -> list[str]:
     return list(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def open_database(url: str) -> Database:
+    """Engine + migrations to head; a damaged file becomes a CacheCorrupt sentence."""
+    db = Database(make_engine(url))
+    try:
+        upgrade_to_head(db.engine)
+    except DatabaseError as exc:
+        db.dispose()
+        translated = translate_db_error(exc)
+        if translated is not None:
+            raise translated from None
+        raise CacheError(f"The local cache could not be opened: {exc.orig}") from None
+    return db

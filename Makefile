@@ -1,0 +1,54 @@
+# Gavel: `make run` opens the console, `make test` runs every check CI runs.
+# Each venv is rebuilt only when what it installs from changes.
+
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+MLFLOW_VENV := .venv-mlflow
+MLFLOW_VERSION := 3.17.2
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test lint unit bench bench-sync bench-ledger package venv mlflow-venv clean
+
+run: venv mlflow-venv
+	$(BIN)/gavel
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,packaging]'
+	touch $@
+
+# MLflow lives in its own venv so its pins never touch the app's.
+mlflow-venv: $(MLFLOW_VENV)/.installed
+$(MLFLOW_VENV)/.installed:
+	test -x $(MLFLOW_VENV)/bin/python || $(PY) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/pip install -q --upgrade pip
+	$(MLFLOW_VENV)/bin/pip install -q 'mlflow[auth]==$(MLFLOW_VERSION)'
+	touch $@
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+unit: venv mlflow-venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
+
+test: lint unit
+
+bench: bench-sync bench-ledger
+
+bench-sync: venv mlflow-venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
+
+bench-ledger: venv
+	$(BIN)/python -m bench.bench_ledger
+
+package: venv
+	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/gavel.spec
+
+clean:
+	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,286 @@
+"""Read side of the cache: the portfolio (ids first, rows on demand) and details.
+
+Sorting and filtering run in SQL so a table of any size only ever loads the rows
+on screen (Anki's browser does the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.domain.entities import DatasetInput, MetricPoint
+from app.domain.portfolio import (
+    ModelDetail,
+    PortfolioRow,
+    PortfolioSort,
+    RegistryStatus,
+    RunDetail,
+    VersionRow,
+)
+from app.stores.engine import Database
+from app.stores.schema import (
+    AliasRow,
+    DatasetInputRow,
+    MetricHistoryRow,
+    ModelRow,
+    ModelTagRow,
+    RegistryRow,
+    RunMetricRow,
+    RunParamRow,
+    RunRow,
+    RunTagRow,
+    VersionTagRow,
+)
+from app.stores.schema import VersionRow as VersionRecord
+
+_SORT_COLUMNS = {
+    PortfolioSort.NAME: func.lower(ModelRow.name),
+    PortfolioSort.REGISTRY: RegistryRow.name,
+    PortfolioSort.LATEST_VERSION: ModelRow.latest_version,
+    PortfolioSort.OWNER: func.lower(ModelRow.owner),
+    PortfolioSort.RISK_TIER: ModelRow.risk_tier,
+    PortfolioSort.VERSION_COUNT: ModelRow.version_count,
+    PortfolioSort.LAST_UPDATED: ModelRow.last_updated_ts,
+}
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+class PortfolioQueries:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _filtered(self, stmt: Select[Any], text: str, registry: str | None) -> Select[Any]:
+        stmt = stmt.join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+        if registry:
+            stmt = stmt.where(RegistryRow.name == registry)
+        text = text.strip()
+        if text:
+            pat = _like_pattern(text)
+            stmt = stmt.where(
+                or_(
+                    func.lower(ModelRow.name).like(pat, escape="\\"),
+                    func.lower(ModelRow.owner).like(pat, escape="\\"),
+                    func.lower(ModelRow.team).like(pat, escape="\\"),
+                    func.lower(ModelRow.risk_tier).like(pat, escape="\\"),
+                )
+            )
+        return stmt
+
+    def model_keys(
+        self,
+        text: str = "",
+        registry: str | None = None,
+        sort: PortfolioSort = PortfolioSort.NAME,
+        descending: bool = False,
+    ) -> list[int]:
+        """Ids of the models matching the filter, in display order."""
+        col = _SORT_COLUMNS[sort]
+        order = col.desc() if descending else col.asc()
+        stmt = self._filtered(select(ModelRow.id), text, registry).order_by(
+            order.nulls_last(), func.lower(ModelRow.name), ModelRow.id
+        )
+        with self._db.session() as s:
+            return list(s.scalars(stmt))
+
+    def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
+        """Portfolio rows for the given ids (the visible ones)."""
+        if not keys:
+            return {}
+        with self._db.session() as s:
+            stmt = (
+                select(ModelRow, RegistryRow.name)
+                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+                .where(ModelRow.id.in_(list(keys)))
+            )
+            models = {m.id: (m, reg) for m, reg in s.execute(stmt)}
+            aliases: dict[int, dict[str, int]] = {}
+            q = select(AliasRow.model_id, AliasRow.alias, AliasRow.version).where(
+                AliasRow.model_id.in_(list(keys))
+            )
+            for mid, alias, version in s.execute(q):
+                aliases.setdefault(mid, {})[alias] = version
+        return {
+            mid: PortfolioRow(
+                model_key=mid,
+                registry=reg,
+                name=m.name,
+                latest_version=m.latest_version,
+                aliases=aliases.get(mid, {}),
+                owner=m.owner,
+                risk_tier=m.risk_tier,
+                team=m.team,
+                version_count=m.version_count,
+                last_updated_timestamp=m.last_updated_ts,
+            )
+            for mid, (m, reg) in models.items()
+        }
+
+    def find_model(self, name: str, registry: str | None = None) -> list[int]:
+        stmt = self._filtered(select(ModelRow.id), "", registry).where(ModelRow.name == name)
+        with self._db.session() as s:
+            return list(s.scalars(stmt))
+
+    def model_detail(self, model_key: int) -> ModelDetail | None:
+        with self._db.session() as s:
+            found = s.execute(
+                select(ModelRow, RegistryRow.name)
+                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+                .where(ModelRow.id == model_key)
+            ).first()
+            if found is None:
+                return None
+            m, reg = found
+            tags = dict(
+                s.execute(
+                    select(ModelTagRow.key, ModelTagRow.value).where(
+                        ModelTagRow.model_id == model_key
+                    )
+                ).all()
+            )
+            aliases = dict(
+                s.execute(
+                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_key)
+                ).all()
+            )
+            versions = _versions(s, model_key, aliases)
+        return ModelDetail(
+            model_key=m.id,
+            registry=reg,
+            name=m.name,
+            description=m.description,
+            tags=tags,
+            aliases=aliases,
+            creation_timestamp=m.creation_ts,
+            last_updated_timestamp=m.last_updated_ts,
+            versions=versions,
+        )
+
+    def run_detail(self, registry: str, run_id: str) -> RunDetail | None:
+        with self._db.session() as s:
+            run = s.scalars(
+                select(RunRow)
+                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
+                .where(RegistryRow.name == registry, RunRow.run_id == run_id)
+            ).first()
+            if run is None:
+                return None
+            params = dict(
+                s.execute(
+                    select(RunParamRow.key, RunParamRow.value).where(RunParamRow.run_pk == run.id)
+                ).all()
+            )
+            tags = dict(
+                s.execute(
+                    select(RunTagRow.key, RunTagRow.value).where(RunTagRow.run_pk == run.id)
+                ).all()
+            )
+            metrics = {
+                r.key: MetricPoint(r.key, r.value, r.step, r.timestamp)
+                for r in s.scalars(select(RunMetricRow).where(RunMetricRow.run_pk == run.id))
+            }
+            datasets = tuple(
+                DatasetInput(d.name, d.digest, d.source_type, d.source, d.context)
+                for d in s.scalars(
+                    select(DatasetInputRow)
+                    .where(DatasetInputRow.run_pk == run.id)
+                    .order_by(DatasetInputRow.id)
+                ).all()
+            )
+        return RunDetail(
+            run_id=run.run_id,
+            experiment_id=run.experiment_id,
+            run_name=run.run_name,
+            user_id=run.user_id,
+            status=run.status,
+            start_time=run.start_time,
+            end_time=run.end_time,
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            datasets=datasets,
+        )
+
+    def metric_history(self, registry: str, run_id: str, key: str) -> list[MetricPoint]:
+        with self._db.session() as s:
+            q = (
+                select(MetricHistoryRow)
+                .join(RunRow, RunRow.id == MetricHistoryRow.run_pk)
+                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
+                .where(
+                    RegistryRow.name == registry,
+                    RunRow.run_id == run_id,
+                    MetricHistoryRow.key == key,
+                )
+                .order_by(MetricHistoryRow.step, MetricHistoryRow.timestamp)
+            )
+            return [MetricPoint(r.key, r.value, r.step, r.timestamp) for r in s.scalars(q)]
+
+    def registry_statuses(self) -> list[RegistryStatus]:
+        with self._db.session() as s:
+            counts = dict(
+                s.execute(
+                    select(ModelRow.registry_id, func.count()).group_by(ModelRow.registry_id)
+                ).all()
+            )
+            return [
+                RegistryStatus(
+                    name=r.name,
+                    url=r.url,
+                    is_demo=False,
+                    last_synced_at=_aware(r.last_synced_at),
+                    last_error=r.last_error,
+                    model_count=counts.get(r.id, 0),
+                )
+                for r in s.scalars(select(RegistryRow).order_by(RegistryRow.name))
+            ]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything Gavel stores is UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _versions(s: Session, model_key: int, aliases: dict[str, int]) -> tuple[VersionRow, ...]:
+    by_version: dict[int, list[str]] = {}
+    for alias, version in aliases.items():
+        by_version.setdefault(version, []).append(alias)
+    records = list(
+        s.scalars(
+            select(VersionRecord)
+            .where(VersionRecord.model_id == model_key)
+            .order_by(VersionRecord.version.desc())
+        )
+    )
+    tags: dict[int, dict[str, str]] = {}
+    if records:
+        q = select(VersionTagRow.version_id, VersionTagRow.key, VersionTagRow.value).where(
+            VersionTagRow.version_id.in_([r.id for r in records])
+        )
+        for vid, key, value in s.execute(q):
+            tags.setdefault(vid, {})[key] = value
+    return tuple(
+        VersionRow(
+            version_key=r.id,
+            version=r.version,
+            status=r.status,
+            current_stage=r.current_stage,
+            user_id=r.user_id,
+            source=r.source,
+            run_id=r.run_id,
+            creation_timestamp=r.creation_ts,
+            aliases=tuple(sorted(by_version.get(r.version, []))),
+            tags=tags.get(r.id, {}),
+        )
+        for r in records
+    )

@@ -1,0 +1,471 @@
+"""Write one registry's snapshot into the cache in a single transaction.
+
+The write is a diff against what the cache holds: unchanged rows are not touched,
+so a re-sync with nothing changed costs reads, not writes. A failure or a cancel
+anywhere before commit rolls everything back and the previous snapshot stays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from app.domain.cancel import CancelToken
+from app.domain.entities import ModelVersion, RegisteredModel, Run
+from app.stores.engine import Database
+from app.stores.schema import (
+    AliasRow,
+    DatasetInputRow,
+    MetricHistoryRow,
+    ModelRow,
+    ModelTagRow,
+    RegistryRow,
+    RunMetricRow,
+    RunParamRow,
+    RunRow,
+    RunTagRow,
+    VersionRow,
+    VersionTagRow,
+)
+
+# SQLite's default host-parameter limit is 32766; keep IN lists well below it.
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class SnapshotStats:
+    models_written: int
+    models_deleted: int
+    versions_written: int
+    versions_deleted: int
+    runs_written: int
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """An alias that moved, appeared or disappeared between two snapshots."""
+
+    model_name: str
+    alias: str
+    before: int | None
+    after: int | None
+
+
+class SnapshotWriter:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def ensure_registry(self, name: str, url: str) -> None:
+        with self._db.session() as s:
+            _registry_id(s, name, url)
+
+    def cached_terminal_runs(self, registry: str) -> set[str]:
+        """Run ids whose cached copy is final (finished/failed/killed): safe to reuse."""
+        with self._db.session() as s:
+            rows = s.execute(
+                select(RunRow.run_id)
+                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
+                .where(
+                    RegistryRow.name == registry,
+                    RunRow.status.in_(("FINISHED", "FAILED", "KILLED")),
+                )
+            )
+            return {r[0] for r in rows}
+
+    def rename_registry(self, old: str, new: str) -> None:
+        with self._db.session() as s:
+            s.execute(update(RegistryRow).where(RegistryRow.name == old).values(name=new))
+
+    def drop_registry(self, name: str) -> None:
+        """Delete a registry's cached snapshot (models, versions, runs cascade)."""
+        with self._db.session() as s:
+            s.execute(delete(RegistryRow).where(RegistryRow.name == name))
+
+    def record_failure(self, registry: str, url: str, when: datetime, error: str) -> None:
+        with self._db.session() as s:
+            rid = _registry_id(s, registry, url)
+            s.execute(
+                update(RegistryRow)
+                .where(RegistryRow.id == rid)
+                .values(last_attempt_at=when, last_error=error)
+            )
+
+    def write(
+        self,
+        registry: str,
+        url: str,
+        models: Iterable[RegisteredModel],
+        versions: Iterable[ModelVersion],
+        runs: Mapping[str, Run],
+        synced_at: datetime,
+        cancel: CancelToken | None = None,
+    ) -> tuple[SnapshotStats, list[AliasChange]]:
+        """Replace the registry's snapshot; returns counts and the alias moves seen."""
+        cancel = cancel or CancelToken()
+        models = list(models)
+        versions = list(versions)
+        with self._db.session() as s:
+            rid = _registry_id(s, registry, url)
+            model_ids, m_written, m_deleted, alias_changes = _write_models(
+                s, rid, models, versions, synced_at
+            )
+            cancel.raise_if_cancelled()
+            v_written, v_deleted = _write_versions(s, model_ids, versions, synced_at)
+            cancel.raise_if_cancelled()
+            r_written = _write_runs(s, rid, runs, synced_at, cancel)
+            _drop_orphan_runs(s, rid)
+            cancel.raise_if_cancelled()
+            s.execute(
+                update(RegistryRow)
+                .where(RegistryRow.id == rid)
+                .values(url=url, last_synced_at=synced_at, last_attempt_at=synced_at, last_error="")
+            )
+        return SnapshotStats(m_written, m_deleted, v_written, v_deleted, r_written), alias_changes
+
+
+def _registry_id(s: Session, name: str, url: str) -> int:
+    rid = s.scalar(select(RegistryRow.id).where(RegistryRow.name == name))
+    if rid is None:
+        rid = s.scalar(
+            insert(RegistryRow).values(name=name, url=url, last_error="").returning(RegistryRow.id)
+        )
+    assert rid is not None
+    return rid
+
+
+def _model_fields(m: RegisteredModel, versions: list[ModelVersion]) -> dict[str, object]:
+    numbers = [v.version for v in versions]
+    return {
+        "description": m.description,
+        "creation_ts": m.creation_timestamp,
+        "last_updated_ts": m.last_updated_timestamp,
+        "owner": m.tags.get("owner", ""),
+        "risk_tier": m.tags.get("risk_tier", ""),
+        "team": m.tags.get("team", ""),
+        "latest_version": max(numbers) if numbers else None,
+        "version_count": len(numbers),
+    }
+
+
+def _write_models(
+    s: Session,
+    rid: int,
+    models: list[RegisteredModel],
+    versions: list[ModelVersion],
+    synced_at: datetime,
+) -> tuple[dict[str, int], int, int, list[AliasChange]]:
+    by_model: dict[str, list[ModelVersion]] = {}
+    for v in versions:
+        by_model.setdefault(v.model_name, []).append(v)
+
+    cols = [ModelRow.id, ModelRow.name, *[getattr(ModelRow, k) for k in _MODEL_COLS]]
+    existing = {
+        row.name: row for row in s.execute(select(*cols).where(ModelRow.registry_id == rid))
+    }
+    # Read before deletes cascade away the aliases of models that disappeared.
+    old_aliases = _load_kv(s, AliasRow, AliasRow.model_id, AliasRow.alias, AliasRow.version, rid)
+    ids: dict[str, int] = {}
+    written = 0
+    for m in models:
+        fields = _model_fields(m, by_model.get(m.name, []))
+        row = existing.get(m.name)
+        if row is None:
+            new_id = s.scalar(
+                insert(ModelRow)
+                .values(registry_id=rid, name=m.name, synced_at=synced_at, **fields)
+                .returning(ModelRow.id)
+            )
+            assert new_id is not None
+            ids[m.name] = new_id
+            written += 1
+        else:
+            ids[m.name] = row.id
+            if any(getattr(row, k) != v for k, v in fields.items()):
+                s.execute(
+                    update(ModelRow)
+                    .where(ModelRow.id == row.id)
+                    .values(synced_at=synced_at, **fields)
+                )
+                written += 1
+
+    gone = [row.id for name, row in existing.items() if name not in ids]
+    for chunk in _chunks(gone):
+        s.execute(delete(ModelRow).where(ModelRow.id.in_(chunk)))
+
+    _sync_kv(
+        s,
+        ModelTagRow,
+        ModelTagRow.model_id,
+        ModelTagRow.key,
+        ModelTagRow.value,
+        {ids[m.name]: dict(m.tags) for m in models},
+    )
+    new_aliases = {ids[m.name]: {a: int(v) for a, v in m.aliases.items()} for m in models}
+    _sync_kv(s, AliasRow, AliasRow.model_id, AliasRow.alias, AliasRow.version, new_aliases)
+
+    name_of = {mid: name for name, mid in ids.items()}
+    name_of.update({row.id: name for name, row in existing.items()})
+    changes: list[AliasChange] = []
+    # The first snapshot of a registry is the baseline: nothing "moved" yet.
+    if existing:
+        for mid in sorted(set(old_aliases) | set(new_aliases)):
+            before, after = old_aliases.get(mid, {}), new_aliases.get(mid, {})
+            for alias in sorted(set(before) | set(after)):
+                b, a = before.get(alias), after.get(alias)
+                if b != a:
+                    changes.append(AliasChange(name_of[mid], alias, _int(b), _int(a)))
+    return ids, written, len(gone), changes
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+_MODEL_COLS = (
+    "description",
+    "creation_ts",
+    "last_updated_ts",
+    "owner",
+    "risk_tier",
+    "team",
+    "latest_version",
+    "version_count",
+)
+
+_VERSION_COLS = (
+    "creation_ts",
+    "last_updated_ts",
+    "description",
+    "user_id",
+    "source",
+    "run_id",
+    "status",
+    "current_stage",
+    "logged_model_id",
+)
+
+
+def _version_fields(v: ModelVersion) -> dict[str, object]:
+    return {
+        "creation_ts": v.creation_timestamp,
+        "last_updated_ts": v.last_updated_timestamp,
+        "description": v.description,
+        "user_id": v.user_id,
+        "source": v.source,
+        "run_id": v.run_id,
+        "status": v.status,
+        "current_stage": v.current_stage,
+        "logged_model_id": v.logged_model_id,
+    }
+
+
+def _write_versions(
+    s: Session, model_ids: dict[str, int], versions: list[ModelVersion], synced_at: datetime
+) -> tuple[int, int]:
+    cols = [VersionRow.id, VersionRow.model_id, VersionRow.version]
+    cols += [getattr(VersionRow, k) for k in _VERSION_COLS]
+    existing: dict[tuple[int, int], Any] = {}
+    mids = list(model_ids.values())
+    for chunk in _chunks(mids):
+        for erow in s.execute(select(*cols).where(VersionRow.model_id.in_(chunk))):
+            existing[(erow.model_id, erow.version)] = erow
+
+    seen: set[tuple[int, int]] = set()
+    inserts: list[dict[str, object]] = []
+    written = 0
+    for v in versions:
+        mid = model_ids.get(v.model_name)
+        if mid is None:
+            continue  # a version of a model deleted between the two searches
+        key = (mid, v.version)
+        seen.add(key)
+        fields = _version_fields(v)
+        row = existing.get(key)
+        if row is None:
+            inserts.append(
+                {"model_id": mid, "version": v.version, "synced_at": synced_at, **fields}
+            )
+        elif any(getattr(row, k) != val for k, val in fields.items()):
+            s.execute(
+                update(VersionRow)
+                .where(VersionRow.id == row.id)
+                .values(synced_at=synced_at, **fields)
+            )
+            written += 1
+    if inserts:
+        s.execute(insert(VersionRow), inserts)
+        written += len(inserts)
+
+    gone = [row.id for key, row in existing.items() if key not in seen]
+    for chunk in _chunks(gone):
+        s.execute(delete(VersionRow).where(VersionRow.id.in_(chunk)))
+
+    # Map versions to ids after inserts, then sync their tags.
+    vid: dict[tuple[int, int], int] = {}
+    for chunk in _chunks(mids):
+        q = select(VersionRow.id, VersionRow.model_id, VersionRow.version).where(
+            VersionRow.model_id.in_(chunk)
+        )
+        for vrow in s.execute(q):
+            vid[(vrow.model_id, vrow.version)] = vrow.id
+    tags = {
+        vid[(model_ids[v.model_name], v.version)]: dict(v.tags)
+        for v in versions
+        if v.model_name in model_ids
+    }
+    _sync_kv(
+        s, VersionTagRow, VersionTagRow.version_id, VersionTagRow.key, VersionTagRow.value, tags
+    )
+    return written, len(gone)
+
+
+def _load_kv(
+    s: Session, table: type, owner_col: Any, key_col: Any, val_col: Any, rid: int
+) -> dict[int, dict[str, object]]:
+    out: dict[int, dict[str, object]] = {}
+    q = (
+        select(owner_col, key_col, val_col)
+        .join(ModelRow, ModelRow.id == owner_col)
+        .where(ModelRow.registry_id == rid)
+    )
+    for owner, key, val in s.execute(q):
+        out.setdefault(owner, {})[key] = val
+    return out
+
+
+def _sync_kv(
+    s: Session,
+    table: type,
+    owner_col: Any,
+    key_col: Any,
+    val_col: Any,
+    wanted: Mapping[int, Mapping[str, Any]],
+) -> None:
+    """Make the key/value rows of each owner equal to `wanted`, touching only diffs."""
+    owners = list(wanted)
+    have: dict[int, dict[str, object]] = {}
+    for chunk in _chunks(owners):
+        q = select(owner_col, key_col, val_col).where(owner_col.in_(chunk))
+        for owner, key, val in s.execute(q):
+            have.setdefault(owner, {})[key] = val
+    owner_name = owner_col.key
+    key_name = key_col.key
+    val_name = val_col.key
+    inserts: list[dict[str, object]] = []
+    stale: list[tuple[int, str]] = []
+    for owner, kv in wanted.items():
+        old = have.get(owner, {})
+        for k, v in kv.items():
+            if k not in old:
+                inserts.append({owner_name: owner, key_name: k, val_name: v})
+            elif old[k] != v:
+                stale.append((owner, k))
+                inserts.append({owner_name: owner, key_name: k, val_name: v})
+        stale.extend((owner, k) for k in old if k not in kv)
+    for chunk in _chunks(stale):
+        s.execute(delete(table).where(tuple_(owner_col, key_col).in_(chunk)))
+    if inserts:
+        s.execute(insert(table), inserts)
+
+
+def _write_runs(
+    s: Session, rid: int, runs: Mapping[str, Run], synced_at: datetime, cancel: CancelToken
+) -> int:
+    if not runs:
+        return 0
+    ids = list(runs)
+    old: list[int] = []
+    for chunk in _chunks(ids):
+        old.extend(
+            s.scalars(select(RunRow.id).where(RunRow.registry_id == rid, RunRow.run_id.in_(chunk)))
+        )
+    # Runs fetched again are replaced whole: simpler than diffing params/metrics, and
+    # a run is only re-fetched when it was not final or not cached.
+    for chunk in _chunks(old):
+        s.execute(delete(RunRow).where(RunRow.id.in_(chunk)))
+    cancel.raise_if_cancelled()
+    s.execute(
+        insert(RunRow),
+        [
+            {
+                "registry_id": rid,
+                "run_id": r.run_id,
+                "experiment_id": r.experiment_id,
+                "run_name": r.run_name,
+                "user_id": r.user_id,
+                "status": r.status,
+                "start_time": r.start_time,
+                "end_time": r.end_time,
+                "artifact_uri": r.artifact_uri,
+                "synced_at": synced_at,
+            }
+            for r in runs.values()
+        ],
+    )
+    pk: dict[str, int] = {}
+    for chunk in _chunks(ids):
+        q = select(RunRow.id, RunRow.run_id).where(
+            RunRow.registry_id == rid, RunRow.run_id.in_(chunk)
+        )
+        pk.update({run_id: id_ for id_, run_id in s.execute(q)})
+    params, tags, metrics, history, datasets = [], [], [], [], []
+    for r in runs.values():
+        p = pk[r.run_id]
+        params += [{"run_pk": p, "key": k, "value": v} for k, v in r.params.items()]
+        tags += [{"run_pk": p, "key": k, "value": v} for k, v in r.tags.items()]
+        metrics += [
+            {"run_pk": p, "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp}
+            for m in r.metrics.values()
+        ]
+        for points in r.metric_history.values():
+            history += [
+                {
+                    "run_pk": p,
+                    "key": m.key,
+                    "value": m.value,
+                    "step": m.step,
+                    "timestamp": m.timestamp,
+                }
+                for m in points
+            ]
+        datasets += [
+            {
+                "run_pk": p,
+                "name": d.name,
+                "digest": d.digest,
+                "source_type": d.source_type,
+                "source": d.source,
+                "context": d.context,
+            }
+            for d in r.datasets
+        ]
+    for table, rows in (
+        (RunParamRow, params),
+        (RunTagRow, tags),
+        (RunMetricRow, metrics),
+        (MetricHistoryRow, history),
+        (DatasetInputRow, datasets),
+    ):
+        if rows:
+            s.execute(insert(table), rows)
+    return len(runs)
+
+
+def _drop_orphan_runs(s: Session, rid: int) -> None:
+    """Runs no cached version points at any more are dropped with the versions."""
+    used = (
+        select(VersionRow.run_id)
+        .join(ModelRow, ModelRow.id == VersionRow.model_id)
+        .where(ModelRow.registry_id == rid)
+    )
+    s.execute(delete(RunRow).where(RunRow.registry_id == rid, RunRow.run_id.not_in(used)))
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
