@@ -1,0 +1,5 @@
+"""Entry point PyInstaller freezes: the same `gavel` command as the installed script."""
+
+from app.cli import main
+
+raise SystemExit(main())
