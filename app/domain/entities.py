@@ -35,6 +35,9 @@ class ModelVersion:
     # MLflow 3 logged-model id, when the version was created from one.
     logged_model_id: str = ""
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Aliases pointing at this version. Only a single-version read (model-versions/get)
+    # fills this; version searches do not carry aliases (see RegisteredModel.aliases).
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

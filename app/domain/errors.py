@@ -46,6 +46,10 @@ class NotFound(RegistryError):
     """The registry says the requested object does not exist."""
 
 
+class AlreadyExists(RegistryError):
+    """The registry already holds an object with that name (RESOURCE_ALREADY_EXISTS)."""
+
+
 class BadResponse(RegistryError):
     """The server answered with something that is not what MLflow promises."""
 

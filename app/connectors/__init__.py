@@ -1,0 +1,1 @@
+"""HTTP clients for model registries and serving endpoints, and access to their secrets."""
