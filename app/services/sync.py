@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
@@ -42,6 +42,8 @@ class RegistryReader(Protocol):
 
 
 ReaderFactory = Callable[[RegistryConfig], RegistryReader]
+# Told after each successful sync: registry name, model -> alias -> version.
+SyncObserver = Callable[[str, Mapping[str, Mapping[str, int]]], object]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class SyncResult:
     alias_changes: tuple[AliasChange, ...]
     synced_at: datetime
     duration_s: float
+    # Sentences about follow-up work that failed (e.g. recording alias moves in the
+    # ledger); the snapshot itself was saved.
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,9 @@ class SyncService:
         writer: SnapshotWriter,
         reader_factory: ReaderFactory,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observers: Sequence[SyncObserver] = (),
     ) -> None:
+        self._observers = list(observers)
         self._config = config
         self._writer = writer
         self._reader_factory = reader_factory
@@ -143,6 +150,15 @@ class SyncService:
         _, changes = self._writer.write(
             cfg.name, cfg.url, models, versions, runs, synced_at, cancel=cancel
         )
+        notes = []
+        aliases = {m.name: dict(m.aliases) for m in models}
+        for observer in self._observers:
+            try:
+                observer(cfg.name, aliases)
+            except GavelError as exc:
+                # The observers compare against the ledger, so the next sync retries.
+                log.warning("after syncing %s: %s", cfg.name, exc.message)
+                notes.append(exc.message)
         return SyncResult(
             registry=cfg.name,
             models=len(models),
@@ -152,6 +168,7 @@ class SyncService:
             alias_changes=tuple(changes),
             synced_at=synced_at,
             duration_s=time.perf_counter() - started,
+            notes=tuple(notes),
         )
 
     def sync_all(

@@ -22,6 +22,10 @@ class AppPaths:
         return self.config_dir / "config.toml"
 
     @property
+    def profile_file(self) -> Path:
+        return self.config_dir / "profile.toml"
+
+    @property
     def cache_db(self) -> Path:
         return self.data_dir / "cache.sqlite3"
 
