@@ -28,6 +28,26 @@ $(MLFLOW_VENV)/.installed:
 	$(MLFLOW_VENV)/bin/pip install -q 'mlflow[auth]==$(MLFLOW_VERSION)'
 	touch $@
 
+# MLServer serves the test models of the endpoint tests, from its own venv like MLflow.
+# The fixture sets parallel_workers to 0: with uvloop >= 0.22 MLServer's parallel
+# inference workers fail to load the model.
+MLSERVER_VENV := .venv-mlserver
+MLSERVER_VERSION := 1.7.1
+.PHONY: mlserver-venv bench-endpoints
+mlserver-venv: $(MLSERVER_VENV)/.installed
+$(MLSERVER_VENV)/.installed:
+	test -x $(MLSERVER_VENV)/bin/python || $(PY) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/pip install -q --upgrade pip
+	$(MLSERVER_VENV)/bin/pip install -q 'mlserver==$(MLSERVER_VERSION)' 'mlserver-sklearn==$(MLSERVER_VERSION)' 'scikit-learn==1.9.1' 'joblib==1.6.0'
+	touch $@
+
+unit: mlserver-venv
+
+bench: bench-endpoints
+
+bench-endpoints: venv
+	$(BIN)/python -m bench.bench_endpoints
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

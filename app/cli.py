@@ -629,6 +629,7 @@ _COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "sync": _cmd_sync,
     "models": _cmd_models,
     "versions": _cmd_versions,
+    "endpoint": _cmd_endpoint,
     **{
         name: _cmd_governance
         for name in (
@@ -649,9 +650,12 @@ _COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in (None, "gui"):
+        from app.bootstrap import build_context
         from app.ui.main import run_console
 
-        return run_console(start_demo=not getattr(args, "no_demo", False))
+        return run_console(
+            start_demo=not getattr(args, "no_demo", False), context_factory=build_context
+        )
     from app.bootstrap import build_context
 
     try:

@@ -60,8 +60,6 @@ class EndpointClient:
         self._session.headers.update({"User-Agent": f"gavel/{__version__}"})
         if token:
             self._session.headers["Authorization"] = f"Bearer {token}"
-        # Never pick up credentials or proxies meant for something else.
-        self._session.trust_env = False
         self._timeout = (cfg.timeout_s, cfg.timeout_s)
         self._server = ""
 

@@ -11,9 +11,8 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.connectors.mlflow_registry import MlflowRegistryClient
 from app.domain.errors import GavelError, UsageError
 from app.domain.governance import (
     CHECKLIST,
@@ -42,6 +41,9 @@ from app.domain.registry import RegistryConfig
 from app.services.audit import AuditService
 from app.services.identity import IdentityService
 from app.services.portfolio import PortfolioService
+
+if TYPE_CHECKING:
+    from app.connectors.mlflow_registry import MlflowRegistryClient
 
 log = logging.getLogger("gavel.governance")
 

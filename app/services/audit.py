@@ -1,0 +1,404 @@
+"""Audit use cases: record events, verify the ledger, export it, keep a verified replica.
+
+Blocking and thread-safe (every call opens its own sessions); long operations take a
+progress callback and a cancel token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from app.domain.cancel import CancelToken
+from app.domain.errors import UsageError
+from app.domain.ledger import (
+    Checkpoint,
+    ExportFailed,
+    ExportFormat,
+    JsonValue,
+    LedgerAction,
+    LedgerDraft,
+    LedgerEvent,
+    LedgerTampered,
+    ProblemKind,
+    StoredRow,
+    VerifyProblem,
+    VerifyReport,
+)
+from app.domain.ledger_keys import (
+    EventSigner,
+    SignatureVerifier,
+    key_enrollment,
+    key_id_for,
+    key_subject,
+)
+from app.domain.ledger_query import (
+    ALIAS_ACTIONS,
+    AliasMove,
+    LedgerQuery,
+    alias_move_of,
+    holder_at,
+    model_subject,
+)
+from app.domain.ledger_verify import ChainVerifier, verify_bodies, verify_rows
+from app.domain.progress import Progress, ProgressCallback, no_progress
+from app.services.ledger_export import file_sha256, write_csv, write_jsonl
+from app.services.signing import Ed25519Verifier
+from app.stores.ledger_store import DEFAULT_CHUNK, LedgerStore
+
+PULL_PHASE = "Pulling the shared audit ledger"
+EXPORT_PHASE = "Exporting the audit ledger"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    format: ExportFormat
+    events: int
+    sha256: str
+    head: Checkpoint | None
+    # The export.made event that records this export in the ledger.
+    record: LedgerEvent
+
+
+@dataclass(frozen=True)
+class PullResult:
+    imported: int
+    # Events already held locally that were compared with the shared ledger.
+    compared: int
+    head: Checkpoint | None
+
+
+class AuditService:
+    """The audit ledger's use cases over one store (the cache or the shared ledger).
+
+    signatures: how Ed25519 signatures are checked; the cryptography-backed one by default.
+    """
+
+    def __init__(self, store: LedgerStore, signatures: SignatureVerifier | None = None) -> None:
+        self._store = store
+        self._signatures = signatures or Ed25519Verifier()
+
+    # ------------------------------------------------------------------ recording
+
+    def record(
+        self,
+        actor: str,
+        action: LedgerAction,
+        subject: str,
+        before: JsonValue = None,
+        after: JsonValue = None,
+        reason: str = "",
+        signer: EventSigner | None = None,
+    ) -> LedgerEvent:
+        """Append one event; signed by ``signer`` (an enrolled key of ``actor``) if given.
+
+        The signature is made inside the append, over the hash of the final body, so a
+        caller passes a signer rather than a signature.
+        """
+        draft = LedgerDraft(actor, str(action), subject, before, after, reason)
+        if signer is not None:
+            self._check_signer(actor, signer)
+        return self._store.append(draft, signer)
+
+    def enroll_key(
+        self, actor: str, public_key: bytes, reason: str = "", proof: EventSigner | None = None
+    ) -> LedgerEvent:
+        """Record ``actor``'s Ed25519 public key so signatures by it verify offline.
+
+        proof: the matching signer, to sign the enrolment itself (proof of possession).
+        """
+        key_id = key_id_for(public_key)
+        if len(public_key) != 32:
+            raise UsageError("An Ed25519 public key is 32 raw bytes.")
+        if proof is not None and proof.key_id != key_id:
+            raise UsageError("The proof of possession was signed with another key.")
+        if key_id in self._store.enrolled_keys():
+            raise UsageError(f"Key {key_id} is already enrolled in the audit ledger.")
+        draft = LedgerDraft(
+            actor,
+            LedgerAction.KEY_ENROLLED.value,
+            key_subject(key_id),
+            None,
+            key_enrollment(public_key, actor),
+            reason,
+        )
+        return self._store.append(draft, proof)
+
+    def revoke_key(self, actor: str, key_id: str, reason: str) -> LedgerEvent:
+        """Record that a key must not sign anything after this event."""
+        if key_id not in self._store.enrolled_keys():
+            raise UsageError(f"Key {key_id} is not enrolled in the audit ledger.")
+        draft = LedgerDraft(
+            actor,
+            LedgerAction.KEY_REVOKED.value,
+            key_subject(key_id),
+            None,
+            {"key_id": key_id},
+            reason,
+        )
+        return self._store.append(draft)
+
+    def _check_signer(self, actor: str, signer: EventSigner) -> None:
+        # verify() would reject these events; refuse to write them in the first place.
+        key = self._store.enrolled_keys().get(signer.key_id)
+        if key is None:
+            raise UsageError(
+                f"Signing key {signer.key_id} is not enrolled in the audit ledger: enrol it first."
+            )
+        if key.revoked_seq is not None:
+            raise UsageError(f"Signing key {signer.key_id} was revoked; enrol a new key.")
+        if key.holder != actor:
+            raise UsageError(
+                f"Signing key {signer.key_id} belongs to '{key.holder}', not to '{actor}'."
+            )
+
+    # ------------------------------------------------------------------ verifying
+
+    def verify(
+        self,
+        checkpoint: Checkpoint | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> VerifyReport:
+        """Recompute the whole chain and every signature; report the first bad event.
+
+        checkpoint: 'SEQ:HASH' kept from an earlier audit; the ledger must still extend it.
+        """
+        recorded, last = self._store.bounds()
+        key_seqs = self._store.key_event_seqs(last)
+        with closing(self._store.iter_body_rows(last)) as rows:
+            report = verify_bodies(
+                rows,
+                key_seqs,
+                self._signatures,
+                expect=checkpoint,
+                recorded_head=recorded,
+                total=last,
+                progress=progress,
+                cancel=cancel,
+            )
+        if report.problem is None or report.events_checked == last:
+            return report
+        # The fast pass reads rows by position, so it knows where the chain breaks but
+        # not always why (a deleted event and two swapped ones look alike there). Full
+        # rows up to just past that point name the cause.
+        upto = min(last, report.problem.seq + 2)
+        expect = checkpoint if checkpoint is not None and checkpoint.seq <= upto else None
+        with closing(self._store.iter_rows(1, upto)) as rows:
+            precise = verify_rows(
+                rows,
+                self._signatures,
+                expect=expect,
+                total=upto,
+                progress=progress,
+                cancel=cancel,
+            )
+        return precise if precise.problem is not None else report
+
+    # ------------------------------------------------------------------ exporting
+
+    def export(
+        self,
+        path: Path,
+        fmt: ExportFormat | str = ExportFormat.JSONL,
+        *,
+        actor: str,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> ExportResult:
+        """Write the ledger to ``path`` and record an ``export.made`` event naming its digest.
+
+        The file appears only when complete; a cancelled or failed export leaves none.
+        """
+        try:
+            fmt = ExportFormat(fmt)
+        except ValueError:
+            raise UsageError(f"'{fmt}' is not an export format: use jsonl or csv.") from None
+        _recorded, last = self._store.bounds()
+        partial = path.with_name(path.name + ".partial")
+        tracker = _ChunkTracker(last, progress, cancel)
+        try:
+            with closing(self._store.iter_rows(1, last)) as chunks:
+                if fmt is ExportFormat.JSONL:
+                    with partial.open("wb") as fb:
+                        count = write_jsonl(tracker.track(chunks), fb)
+                else:
+                    with partial.open("w", encoding="utf-8", newline="") as ft:
+                        count = write_csv(tracker.track(chunks), ft)
+            digest = file_sha256(partial)
+            os.replace(partial, path)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise ExportFailed(
+                f"Cannot write the export to {path}: {exc.strerror or exc}. "
+                "Choose a folder you can write to."
+            ) from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        record = self.record(
+            actor,
+            LedgerAction.EXPORT_MADE,
+            f"export:{path.name}",
+            after={
+                "events": count,
+                "file": path.name,
+                "format": fmt.value,
+                "head": str(tracker.head) if tracker.head else None,
+                "sha256": digest,
+            },
+            reason="Audit ledger exported.",
+        )
+        return ExportResult(path, fmt, count, digest, tracker.head, record)
+
+    # ------------------------------------------------------------------ team mode
+
+    def pull_replica(
+        self,
+        source: LedgerStore,
+        replica: LedgerStore,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> PullResult:
+        """Copy the shared ledger's new events into the local replica, verified (see pull)."""
+        return pull(source, replica, self._signatures, progress, cancel)
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self, query: LedgerQuery | None = None) -> int:
+        return self._store.count(query)
+
+    def seqs(self, query: LedgerQuery | None = None, limit: int | None = None) -> list[int]:
+        return self._store.seqs(query, limit)
+
+    def page(
+        self, query: LedgerQuery | None = None, limit: int | None = 200, descending: bool = False
+    ) -> list[LedgerEvent]:
+        return self._store.page(query, limit, descending)
+
+    def events(self, seqs: Sequence[int]) -> list[LedgerEvent]:
+        return self._store.get(seqs)
+
+    def alias_history(self, registry: str, model: str, alias: str) -> list[AliasMove]:
+        """Every recorded move of one alias of one model, in ledger order."""
+        query = LedgerQuery(subject=model_subject(registry, model), actions=ALIAS_ACTIONS)
+        moves = (alias_move_of(e) for e in self._store.page(query, limit=None))
+        return [m for m in moves if m is not None and m.alias == alias]
+
+    def holder_at(self, registry: str, model: str, alias: str, when: datetime) -> int | None:
+        """The version alias ``alias`` of the model pointed at, at time ``when`` (None: none)."""
+        return holder_at(self.alias_history(registry, model, alias), when)
+
+
+def pull(
+    source: LedgerStore,
+    replica: LedgerStore,
+    signatures: SignatureVerifier,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> PullResult:
+    """Copy new events from the shared ledger into the replica, all or nothing.
+
+    First every event the replica already holds must still be in the shared ledger,
+    byte for byte; then the new events must continue the replica's chain and verify.
+    Otherwise LedgerTampered, and nothing is imported.
+    """
+    held = replica.head()
+    if held is not None:
+        _compare_held(source, replica, held, progress, cancel)
+    recorded, last = source.bounds()
+    keys = replica.enrolled_keys(held.seq) if held else None
+    verifier = ChainVerifier(signatures, start=held, keys=keys)
+    from_seq = held.seq + 1 if held else 1
+    total = max(last - from_seq + 1, 0)
+    with (
+        replica.importing(held) as sink,
+        closing(source.iter_rows(from_seq, last)) as chunks,
+    ):
+        for rows in chunks:
+            problem = verifier.feed(rows)
+            if problem is not None:
+                raise LedgerTampered(_refusal(problem.message), problem)
+            sink.add(rows)
+            progress(Progress(PULL_PHASE, sink.added, total))
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+        report = verifier.finish(recorded)
+        if report.problem is not None:
+            raise LedgerTampered(_refusal(report.problem.message), report.problem)
+    head = sink.head if sink.head.seq else None
+    return PullResult(imported=sink.added, compared=held.seq if held else 0, head=head)
+
+
+def _compare_held(
+    source: LedgerStore,
+    replica: LedgerStore,
+    held: Checkpoint,
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> None:
+    """The shared ledger must still hold, unchanged, every event the replica holds."""
+    sha256 = hashlib.sha256
+    with (
+        closing(source.iter_rows(1, held.seq)) as theirs,
+        closing(replica.iter_hashes(1, held.seq)) as ours,
+    ):
+        shared = itertools.chain.from_iterable(theirs)
+        for seq, held_hash in itertools.chain.from_iterable(ours):
+            row = next(shared, None)
+            if row is None or row[0] != seq:
+                problem = VerifyProblem(
+                    ProblemKind.MISSING,
+                    seq,
+                    f"The shared ledger no longer holds event {seq}, which this console "
+                    "pulled earlier: it was deleted.",
+                )
+            elif sha256(row[1]).hexdigest() != held_hash:
+                problem = VerifyProblem(
+                    ProblemKind.EDITED,
+                    seq,
+                    f"The shared ledger's event {seq} differs from the copy this console "
+                    "pulled earlier: it was rewritten.",
+                )
+            else:
+                if seq % DEFAULT_CHUNK == 0:
+                    progress(Progress(PULL_PHASE + " (checking held events)", seq, held.seq))
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                continue
+            raise LedgerTampered(_refusal(problem.message), problem)
+
+
+def _refusal(reason: str) -> str:
+    return (
+        f"Nothing was imported from the shared audit ledger: {reason} This console keeps "
+        "its verified copy; report this to whoever administers the shared ledger."
+    )
+
+
+class _ChunkTracker:
+    """Passes chunks through while reporting progress, honouring cancel, noting the head."""
+
+    def __init__(self, total: int, progress: ProgressCallback, cancel: CancelToken | None) -> None:
+        self._total = total
+        self._progress = progress
+        self._cancel = cancel
+        self.done = 0
+        self.head: Checkpoint | None = None
+
+    def track(self, chunks: Iterable[list[StoredRow]]) -> Iterator[list[StoredRow]]:
+        for rows in chunks:
+            if self._cancel is not None:
+                self._cancel.raise_if_cancelled()
+            yield rows
+            if rows:
+                self.head = Checkpoint(rows[-1][0], rows[-1][2])
+            self.done += len(rows)
+            self._progress(Progress(EXPORT_PHASE, self.done, self._total))

@@ -1,0 +1,1 @@
+"""The console: windows, dialogs, Qt item models and the background task runner."""

@@ -1,0 +1,132 @@
+"""Start the console: application, logging, crash handler, context, main window."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.domain.errors import GavelError
+from app.ui.context import ConsoleContext
+from app.ui.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
+from app.ui.main_window import MainWindow
+from app.ui.qt_log import install_qt_message_handler, restore_qt_message_handler
+from app.ui.resources import icon, stylesheet
+
+log = logging.getLogger("gavel.ui")
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+ContextFactory = Callable[[], ConsoleContext]
+
+
+def _bootstrap_context_factory() -> ContextFactory:
+    # app.bootstrap is the composition root, one layer above ui, so ui does not import
+    # it; callers should pass `context_factory=build_context`. Until app.cli does,
+    # the root is looked up here at run time.
+    bootstrap = importlib.import_module("app.bootstrap")
+    factory: ContextFactory = bootstrap.build_context
+    return factory
+
+
+def show_startup_error(message: str) -> None:
+    box = QMessageBox(QMessageBox.Icon.Critical, "Gavel cannot start", message)
+    box.setStandardButtons(QMessageBox.StandardButton.Close)
+    box.exec()
+
+
+def build_main_window(ctx: ConsoleContext) -> MainWindow:
+    """The main window over a context, styled; not shown (tests call this directly)."""
+    window = MainWindow(ctx)
+    window.setStyleSheet(stylesheet())
+    window.setWindowIcon(icon("app"))
+    return window
+
+
+def _configure(app: QApplication) -> None:
+    app.setApplicationName("Gavel")
+    app.setOrganizationName("Gavel")
+    app.setWindowIcon(icon("app"))
+
+
+def run_console(
+    start_demo: bool = True,
+    argv: Sequence[str] | None = None,
+    context_factory: ContextFactory | None = None,
+    error_dialog: Callable[[str], None] = show_startup_error,
+    crash_dialog: DialogHook = show_crash_dialog,
+) -> int:
+    """Run the console until the user quits; returns the process exit code.
+
+    start_demo: start the bundled demo registry when the profile has no registry
+    (or already has the demo). context_factory: builds the AppContext (default
+    app.bootstrap.build_context). error_dialog / crash_dialog: how a startup error
+    and a crash are shown (tests replace the modal boxes).
+    """
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication(list(argv) if argv is not None else sys.argv)
+    )
+    _configure(app)
+    previous_qt_handler = install_qt_message_handler()
+    crash = CrashHandler(log_path=None, show_dialog=crash_dialog)
+    crash.install()
+    previous_sigint = signal.getsignal(signal.SIGINT)
+    try:
+        try:
+            ctx = (context_factory or _bootstrap_context_factory())()
+        except GavelError as exc:
+            log.error("console cannot start: %s", exc.message)
+            error_dialog(exc.message)
+            return EXIT_FAILED
+        crash.log_path = ctx.paths.log_file
+        return _run_window(app, ctx, crash, start_demo)
+    except Exception:  # a bug while starting goes through the crash path
+        crash.handle(*sys.exc_info())
+        return EXIT_CRASHED
+    finally:
+        signal.signal(signal.SIGINT, previous_sigint)
+        crash.uninstall()
+        restore_qt_message_handler(previous_qt_handler)
+
+
+def _run_window(app: QApplication, ctx: ConsoleContext, crash: CrashHandler, demo: bool) -> int:
+    window: MainWindow | None = None
+    try:
+        app.setStyleSheet(stylesheet())
+        window = build_main_window(ctx)
+        _quit_on_sigint(window)
+        # Python runs signal handlers only between bytecodes; let it in regularly.
+        wake = QTimer(window)
+        wake.timeout.connect(lambda: None)
+        wake.start(500)
+        window.show()
+        window.start(demo)
+        code = EXIT_CRASHED if crash.crashed else app.exec()
+        return EXIT_CRASHED if crash.crashed else code
+    finally:
+        if window is not None:
+            if window.isVisible():
+                window.close()
+            window.shutdown()
+            window.deleteLater()
+            QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        app.setStyleSheet("")
+        ctx.close()
+        log.info("console closed")
+
+
+def _quit_on_sigint(window: MainWindow) -> None:
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        log.info("interrupted; closing the console")
+        window.close()
+
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,145 @@
+"""Small reusable pieces: a banner strip and an empty-state panel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.resources import icon
+
+
+class Banner(QFrame):
+    """A coloured strip at the top of the window: offline, error or demo.
+
+    kind picks the QSS colours (`QFrame#Banner[kind=...]`).
+    """
+
+    def __init__(self, kind: str, icon_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Banner")
+        self.setProperty("kind", kind)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.setSpacing(8)
+        self._icon = QLabel()
+        self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
+        self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        layout.addWidget(self._icon)
+        layout.addWidget(self.label, 1)
+        self._buttons = QHBoxLayout()
+        self._buttons.setSpacing(6)
+        layout.addLayout(self._buttons)
+        self.hide()
+
+    @property
+    def kind(self) -> str:
+        return str(self.property("kind"))
+
+    def add_button(self, text: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        self._buttons.addWidget(button)
+        return button
+
+    def show_text(self, text: str) -> None:
+        self.label.setText(text)
+        self.show()
+
+    def set_kind(self, kind: str, icon_name: str) -> None:
+        if kind != self.kind:
+            self.setProperty("kind", kind)
+            self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
+            # Dynamic properties only restyle after an explicit re-polish.
+            self.style().unpolish(self)
+            self.style().polish(self)
+            for child in self.findChildren(QLabel):
+                self.style().unpolish(child)
+                self.style().polish(child)
+
+
+class EmptyState(QWidget):
+    """A centred title, explanation and optional actions where a list would be."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        self.title = QLabel()
+        self.title.setObjectName("EmptyStateTitle")
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title.setWordWrap(True)
+        self.text = QLabel()
+        self.text.setObjectName("EmptyStateText")
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setWordWrap(True)
+        outer.addWidget(self.title)
+        outer.addWidget(self.text)
+        self._button_row = QHBoxLayout()
+        self._buttons: list[QPushButton] = []
+        self._content: tuple[str, str, tuple[str, ...]] | None = None
+        outer.addLayout(self._button_row)
+        outer.addStretch(2)
+
+    def set_content(
+        self, title: str, text: str, actions: list[tuple[str, Callable[[], None]]] | None = None
+    ) -> None:
+        actions = actions or []
+        key = (title, text, tuple(label for label, _ in actions))
+        if key == self._content:
+            return  # unchanged: keep the buttons (and any hover or focus on them)
+        self._content = key
+        self.title.setText(title)
+        self.text.setText(text)
+        self.text.setVisible(bool(text))
+        while self._button_row.count():
+            item = self._button_row.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.hide()
+                widget.deleteLater()
+        self._button_row.addStretch(1)
+        self._buttons = []
+        for label, slot in actions:
+            button = QPushButton(label)
+            button.clicked.connect(slot)
+            self._button_row.addWidget(button)
+            self._buttons.append(button)
+        self._button_row.addStretch(1)
+
+    @property
+    def buttons(self) -> list[QPushButton]:
+        return list(self._buttons)
+
+
+def muted_label(text: str = "") -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("Muted")
+    label.setWordWrap(True)
+    return label
+
+
+def section_title(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("SectionTitle")
+    return label
+
+
+def hline() -> QFrame:
+    line = QFrame()
+    line.setFrameShape(QFrame.Shape.HLine)
+    line.setFrameShadow(QFrame.Shadow.Sunken)
+    return line

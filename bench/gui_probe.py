@@ -1,0 +1,159 @@
+"""GUI measurements for bench_sync, each run in a fresh process.
+
+    python -m bench.gui_probe bare T0      first paint of a bare window with an empty table
+    python -m bench.gui_probe console T0   first paint of the console's portfolio (cache only)
+    python -m bench.gui_probe rss          peak RSS of the console after showing everything
+    python -m bench.gui_probe stall URL    longest event-loop stall while the console syncs
+
+T0 is the parent's time.time() just before it started this process, so both first-paint
+figures include interpreter start-up and imports alike. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
+
+
+class _FirstPaint(QObject):
+    """Quits the app at the first paint of a table viewport that has rows (or any, if bare)."""
+
+    def __init__(self, view: QTableView, t0: float, need_rows: bool) -> None:
+        super().__init__()
+        self.view, self.t0, self.need_rows = view, t0, need_rows
+        self.elapsed: float | None = None
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint and self.elapsed is None:
+            model = self.view.model()
+            if not self.need_rows or (model is not None and model.rowCount() > 0):
+                self.elapsed = time.time() - self.t0
+                QTimer.singleShot(0, QApplication.quit)
+        return False
+
+
+def _portfolio_view(window: QMainWindow) -> QTableView:
+    views = window.findChildren(QTableView)
+    for v in views:
+        if "portfolio" in (v.objectName() + type(v.model()).__name__).lower():
+            return v
+    return views[0]
+
+
+def bare(t0: float) -> None:
+    app = QApplication(sys.argv)
+    window = QMainWindow()
+    view = QTableView()
+    view.setModel(QStandardItemModel(0, 8))
+    window.setCentralWidget(view)
+    probe = _FirstPaint(view, t0, need_rows=False)
+    window.resize(1280, 800)
+    window.show()
+    app.exec()
+    print(json.dumps({"first_paint_s": probe.elapsed}))
+
+
+def _console() -> tuple[QApplication, QMainWindow, object]:
+    from app.bootstrap import build_context
+    from app.ui.main import build_main_window
+
+    app = QApplication(sys.argv)
+    ctx = build_context()
+    window = build_main_window(ctx)
+    window.resize(1280, 800)
+    return app, window, ctx
+
+
+def console(t0: float) -> None:
+    app, window, ctx = _console()
+    probe = _FirstPaint(_portfolio_view(window), t0, need_rows=True)
+    window.show()
+    app.exec()
+    window.close()
+    ctx.close()  # type: ignore[attr-defined]
+    print(json.dumps({"first_paint_s": probe.elapsed}))
+
+
+def rss() -> None:
+    app, window, ctx = _console()
+    view = _portfolio_view(window)
+    window.show()
+
+    def scroll_through() -> None:
+        # Touch every row once, as a person scrolling the whole portfolio would.
+        model = view.model()
+        for row in range(0, model.rowCount(), 25):
+            view.scrollTo(model.index(row, 0))
+            app.processEvents()
+        app.quit()
+
+    QTimer.singleShot(200, scroll_through)
+    app.exec()
+    window.close()
+    ctx.close()  # type: ignore[attr-defined]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"peak_rss_mb": peak_kb / 1024}))
+
+
+def stall(url: str) -> None:
+    from app.domain.registry import RegistryConfig
+
+    app, window, ctx = _console()
+    if not ctx.registries.configs():  # type: ignore[attr-defined]
+        ctx.registries.add(RegistryConfig(name="bench", url=url))  # type: ignore[attr-defined]
+    window.show()
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(beat)
+    heartbeat.start(5)
+    done = {"flag": False}
+    syncer = window.syncer  # type: ignore[attr-defined]
+    syncer.sync_finished.connect(lambda *_: done.update(flag=True))
+    syncer.sync_failed.connect(lambda *_: done.update(flag=True))
+
+    def check() -> None:
+        if done["flag"]:
+            app.quit()
+
+    poll = QTimer()
+    poll.timeout.connect(check)
+    poll.start(50)
+    QTimer.singleShot(100, lambda: window.sync_now())  # type: ignore[attr-defined]
+    app.exec()
+    heartbeat.stop()
+    window.close()
+    ctx.close()  # type: ignore[attr-defined]
+    # The first gaps include window set-up before the sync started.
+    worst = max(gaps[20:]) if len(gaps) > 20 else max(gaps, default=0.0)
+    print(json.dumps({"max_stall_ms": (worst - 0.005) * 1000, "beats": len(gaps)}))
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "bare":
+        bare(float(sys.argv[2]))
+    elif mode == "console":
+        console(float(sys.argv[2]))
+    elif mode == "rss":
+        rss()
+    elif mode == "stall":
+        stall(sys.argv[2])
+    else:
+        raise SystemExit(f"unknown mode {mode}")
