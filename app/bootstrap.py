@@ -6,8 +6,9 @@ import logging
 import logging.handlers
 import os
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import make_url
 
@@ -26,6 +27,7 @@ from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
 from app.services.sync import SyncObserver, SyncService
+from app.services.sync_isolation import IsolatedSync, serve_sync
 from app.services.team_ledger import ReadOnlyAudit, TeamLedger
 from app.stores.config_file import ConfigFile
 from app.stores.endpoint_config import EndpointConfigFile
@@ -61,6 +63,8 @@ class AppContext:
     governance: GovernanceService
     promotions: PromotionApplier
     observer: ChangeObserver
+    # The console syncs in a child process (see services.sync_isolation).
+    isolated_sync: IsolatedSync
     # Set in team mode while the shared ledger is reachable.
     team_ledger: TeamLedger | None
     endpoints: EndpointService
@@ -194,9 +198,37 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
         promotions=PromotionApplier(governance),
         observer=observer,
         team_ledger=team_ledger,
+        isolated_sync=IsolatedSync(sync_child_main, lambda: (paths, credentials.export_session())),
         endpoints=endpoints,
         endpoint_poller=EndpointPoller(endpoints),
     )
+
+
+def sync_child_main(
+    paths: AppPaths,
+    session_secrets: dict[str, str],
+    name: str,
+    conn: Connection,
+    stop: Any,
+) -> None:
+    """Entry of a sync child process (see services.sync_isolation)."""
+    import traceback
+
+    try:
+        ctx = build_context(paths)
+    except GavelError as exc:
+        conn.send(("error", (type(exc).__module__, type(exc).__name__, exc.message)))
+        conn.close()
+        return
+    try:
+        # Secrets kept for this session only (no keyring) reach the child through
+        # the pipe multiprocessing set up, never through argv or the disk.
+        ctx.credentials.import_session(session_secrets)
+        serve_sync(ctx.sync, name, conn, stop)
+    except Exception:
+        conn.send(("crash", traceback.format_exc()))
+    finally:
+        ctx.close()
 
 
 def repo_root() -> Path:

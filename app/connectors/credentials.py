@@ -104,6 +104,15 @@ class CredentialStore:
             except _BACKEND_FAILURES as exc:
                 self._fall_back("delete", key, exc)
 
+    def export_session(self) -> dict[str, str]:
+        """Secrets held for this session only, to hand to a child process of ours."""
+        with self._lock:
+            return dict(self._session)
+
+    def import_session(self, secrets: Mapping[str, str]) -> None:
+        with self._lock:
+            self._session.update(secrets)
+
     def _fall_back(self, action: str, key: str, exc: Exception) -> None:
         # Only the exception type is logged: backend messages may echo what was passed in.
         log.warning(

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gavel.governance")
 
-WorkflowClientFactory = Callable[[RegistryConfig], MlflowRegistryClient]
+WorkflowClientFactory = Callable[[RegistryConfig], "MlflowRegistryClient"]
 
 _REQUEST_ACTIONS = (
     LedgerAction.REQUEST_CREATED.value,

@@ -51,9 +51,7 @@ class ChangeObserver:
         self._audit = audit
         self._identity = identity
 
-    def observe(
-        self, registry: str, aliases: Mapping[str, Mapping[str, int]]
-    ) -> list[LedgerEvent]:
+    def observe(self, registry: str, aliases: Mapping[str, Mapping[str, int]]) -> list[LedgerEvent]:
         """Record every alias whose registry value differs from the ledger's; returns them.
 
         aliases: model name -> alias -> version, as the registry shows them now.

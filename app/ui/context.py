@@ -13,6 +13,7 @@ from app.services.demo import DemoService
 from app.services.portfolio import PortfolioService
 from app.services.registries import RegistryService
 from app.services.sync import SyncService
+from app.services.sync_isolation import IsolatedSync
 
 
 class ConsolePaths(Protocol):
@@ -35,6 +36,9 @@ class ConsoleContext(Protocol):
 
     @property
     def sync(self) -> SyncService: ...
+
+    @property
+    def isolated_sync(self) -> IsolatedSync: ...
 
     @property
     def portfolio(self) -> PortfolioService: ...

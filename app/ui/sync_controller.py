@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
 from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError, RegistryUnavailable
 from app.domain.progress import ProgressCallback
-from app.services.sync import SyncResult, SyncService
+from app.services.sync import SyncResult
 from app.ui.console_state import FailureKind
 from app.ui.context import ConsoleContext
 from app.ui.signals import emit
@@ -30,8 +31,14 @@ class RegistrySyncOutcome:
     error: GavelError | None = None
 
 
+class RegistrySyncer(Protocol):
+    def sync(
+        self, name: str, progress: ProgressCallback = ..., cancel: CancelToken | None = ...
+    ) -> SyncResult: ...
+
+
 def sync_registries(
-    sync: SyncService, names: Sequence[str], cancel: CancelToken, progress: ProgressCallback
+    sync: RegistrySyncer, names: Sequence[str], cancel: CancelToken, progress: ProgressCallback
 ) -> list[RegistrySyncOutcome]:
     """SyncService.sync_all, keeping each failure's type (offline vs refused).
 
@@ -85,7 +92,8 @@ class SyncController(QObject):
         targets = list(names) if names else [c.name for c in self._ctx.registries.configs()]
         if not targets:
             return None
-        sync = self._ctx.sync
+        # In a child process: a big sync must not hold this interpreter's GIL.
+        sync = self._ctx.isolated_sync
         label = f"Syncing {', '.join(targets)}" if len(targets) <= 3 else "Syncing registries"
         handle = self._runner.run(
             lambda cancel, progress: sync_registries(sync, targets, cancel, progress),
