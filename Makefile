@@ -3,12 +3,15 @@
 
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+BIN := $(VENV)/bin
 MLFLOW_VENV := .venv-mlflow
 MLFLOW_VERSION := 3.17.2
-BIN := $(VENV)/bin
+MLSERVER_VENV := .venv-mlserver
+MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint unit bench bench-sync bench-ledger package venv mlflow-venv clean
+.PHONY: run test lint unit package package-check bench bench-sync bench-ledger \
+	bench-endpoints bench-charts bench-lineage venv mlflow-venv mlserver-venv clean
 
 run: venv mlflow-venv
 	$(BIN)/gavel
@@ -28,25 +31,16 @@ $(MLFLOW_VENV)/.installed:
 	$(MLFLOW_VENV)/bin/pip install -q 'mlflow[auth]==$(MLFLOW_VERSION)'
 	touch $@
 
-# MLServer serves the test models of the endpoint tests, from its own venv like MLflow.
-# The fixture sets parallel_workers to 0: with uvloop >= 0.22 MLServer's parallel
+# MLServer serves the endpoint tests' model, from its own venv like MLflow. The
+# fixture sets parallel_workers to 0: with uvloop >= 0.22 MLServer's parallel
 # inference workers fail to load the model.
-MLSERVER_VENV := .venv-mlserver
-MLSERVER_VERSION := 1.7.1
-.PHONY: mlserver-venv bench-endpoints
 mlserver-venv: $(MLSERVER_VENV)/.installed
 $(MLSERVER_VENV)/.installed:
 	test -x $(MLSERVER_VENV)/bin/python || $(PY) -m venv $(MLSERVER_VENV)
 	$(MLSERVER_VENV)/bin/pip install -q --upgrade pip
-	$(MLSERVER_VENV)/bin/pip install -q 'mlserver==$(MLSERVER_VERSION)' 'mlserver-sklearn==$(MLSERVER_VERSION)' 'scikit-learn==1.9.1' 'joblib==1.6.0'
+	$(MLSERVER_VENV)/bin/pip install -q 'mlserver==$(MLSERVER_VERSION)' \
+		'mlserver-sklearn==$(MLSERVER_VERSION)' 'scikit-learn==1.9.1' 'joblib==1.6.0'
 	touch $@
-
-unit: mlserver-venv
-
-bench: bench-endpoints
-
-bench-endpoints: venv
-	$(BIN)/python -m bench.bench_endpoints
 
 lint: venv
 	$(BIN)/ruff check .
@@ -54,12 +48,23 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-unit: venv mlflow-venv
+unit: venv mlflow-venv mlserver-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/pytest
 
-test: lint unit
+test: lint unit package-check
 
-bench: bench-sync bench-ledger
+package: venv
+	$(BIN)/pyinstaller --noconfirm --clean --log-level WARN --distpath dist \
+		--workpath build/pyinstaller packaging/gavel.spec
+
+# The frozen app must start: the CLI answers and the console paints offscreen.
+package-check: package
+	dist/gavel/gavel --version
+	home=$$(mktemp -d) && GAVEL_HOME=$$home dist/gavel/gavel models list --json \
+		&& GAVEL_HOME=$$home QT_QPA_PLATFORM=offscreen dist/gavel/gavel gui --no-demo --smoke-test \
+		&& rm -rf $$home
+
+bench: bench-sync bench-ledger bench-endpoints bench-charts bench-lineage
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -67,8 +72,14 @@ bench-sync: venv mlflow-venv
 bench-ledger: venv
 	$(BIN)/python -m bench.bench_ledger
 
-package: venv
-	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/gavel.spec
+bench-endpoints: venv
+	$(BIN)/python -m bench.bench_endpoints
+
+bench-charts: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_charts
+
+bench-lineage: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_lineage
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

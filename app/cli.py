@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app import __version__, cli_governance
+from app import __version__, cli_governance, cli_lineage
 from app.domain.endpoints import EndpointConfig, EndpointKind, parse_model_ref, parse_version_map
 from app.domain.errors import GavelError, UsageError
 from app.domain.progress import Progress
@@ -84,8 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_endpoint_parser(sub)
 
+    cli_lineage.register(sub, _Parser)
+
     gui = sub.add_parser("gui", help="open the console (the default)")
     gui.add_argument("--no-demo", action="store_true", help="do not start the demo registry")
+    gui.add_argument("--smoke-test", action="store_true", help=argparse.SUPPRESS)
     return p
 
 
@@ -376,6 +379,10 @@ def _cmd_versions(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_lineage(ctx: Any, args: argparse.Namespace) -> int:
+    return cli_lineage.run(ctx, args, _print_json)
+
+
 def _cmd_governance(ctx: Any, args: argparse.Namespace) -> int:
     return cli_governance.run(ctx, args, _print_json, _table)
 
@@ -630,6 +637,7 @@ _COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "models": _cmd_models,
     "versions": _cmd_versions,
     "endpoint": _cmd_endpoint,
+    "lineage": _cmd_lineage,
     **{
         name: _cmd_governance
         for name in (
@@ -654,7 +662,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.ui.main import run_console
 
         return run_console(
-            start_demo=not getattr(args, "no_demo", False), context_factory=build_context
+            start_demo=not getattr(args, "no_demo", False),
+            context_factory=build_context,
+            smoke_test=getattr(args, "smoke_test", False),
         )
     from app.bootstrap import build_context
 

@@ -61,8 +61,11 @@ def run_console(
     context_factory: ContextFactory | None = None,
     error_dialog: Callable[[str], None] = show_startup_error,
     crash_dialog: DialogHook = show_crash_dialog,
+    smoke_test: bool = False,
 ) -> int:
     """Run the console until the user quits; returns the process exit code.
+
+    smoke_test: quit once the window has painted (packaging checks use it).
 
     start_demo: start the bundled demo registry when the profile has no registry
     (or already has the demo). context_factory: builds the AppContext (default
@@ -88,7 +91,7 @@ def run_console(
             error_dialog(exc.message)
             return EXIT_FAILED
         crash.log_path = ctx.paths.log_file
-        return _run_window(app, ctx, crash, start_demo)
+        return _run_window(app, ctx, crash, start_demo, smoke_test)
     except Exception:  # a bug while starting goes through the crash path
         crash.handle(*sys.exc_info())
         return EXIT_CRASHED
@@ -98,7 +101,9 @@ def run_console(
         restore_qt_message_handler(previous_qt_handler)
 
 
-def _run_window(app: QApplication, ctx: ConsoleContext, crash: CrashHandler, demo: bool) -> int:
+def _run_window(
+    app: QApplication, ctx: ConsoleContext, crash: CrashHandler, demo: bool, smoke: bool = False
+) -> int:
     window: MainWindow | None = None
     try:
         app.setStyleSheet(stylesheet())
@@ -110,6 +115,8 @@ def _run_window(app: QApplication, ctx: ConsoleContext, crash: CrashHandler, dem
         wake.start(500)
         window.show()
         window.start(demo)
+        if smoke:
+            QTimer.singleShot(0, lambda: (window.grab(), app.quit()))
         code = EXIT_CRASHED if crash.crashed else app.exec()
         return EXIT_CRASHED if crash.crashed else code
     finally:
