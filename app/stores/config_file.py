@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import AuthKind, RegistryConfig
+from app.stores.toml_file import read_toml, write_toml
 
 # The keys a [[registry]] table may hold, with their type and meaning; anything else
 # is refused on load so a typo does not silently fall back to a default.
@@ -83,26 +80,12 @@ class ConfigFile:
         self._save_registries([replace(r, url=url) if r.name == name else r for r in regs])
 
     def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {}
-        try:
-            with self.path.open("rb") as fh:
-                return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{self.path} is not valid TOML ({exc}); fix or remove it.") from None
-        except OSError as exc:
-            raise ConfigError(f"Cannot read {self.path}: {exc.strerror}.") from None
+        return read_toml(self.path)
 
     def _save_registries(self, regs: list[RegistryConfig]) -> None:
         data = self._load()
         data["registry"] = [_registry_to_toml(r) for r in regs]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".toml.tmp")
-        with tmp.open("wb") as fh:
-            tomli_w.dump(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        write_toml(self.path, data)
 
 
 def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:

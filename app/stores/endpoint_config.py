@@ -8,17 +8,14 @@ hand. What Gavel observes of them (health, samples, drift) goes in the cache.
 
 from __future__ import annotations
 
-import os
 import threading
-import tomllib
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from app.domain.endpoints import DEFAULT_INTERVAL_S, MIN_INTERVAL_S, EndpointConfig, EndpointKind
 from app.domain.errors import ConfigError, GavelError, UsageError
+from app.stores.toml_file import read_toml, write_toml
 
 # Keys an [[endpoint]] table may hold, with their type and meaning; anything else is
 # refused on load so a typo does not silently fall back to a default.
@@ -131,15 +128,7 @@ class EndpointConfigFile:
         return out, float(interval)
 
     def _load(self) -> dict[str, Any]:
-        if not self.path.exists():
-            return {}
-        try:
-            with self.path.open("rb") as fh:
-                return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{self.path} is not valid TOML ({exc}); fix or remove it.") from None
-        except OSError as exc:
-            raise ConfigError(f"Cannot read {self.path}: {exc.strerror}.") from None
+        return read_toml(self.path)
 
     def _save_endpoints(self, endpoints: list[EndpointConfig]) -> None:
         data = self._load()
@@ -147,17 +136,7 @@ class EndpointConfigFile:
         self._save(data)
 
     def _save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".endpoints.tmp")
-        try:
-            with tmp.open("wb") as fh:
-                tomli_w.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ConfigError(f"Cannot write {self.path}: {exc.strerror}.") from None
+        write_toml(self.path, data)
         self._cached = None
 
 

@@ -5,15 +5,12 @@ Holds no secret: the signing key and the ledger password live in the keyring.
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from app.domain.errors import ConfigError
+from app.stores.toml_file import read_toml, write_toml
 
 _KEYS = {"user_id", "display_name", "registry_usernames", "team_ledger_url", "policies"}
 
@@ -34,13 +31,7 @@ class ProfileFile:
         self.path = path
 
     def load(self) -> Profile:
-        if not self.path.exists():
-            return Profile()
-        try:
-            with self.path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{self.path} is not valid TOML ({exc}); fix or remove it.") from None
+        data = read_toml(self.path)
         unknown = set(data) - _KEYS
         if unknown:
             raise ConfigError(f"{self.path}: unknown key(s) {', '.join(sorted(unknown))}.")
@@ -68,8 +59,4 @@ class ProfileFile:
             data["team_ledger_url"] = profile.team_ledger_url
         if profile.policies:
             data["policies"] = profile.policies
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            tomli_w.dump(data, fh)
-        os.replace(tmp, self.path)
+        write_toml(self.path, data)
