@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from typing import Any
 
 import requests
 
@@ -18,7 +19,7 @@ def fetch_all(base: str) -> dict[str, int]:
     models: list[dict[str, object]] = []
     token = None
     while True:
-        params: dict[str, object] = {"max_results": 1000}
+        params: dict[str, Any] = {"max_results": 1000}
         if token:
             params["page_token"] = token
         r = s.get(f"{base}/api/2.0/mlflow/registered-models/search", params=params, timeout=60)
@@ -43,7 +44,7 @@ def fetch_all(base: str) -> dict[str, int]:
             break
     runs = 0
     for v in versions:
-        run_id = v.get("run_id")
+        run_id = str(v.get("run_id") or "")
         if run_id:
             r = s.get(f"{base}/api/2.0/mlflow/runs/get", params={"run_id": run_id}, timeout=60)
             r.raise_for_status()
