@@ -273,15 +273,24 @@ class GovernanceService:
         return matches[0]
 
     def view(self, request: PromotionRequest) -> RequestView:
-        policy = policy_for(request.risk_tier, self.policies())
-        roles = self.roles()[0]
+        return self._view(request, self.policies(), self.roles()[0])
+
+    def views(self) -> list[RequestView]:
+        """Every request with its policy status; roles and policies are read once."""
+        policies, roles = self.policies(), self.roles()[0]
+        return [self._view(r, policies, roles) for r in self.requests()]
+
+    def _view(
+        self,
+        request: PromotionRequest,
+        policies: Mapping[str, Policy],
+        roles: Mapping[str, set[Role]],
+    ) -> RequestView:
+        policy = policy_for(request.risk_tier, policies)
         status = policy_status(
             request, policy, lambda u: roles.get(u, set()), self._metrics(request.identity)
         )
         return RequestView(request, policy, status)
-
-    def views(self) -> list[RequestView]:
-        return [self.view(r) for r in self.requests()]
 
     def events_of(self, request: PromotionRequest) -> list[LedgerEvent]:
         return self._audit.events(request.event_seqs)
@@ -361,10 +370,15 @@ class GovernanceService:
         log.info("request %s created by %s (seq %d)", request_id, me.user_id, event.seq)
         return self.request(request_id)
 
-    def can_decide(self, request: PromotionRequest) -> tuple[bool, str]:
-        """Whether this profile's person may approve/reject, and if not, why (for tooltips)."""
+    def can_decide(
+        self, request: PromotionRequest, meaning: SignatureMeaning = SignatureMeaning.APPROVAL
+    ) -> tuple[bool, str]:
+        """Whether this profile's person may approve/reject, and if not, why (for tooltips).
+
+        meaning: which decision the reason should speak of ('cannot approve' / 'reject').
+        """
         try:
-            self._check_decide(request, SignatureMeaning.APPROVAL)
+            self._check_decide(request, meaning)
         except GavelError as exc:
             return False, exc.message
         return True, ""

@@ -1,0 +1,334 @@
+"""The Audit trail page: a lazy model over the ledger (qtmodeltester), filters in SQL,
+Verify (intact, then tampered: the first bad event is named and selected), Export,
+and the first paint over a million events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+from sqlalchemy import text
+
+from app.bootstrap import AppContext
+from app.domain.ledger import (
+    ExportFormat,
+    LedgerAction,
+    LedgerDraft,
+    canonical_body,
+)
+from app.domain.ledger_query import LedgerQuery, alias_payload, model_subject
+from app.stores.ledger_store import LedgerStore
+from app.ui.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
+from app.ui.audit_page import AuditTrailPage
+from app.ui.main import build_main_window
+from app.ui.main_window import MainWindow
+from app.ui.tasks import TaskRunner
+from tests.ui_helpers import make_context, no_leaks, save_screenshot
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
+__all__ = ["no_leaks"]
+
+ACTORS = ("ada", "bob", "gavel-sync")
+EVENTS = 450
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[AppContext]:
+    context = make_context(tmp_path / "home")
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def _fill(ctx: AppContext, n: int = EVENTS) -> None:
+    """n events: comments and alias moves by three actors about five models."""
+    for i in range(n):
+        subject = model_subject("reg", f"model-{i % 5}")
+        if i % 10 == 9:
+            ctx.audit.record(
+                "gavel-sync",
+                LedgerAction.ALIAS_OBSERVED,
+                subject,
+                before=alias_payload("champion", i // 10),
+                after={**alias_payload("champion", i // 10 + 1), "unapproved": True},
+                reason="Sync saw alias 'champion' change with no approved promotion.",
+            )
+        else:
+            ctx.audit.record(
+                ACTORS[i % 2], LedgerAction.COMMENT_ADDED, subject, reason=f"Review note {i}."
+            )
+
+
+def _open(ctx: AppContext, qtbot: QtBot) -> MainWindow:
+    window = build_main_window(ctx)
+    window.resize(1360, 860)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
+@pytest.fixture
+def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
+    _fill(ctx)
+    win = _open(ctx, qtbot)
+    try:
+        yield win
+    finally:
+        win.close()
+        win.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def _audit_page(window: MainWindow, qtbot: QtBot) -> AuditTrailPage:
+    assert window.pages.select("audit")
+    page = window.governance.audit
+    qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0)
+    return page
+
+
+def _wait_rows_loaded(qtbot: QtBot, model: AuditTrailModel, rows: range) -> None:
+    def loaded() -> bool:
+        for r in rows:
+            model.data(model.index(r, AuditColumn.ACTOR))  # starts the fetch if needed
+        return all(model.is_loaded(r) for r in rows)
+
+    qtbot.waitUntil(loaded)
+
+
+def _column(model: AuditTrailModel, column: AuditColumn) -> list[str]:
+    return [model.data(model.index(r, column)) for r in range(model.rowCount())]
+
+
+def test_model_passes_qtmodeltester_loaded_or_not(
+    ctx: AppContext, qtbot: QtBot, qtmodeltester: ModelTester, request: pytest.FixtureRequest
+) -> None:
+    _fill(ctx)
+    runner = TaskRunner()
+    model = AuditTrailModel(ctx.audit, runner, block_size=100)
+    try:
+        model.reload()
+        qtbot.waitUntil(lambda: not model.loading and model.rowCount() == EVENTS)
+        # Rows not fetched yet: the seq is known, the rest is a placeholder.
+        assert model.data(model.index(0, AuditColumn.SEQ)) == str(EVENTS)
+        assert model.data(model.index(0, AuditColumn.ACTOR)) == LOADING_TEXT
+        # The tester stays connected: every fetch, reset and sort below is checked too.
+        qtmodeltester.check(model, force_py=True)
+        _wait_rows_loaded(qtbot, model, range(EVENTS))
+        ModelTester(request.config).check(model, force_py=True)
+        assert model.data(model.index(EVENTS - 1, AuditColumn.SEQ)) == "1"
+        assert model.data(model.index(0, AuditColumn.ACTION)) == "Alias change seen"
+        assert "without an approved request" in model.data(model.index(0, AuditColumn.SUMMARY))
+
+        model.set_query(LedgerQuery(actor="bob"))
+        qtbot.waitUntil(lambda: not model.loading)
+        bob = sum(1 for i in range(EVENTS) if i % 10 != 9 and i % 2 == 1)
+        assert model.rowCount() == bob
+        ModelTester(request.config).check(model, force_py=True)
+        _wait_rows_loaded(qtbot, model, range(model.rowCount()))
+        assert set(_column(model, AuditColumn.ACTOR)) == {"bob"}
+        # Ledger order both ways: only the seq column sorts.
+        model.sort(AuditColumn.SEQ, Qt.SortOrder.AscendingOrder)
+        seqs = [model.seq_at(r) for r in range(model.rowCount())]
+        assert seqs == sorted(seqs)
+    finally:
+        runner.shutdown()
+
+
+def test_filters_run_in_sql_and_say_when_nothing_matches(window: MainWindow, qtbot: QtBot) -> None:
+    page = _audit_page(window, qtbot)
+    model = page.model
+    assert page.count_label.text() == f"{EVENTS} events"
+
+    page.action.setCurrentIndex(page.action.findData(LedgerAction.ALIAS_OBSERVED.value))
+    qtbot.waitUntil(lambda: model.query.actions == (LedgerAction.ALIAS_OBSERVED.value,))
+    qtbot.waitUntil(lambda: not model.loading and model.rowCount() == EVENTS // 10)
+    assert page.count_label.text() == f"{EVENTS // 10} events match the filters"
+
+    page.clear_filters()
+    page.filter_model("reg", "model-1")
+    qtbot.waitUntil(lambda: not model.loading and model.rowCount() == EVENTS // 5)
+    _wait_rows_loaded(qtbot, model, range(model.rowCount()))
+    assert set(_column(model, AuditColumn.SUBJECT)) == {"model:reg/model-1"}
+
+    page.actor.setCurrentText("ada")
+    qtbot.waitUntil(lambda: model.query.actor == "ada" and not model.loading)
+    _wait_rows_loaded(qtbot, model, range(model.rowCount()))
+    assert set(_column(model, AuditColumn.ACTOR)) == {"ada"}
+    assert model.rowCount() > 0
+
+    # A time range entirely in the future: nothing matches, and the page says so.
+    page.since.setDateTime(page.since.dateTime().addYears(5))
+    page.since_on.setChecked(True)
+    qtbot.waitUntil(lambda: model.query.since is not None and not model.loading)
+    assert model.rowCount() == 0
+    assert page.stack.currentWidget() is page.empty
+    assert page.empty.title.text() == "No events match these filters"
+    page.empty.buttons[0].click()
+    qtbot.waitUntil(lambda: not model.loading and model.query == LedgerQuery())
+    assert page.stack.currentWidget() is page.table
+
+
+def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
+    window: MainWindow, qtbot: QtBot, ctx: AppContext
+) -> None:
+    page = _audit_page(window, qtbot)
+    assert not page.progress.isVisible()
+    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.report is not None)
+    report = page.report
+    assert report is not None and report.ok and report.head is not None
+    assert page.result.isVisible() and page.result.kind == "success"
+    text_ = page.result.label.text()
+    assert text_.startswith(f"Ledger intact: {report.events_checked:,} events")
+    assert f"head checkpoint {report.head} — keep it for your next audit" in text_
+    assert page.copy_button.isVisible() and not page.jump_button.isVisible()
+    page.copy_button.click()
+    assert QApplication.clipboard().text() == str(report.head)
+    _wait_rows_loaded(qtbot, page.model, range(30))
+    save_screenshot(window, "gov_audit_verified")
+
+    # The kept checkpoint proves, next time, that nothing before it was rewritten.
+    page.checkpoint.setText(str(report.head))
+    page.report = None
+    page.verify_button.click()
+    qtbot.waitUntil(lambda: page.report is not None)
+    assert "still extends your checkpoint" in page.result.label.text()
+
+    page.checkpoint.setText("yesterday's")
+    page.verify_button.click()
+    assert page.checkpoint_error.isVisible()
+    assert "SEQ:HASH" in page.checkpoint_error.text()
+
+
+def _drop_ledger_triggers(ctx: AppContext) -> None:
+    with ctx.db.engine.begin() as conn:
+        for name in (
+            "ledger_events_no_update",
+            "ledger_events_no_delete",
+            "ledger_head_forward_only",
+            "ledger_head_no_delete",
+        ):
+            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+
+
+def test_tampered_event_is_reported_and_selected(
+    window: MainWindow, qtbot: QtBot, ctx: AppContext
+) -> None:
+    page = _audit_page(window, qtbot)
+    victim = ctx.audit.events([121])[0]  # a comment by ada
+    _drop_ledger_triggers(ctx)
+    forged = canonical_body(
+        seq=victim.seq,
+        at=victim.at,
+        draft=LedgerDraft(victim.actor, victim.action, victim.subject, reason="Nothing to see."),
+        prev_hash=victim.prev_hash,
+    )
+    with ctx.db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ledger_events SET body = :b WHERE seq = :s"), {"b": forged, "s": 121}
+        )
+    # A filter that hides the bad event: jumping must clear it.
+    page.actor.setCurrentText("bob")
+    qtbot.waitUntil(lambda: page.model.query.actor == "bob" and not page.model.loading)
+    assert page.model.row_of_seq(121) is None
+
+    page.verify_button.click()
+    qtbot.waitUntil(lambda: page.report is not None)
+    assert page.report is not None and page.report.problem is not None
+    assert page.report.problem.seq == 121
+    assert page.result.kind == "error"
+    message = page.result.label.text()
+    assert message.startswith("Ledger NOT intact — first bad event 121: Event 121 was altered")
+    assert "Events 1–120 verify" in message
+    assert page.jump_button.isVisible() and page.jump_button.text() == "Jump to event 121"
+    assert not page.copy_button.isVisible()
+
+    page.jump_button.click()
+    qtbot.waitUntil(lambda: page.selected_seq == 121)
+    row = page.model.row_of_seq(121)
+    assert row is not None
+    bad = page.model.index(row, AuditColumn.SEQ)
+    assert page.model.data(bad, Qt.ItemDataRole.BackgroundRole) is not None
+    assert "Event 121 was altered" in page.model.data(bad, Qt.ItemDataRole.ToolTipRole)
+    assert page.model.query == LedgerQuery()
+    row = page.model.row_of_seq(121)
+    assert row is not None
+    _wait_rows_loaded(qtbot, page.model, range(max(0, row - 15), row + 15))
+    assert page.model.data(page.model.index(row, AuditColumn.SUMMARY)) == "Nothing to see."
+    save_screenshot(window, "gov_audit_tampered")
+
+
+def test_export_runs_in_a_worker_and_is_recorded(
+    window: MainWindow, qtbot: QtBot, ctx: AppContext, tmp_path: Path
+) -> None:
+    page = _audit_page(window, qtbot)
+    before = page.model.rowCount()
+    target = tmp_path / "ledger.jsonl"
+    page.choose_export = lambda _parent: (target, ExportFormat.JSONL)
+    page.export_button.click()
+    qtbot.waitUntil(lambda: page.result.isVisible())
+    assert page.result.kind == "success", page.result.label.text()
+    assert target.exists()
+    lines = target.read_bytes().splitlines()
+    assert len(lines) == before
+    assert json.loads(lines[0])["body"]["seq"] == 1
+    assert f"Exported {before:,} events to {target}" in page.result.label.text()
+    # The export.made event appears at the top once the model re-reads the ledger.
+    qtbot.waitUntil(lambda: page.model.rowCount() == before + 1)
+    _wait_rows_loaded(qtbot, page.model, range(1))
+    assert page.model.data(page.model.index(0, AuditColumn.ACTION)) == "Ledger exported"
+
+    # A cancelled file dialog does nothing.
+    page.choose_export = lambda _parent: None
+    page.export_button.click()
+    assert not page.progress.isVisible()
+
+
+@pytest.mark.slow
+def test_first_paint_over_a_million_events_is_fast(
+    ctx: AppContext, qtbot: QtBot, tmp_path: Path
+) -> None:
+    from bench.bench_ledger import _chain
+
+    assert LedgerStore(ctx.db).import_events(_chain(1_000_000), None) == 1_000_000
+    window = _open(ctx, qtbot)
+    try:
+        page = window.governance.audit
+        started = time.perf_counter()
+        window.pages.select("audit")
+        page.model.reload()
+        qtbot.waitUntil(lambda: page.model.rowCount() == 1_000_000, timeout=5000)
+        qtbot.waitUntil(lambda: page.model.is_loaded(0), timeout=5000)
+        page.table.viewport().repaint()
+        first_paint = time.perf_counter() - started
+        assert page.model.data(page.model.index(0, AuditColumn.SEQ)) == "1000000"
+        assert first_paint <= 0.3, f"first paint took {first_paint * 1000:.0f} ms"
+        # Only the blocks around what is on screen were read.
+        assert page.model.blocks_fetched <= 2
+        page.table.scrollToBottom()
+        qtbot.waitUntil(lambda: page.model.is_loaded(1_000_000 - 1), timeout=5000)
+        assert page.model.data(page.model.index(999_999, AuditColumn.SEQ)) == "1"
+        print(f"first paint over 1,000,000 events: {first_paint * 1000:.0f} ms")
+
+        # Verifying a million events shows progress and can be cancelled.
+        messages: list[str] = []
+        page.message.connect(messages.append)
+        page.verify_button.click()
+        assert page.cancel_button.isVisible() and not page.verify_button.isEnabled()
+        qtbot.waitUntil(lambda: "of 1,000,000" in page.progress_label.text(), timeout=10_000)
+        page.cancel_button.click()
+        qtbot.waitUntil(lambda: not page.cancel_button.isVisible(), timeout=10_000)
+        assert messages[-1] == "Verification was cancelled; nothing was changed."
+        assert page.report is None and page.verify_button.isEnabled()
+    finally:
+        window.close()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

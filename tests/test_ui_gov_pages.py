@@ -1,0 +1,209 @@
+"""Governance pages without a registry server: page navigation and its shortcuts, empty
+states, the disabled-with-a-reason actions, and qtmodeltester on every governance
+item model (inbox, timeline, violations, alias moves) over a real embedded ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLabel
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from app.bootstrap import AppContext
+from app.domain.cancel import CancelToken
+from app.domain.governance import Role
+from app.ui.alias_history import AliasMovesModel, load_alias_history
+from app.ui.governance_data import load_governance
+from app.ui.inbox_model import InboxFilter, InboxModel, filter_items
+from app.ui.main import build_main_window
+from app.ui.main_window import MainWindow
+from app.ui.navigation import badge_text
+from app.ui.request_detail import TimelineModel, load_request_detail
+from app.ui.violations_page import ViolationsModel
+from tests.ui_helpers import make_context, no_leaks, save_screenshot, seed_cache
+
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
+__all__ = ["no_leaks"]
+
+ENROLL = "No identity yet — Identity → Enroll…"
+
+
+@pytest.fixture
+def ctx(tmp_path: Path) -> Iterator[AppContext]:
+    context = make_context(tmp_path / "home")
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
+    win = build_main_window(ctx)
+    win.resize(1360, 860)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow)
+    qtbot.waitUntil(lambda: win.governance.data.loaded)
+    try:
+        yield win
+    finally:
+        win.close()
+        win.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+def test_pages_have_tabs_shortcuts_and_a_go_menu(window: MainWindow, qtbot: QtBot) -> None:
+    pages = window.pages
+    assert pages.keys()[:4] == ["portfolio", "approvals", "audit", "violations"]
+    assert pages.current_key == "portfolio"
+    for n, key in ((2, "approvals"), (3, "audit"), (4, "violations"), (1, "portfolio")):
+        QTest.keyClick(window, getattr(Qt.Key, f"Key_{n}"), Qt.KeyboardModifier.ControlModifier)
+        assert pages.current_key == key
+        assert pages.stack.currentWidget() is pages.page(key)
+    assert pages.menu is not None
+    titles = [a.text() for a in pages.menu.actions()]
+    assert titles[:4] == ["Portfolio", "Approvals", "Audit trail", "Violations"]
+    menus = [a.text() for a in window.menuBar().actions()]
+    assert menus.index("&Identity") < menus.index("&Go") < menus.index("&Help")
+    assert "(Ctrl+2)" in pages.tabs.tabToolTip(1)
+
+    # Another area adds its page with a badge; the count shows in its tab.
+    count: list[int | None] = [None]
+    extra = QLabel("extra")
+    window.add_page("extra", "Extra", extra, badge=lambda: count[0], position=1)
+    assert pages.keys()[1] == "extra"
+    assert pages.tab_text("extra") == "Extra"
+    count[0] = 3
+    pages.refresh_badges()
+    assert pages.tab_text("extra") == "Extra (3)"
+    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    assert pages.current_key == "extra"
+    with pytest.raises(ValueError, match="already exists"):
+        window.add_page("extra", "Again", QLabel())
+    assert badge_text("Violations", 0) == "Violations"
+    assert badge_text("Violations", 1200) == "Violations (1,200)"
+
+
+def test_without_an_identity_every_page_says_what_to_do(window: MainWindow) -> None:
+    window.pages.select("approvals")
+    gov = window.governance
+    assert gov.identity_label.text() == ENROLL
+    assert gov.enroll_action.isEnabled()
+    assert not gov.roles_action.isEnabled()
+    assert gov.roles_action.toolTip() == f"{ENROLL} first."
+    assert not gov.request_action.isEnabled()
+    assert gov.request_action.toolTip() == "Select a model and one of its versions first."
+    approvals = gov.approvals
+    assert approvals.empty.title.text() == ENROLL
+    assert [b.text() for b in approvals.empty.buttons] == ["Enroll…"]
+    assert approvals.detail.empty.title.text() == "No request selected"
+    violations = gov.violations
+    assert violations.empty.title.text() == "No violations observed"
+    audit = gov.audit
+    assert audit.empty.title.text() == "The audit ledger is empty"
+    assert audit.count_label.text() == "0 events"
+    save_screenshot(window, "gov_empty_no_identity")
+
+
+def _governed_ledger(ctx: AppContext) -> str:
+    """A cached model, an admin-requester, one request, a comment, an alias violation."""
+    seed_cache(ctx, "reg", 3)
+    ctx.governance.init_identity("ada", "Ada Lovelace", ("ada.ml",), "ada-passphrase")
+    ctx.governance.grant("ada", Role.REQUESTER)
+    request = ctx.governance.create_request(
+        "reg", "model-0001", 2, "champion", "Better recall.", {"rollback_plan": "back to v1"}
+    )
+    ctx.governance.comment(request.request_id, "Validation report follows.")
+    ctx.observer.observe("reg", {"model-0000": {"champion": 1}})  # the baseline
+    ctx.observer.observe("reg", {"model-0000": {"champion": 2}})  # moved behind our back
+    return request.request_id
+
+
+def test_governance_models_pass_qtmodeltester(
+    ctx: AppContext, qtbot: QtBot, request: pytest.FixtureRequest
+) -> None:
+    rid = _governed_ledger(ctx)
+    data = load_governance(ctx.governance, ctx.observer, ctx.identity, ctx.audit, CancelToken())
+    assert data.me is not None and data.is_admin
+    assert [i.request.request_id for i in data.mine()] == [rid]
+    # Ada is no approver: nothing waits for her, and the reason says why.
+    assert data.waiting() == []
+    assert "Only someone with the approver role" in data.items[0].reason
+
+    inbox = InboxModel()
+    inbox.set_items(filter_items(data, InboxFilter.ALL))
+    ModelTester(request.config).check(inbox, force_py=True)
+    assert inbox.rowCount() == 1
+    assert inbox.data(inbox.index(0, 1)) == "model-0001 v2 → champion"
+    assert inbox.data(inbox.index(0, 5)) == "0/1"
+    assert inbox.data(inbox.index(0, 3), Qt.ItemDataRole.ToolTipRole) is None
+    assert "Still needed: 1 more approval" in inbox.data(
+        inbox.index(0, 4), Qt.ItemDataRole.ToolTipRole
+    )
+
+    detail = load_request_detail(ctx.governance, ctx.identity, rid)
+    timeline = TimelineModel()
+    timeline.set_events(detail.events)
+    ModelTester(request.config).check(timeline, force_py=True)
+    assert [timeline.data(timeline.index(r, 3)) for r in range(2)] == [
+        "Promotion requested",
+        "Comment",
+    ]
+
+    violations = ViolationsModel()
+    violations.set_violations(data.violations)
+    ModelTester(request.config).check(violations, force_py=True)
+    assert violations.rowCount() == 1
+    assert violations.data(violations.index(0, 3)) == "v1 → v2"
+
+    history = load_alias_history(ctx.audit, "reg", "model-0000", (), None)
+    assert history.aliases == ("champion",) and len(history.moves) == 2
+    moves = AliasMovesModel()
+    moves.set_moves(history.moves, frozenset(v.seq for v in data.violations))
+    ModelTester(request.config).check(moves, force_py=True)
+    assert moves.data(moves.index(0, 3)) == "Moved without an approved request"
+
+
+def test_admin_sees_roles_and_a_request_without_a_decision_right(
+    ctx: AppContext, qtbot: QtBot
+) -> None:
+    rid = _governed_ledger(ctx)
+    window = build_main_window(ctx)
+    window.resize(1360, 860)
+    window.show()
+    try:
+        gov = window.governance
+        qtbot.waitUntil(lambda: gov.data.loaded)
+        assert gov.identity_label.text() == "Signed in as Ada Lovelace (ada) · admin, requester"
+        assert gov.roles_action.isEnabled()
+        assert window.pages.tab_text("violations") == "Violations (1)"
+        assert window.pages.tab_text("approvals") == "Approvals"  # nothing waits for Ada
+
+        page = gov.approvals
+        window.pages.select("approvals")
+        assert page.empty.title.text() == "No requests waiting for you"
+        assert "do not have the approver role" in page.empty.text.text()
+        page.set_filter(InboxFilter.MINE)
+        assert page.filters.tabText(1) == "Requested by me (1)"
+        assert page.select_request(rid)
+        qtbot.waitUntil(lambda: page.detail.request_id == rid)
+        assert not page.detail.approve_button.isEnabled()
+        reason = page.detail.approve_button.toolTip()
+        assert reason.startswith("Only someone with the approver role can approve")
+        assert page.detail.reasons.isVisible() and reason in page.detail.reasons.text()
+        assert page.detail.comment_button.isEnabled()
+        assert page.detail.status_line.text() == (
+            "Still needed: 1 more approval from an approver; checklist item 'validation "
+            "report' missing."
+        )
+    finally:
+        window.close()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
