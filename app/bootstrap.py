@@ -22,7 +22,9 @@ from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
+from app.services.lineage import LineageService
 from app.services.observations import ChangeObserver
+from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
@@ -35,8 +37,10 @@ from app.stores.endpoint_history import EndpointHistory
 from app.stores.endpoint_store import EndpointStore
 from app.stores.engine import Database, sqlite_url
 from app.stores.ledger_store import LedgerStore
+from app.stores.lineage_queries import LineageQueries
 from app.stores.migrate import open_database
 from app.stores.paths import AppPaths, resolve_paths
+from app.stores.performance_queries import PerformanceQueries
 from app.stores.portfolio_queries import PortfolioQueries
 from app.stores.profile_file import ProfileFile
 from app.stores.snapshot_writer import SnapshotWriter
@@ -70,6 +74,9 @@ class AppContext:
     endpoints: EndpointService
     # Built stopped: the console starts it, the CLI uses its probe_all.
     endpoint_poller: EndpointPoller
+    # Lineage graphs and performance figures, read from the cache only.
+    lineage: LineageService
+    performance: PerformanceService
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -201,6 +208,8 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
         isolated_sync=IsolatedSync(sync_child_main, lambda: (paths, credentials.export_session())),
         endpoints=endpoints,
         endpoint_poller=EndpointPoller(endpoints),
+        lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
+        performance=PerformanceService(PerformanceQueries(db), queries),
     )
 
 

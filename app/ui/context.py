@@ -9,8 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from app.services.audit import AuditService
 from app.services.demo import DemoService
+from app.services.endpoint_poller import EndpointPoller
+from app.services.endpoints import EndpointService
+from app.services.governance import GovernanceService
+from app.services.identity import IdentityService
+from app.services.lineage import LineageService
+from app.services.observations import ChangeObserver
+from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
+from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
 from app.services.sync import SyncService
 from app.services.sync_isolation import IsolatedSync
@@ -45,5 +54,34 @@ class ConsoleContext(Protocol):
 
     @property
     def demo(self) -> DemoService: ...
+
+    # Governance: the promotion workflow, its ledger, and who is acting.
+    @property
+    def governance(self) -> GovernanceService: ...
+
+    @property
+    def promotions(self) -> PromotionApplier: ...
+
+    @property
+    def observer(self) -> ChangeObserver: ...
+
+    @property
+    def audit(self) -> AuditService: ...
+
+    @property
+    def identity(self) -> IdentityService: ...
+
+    # Serving endpoints (the console starts the poller), lineage and performance charts.
+    @property
+    def endpoints(self) -> EndpointService: ...
+
+    @property
+    def endpoint_poller(self) -> EndpointPoller: ...
+
+    @property
+    def lineage(self) -> LineageService: ...
+
+    @property
+    def performance(self) -> PerformanceService: ...
 
     def close(self) -> None: ...

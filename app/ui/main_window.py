@@ -18,11 +18,14 @@ from app.ui import console_state
 from app.ui.actions import build_actions, build_menus
 from app.ui.console_state import EmptyAction
 from app.ui.context import ConsoleContext
+from app.ui.governance_ui import GovernanceUi, install_governance
 from app.ui.model_detail_view import ModelDetailView
+from app.ui.navigation import Badge, PageNavigator
 from app.ui.portfolio_model import COLUMN_OF_SORT, SORT_OF_COLUMN, Column, PortfolioModel
 from app.ui.portfolio_view import PortfolioView
 from app.ui.registry_dialog import RegistryDialog
 from app.ui.registry_sidebar import RegistrySidebar
+from app.ui.serving_ui import ServingUi, install_serving
 from app.ui.settings import console_settings, read_bytes, read_int, read_str
 from app.ui.status import StatusPanel
 from app.ui.sync_controller import RegistrySyncOutcome, SyncController
@@ -98,13 +101,25 @@ class MainWindow(QMainWindow):
         layout.setSpacing(6)
         for banner in (self.notice_banner, self.failure_banner, self.demo_banner):
             layout.addWidget(banner)
-        layout.addWidget(self.main_splitter, 1)
+        # Pages: the portfolio first; governance and other areas add theirs (add_page).
+        self.pages = PageNavigator()
+        self.pages.add_page(
+            "portfolio",
+            "Portfolio",
+            self.main_splitter,
+            tooltip="Models, their versions and the runs behind them",
+        )
+        layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
 
         self.console_actions = build_actions(self)
         build_menus(self, self.console_actions, [self.portfolio_view.focus_filter_action])
         self.status = StatusPanel(self.statusBar())
         self._connect()
+        self.pages.install(self)
+        self.governance: GovernanceUi = install_governance(self)
+        self.serving: ServingUi = install_serving(self)
+        self.governance.attach_model_panel(self.serving.insights)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(TICK_MS)
         self._tick_timer.timeout.connect(self._tick)
@@ -149,6 +164,7 @@ class MainWindow(QMainWindow):
 
     def start(self, start_demo: bool) -> None:
         """After show: start the demo when the profile is empty or already has one."""
+        self.serving.start_polling()
         if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
             self.start_demo()
 
@@ -380,9 +396,23 @@ class MainWindow(QMainWindow):
         s.setValue("portfolio/registry", self.selected_registry or "")
         s.sync()
 
+    def add_page(
+        self,
+        key: str,
+        title: str,
+        widget: QWidget,
+        badge: Badge | None = None,
+        tooltip: str = "",
+        position: int | None = None,
+    ) -> None:
+        """Add a page after the portfolio; badge returns the count its tab shows."""
+        self.pages.add_page(key, title, widget, badge, tooltip, position)
+
     def shutdown(self) -> None:
         """Stop timers, cancel tasks and wait for the workers (idempotent)."""
         self._tick_timer.stop()
+        self.governance.stop()
+        self.serving.stop()
         # Long enough for a demo server that is still starting to come up, so that
         # ctx.close() can stop it instead of leaving it orphaned.
         self.runner.shutdown(timeout_ms=20_000)

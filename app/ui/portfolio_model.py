@@ -28,7 +28,7 @@ from app.domain.errors import GavelError
 from app.domain.portfolio import PortfolioRow, PortfolioSort
 from app.services.portfolio import PortfolioService
 from app.ui.formatting import aliases_text, from_ms, relative_time, utc_text
-from app.ui.resources import dot_icon
+from app.ui.resources import dot_icon, icon
 from app.ui.signals import emit
 
 log = logging.getLogger("gavel.ui.portfolio")
@@ -36,6 +36,10 @@ log = logging.getLogger("gavel.ui.portfolio")
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 MODEL_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+
+VIOLATION_TOOLTIP = "Alias moved without an approved request"
+DRIFT_TOOLTIP = "Serving drift: an endpoint serves another version than its alias names"
+DRIFT_COLOR = "#b91c1c"
 
 
 class Column(IntEnum):
@@ -121,6 +125,10 @@ class PortfolioModel(QAbstractTableModel):
         self._registry: str | None = None
         self._sort = PortfolioSort.NAME
         self._descending = False
+        # (registry, model) with an alias moved behind governance's back (see Violations).
+        self._flagged: frozenset[tuple[str, str]] = frozenset()
+        # (registry, model) -> why an endpoint serves another version than its alias.
+        self._drift: dict[tuple[str, str], str] = {}
 
     # -- queries ---------------------------------------------------------------------
 
@@ -205,6 +213,43 @@ class PortfolioModel(QAbstractTableModel):
     def set_sort(self, sort: PortfolioSort, descending: bool) -> None:
         """Sort order to use on the next query (restored settings), without a query."""
         self._sort, self._descending = sort, descending
+
+    def set_flagged(self, flagged: frozenset[tuple[str, str]]) -> None:
+        """Models to mark with the violation icon; repaints the Model column."""
+        if flagged == self._flagged:
+            return
+        self._flagged = flagged
+        if self._keys:
+            emit(
+                self.dataChanged,
+                self.index(0, Column.MODEL),
+                self.index(len(self._keys) - 1, Column.MODEL),
+                [Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole],
+            )
+
+    def is_flagged(self, row: PortfolioRow) -> bool:
+        return (row.registry, row.name) in self._flagged
+
+    def set_serving_drift(self, drift: dict[tuple[str, str], str]) -> None:
+        """Models an endpoint serves off-alias (with the reasons); repaints the Aliases column."""
+        if drift == self._drift:
+            return
+        self._drift = dict(drift)
+        if self._keys:
+            emit(
+                self.dataChanged,
+                self.index(0, Column.ALIASES),
+                self.index(len(self._keys) - 1, Column.ALIASES),
+                [
+                    Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.ForegroundRole,
+                ],
+            )
+
+    def serving_drift(self, row: PortfolioRow) -> str:
+        """Why an endpoint of this model serves another version than its alias ('' if none)."""
+        return self._drift.get((row.registry, row.name), "")
 
     def touch_times(self) -> None:
         """Relative times ('5 minutes ago') age: ask views to repaint that column."""
@@ -328,10 +373,14 @@ class PortfolioModel(QAbstractTableModel):
                 return "" if when is None else relative_time(when, self._clock())
 
     def _tooltip(self, row: PortfolioRow, column: Column) -> str | None:
+        if column == Column.ALIASES and (drift := self.serving_drift(row)):
+            aliases = "\n".join(f"{a} → v{v}" for a, v in sorted(row.aliases.items()))
+            return f"{DRIFT_TOOLTIP} (see Endpoints).\n{drift}\n\n{aliases}"
         match column:
             case Column.MODEL:
                 team = f"\nTeam: {row.team}" if row.team else ""
-                return f"{row.name} in registry {row.registry}{team}"
+                flag = f"\n{VIOLATION_TOOLTIP} (see Violations)" if self.is_flagged(row) else ""
+                return f"{row.name} in registry {row.registry}{team}{flag}"
             case Column.ALIASES:
                 if not row.aliases:
                     return "No aliases point at a version of this model."
@@ -346,6 +395,8 @@ class PortfolioModel(QAbstractTableModel):
         return None
 
     def _foreground(self, row: PortfolioRow, column: Column) -> QColor | None:
+        if column == Column.ALIASES and self.serving_drift(row):
+            return QColor(DRIFT_COLOR)
         if column == Column.RISK_TIER:
             return QColor(risk_color(row.risk_tier))
         if column == Column.OWNER and not row.owner:
@@ -355,6 +406,10 @@ class PortfolioModel(QAbstractTableModel):
     def _decoration(self, row: PortfolioRow, column: Column) -> QIcon | None:
         if column == Column.RISK_TIER:
             return dot_icon(risk_color(row.risk_tier))
+        if column == Column.MODEL and self.is_flagged(row):
+            return icon("warning")
+        if column == Column.ALIASES and self.serving_drift(row):
+            return icon("drift")
         return None
 
 
