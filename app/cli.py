@@ -650,6 +650,7 @@ _COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
             "violations",
             "audit",
             "roles",
+            "policy",
         )
     },
 }

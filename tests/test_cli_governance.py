@@ -111,3 +111,26 @@ def test_violations_listed_after_sync(
     assert [(v["alias"], v["before"], v["after"]) for v in mine] == [("production", 1, 3)]
     history = gavel(ada, "audit", "history", model, "production")
     assert "v1 → v3" in history.stdout
+
+
+def test_policy_set_is_admin_only_and_recorded(tmp_path: Path) -> None:
+    ada = tmp_path / "ada"
+    init = gavel(ada, "identity", "init", "--user-id", "ada", "--passphrase-env", "PP",
+                 env={"PP": "ada-passphrase"})  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    changed = gavel(ada, "policy", "set", "medium", "--approvals", "2",
+                    "--checklist", "rollback_plan", "--threshold", "auc >= 0.8")  # fmt: skip
+    assert changed.returncode == 0, changed.stderr
+    shown = json.loads(gavel(ada, "policy", "show", "--json").stdout)
+    assert shown["medium"] == {
+        "risk_tier": "medium",
+        "approvals_required": 2,
+        "required_role": "approver",
+        "required_checklist": ["rollback_plan"],
+        "metric_thresholds": ["auc >= 0.8"],
+    }
+    bad = assert_one_line_error(gavel(ada, "policy", "set", "low", "--approvals", "1",
+                                      "--threshold", "auc is big"), 2)  # fmt: skip
+    assert "auc >= 0.8" in bad
+    events = json.loads(gavel(ada, "audit", "verify", "--json").stdout)
+    assert events["ok"]

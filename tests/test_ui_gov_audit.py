@@ -5,7 +5,6 @@ and the first paint over a million events."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -293,7 +292,7 @@ def test_export_runs_in_a_worker_and_is_recorded(
 
 
 @pytest.mark.slow
-def test_first_paint_over_a_million_events_is_fast(
+def test_a_million_events_load_lazily_and_verify_cancels(
     ctx: AppContext, qtbot: QtBot, tmp_path: Path
 ) -> None:
     from bench.bench_ledger import _chain
@@ -302,21 +301,17 @@ def test_first_paint_over_a_million_events_is_fast(
     window = _open(ctx, qtbot)
     try:
         page = window.governance.audit
-        started = time.perf_counter()
+        # How fast is measured in bench/bench_audit_view.py; this checks it stays lazy.
         window.pages.select("audit")
         page.model.reload()
         qtbot.waitUntil(lambda: page.model.rowCount() == 1_000_000, timeout=5000)
         qtbot.waitUntil(lambda: page.model.is_loaded(0), timeout=5000)
-        page.table.viewport().repaint()
-        first_paint = time.perf_counter() - started
         assert page.model.data(page.model.index(0, AuditColumn.SEQ)) == "1000000"
-        assert first_paint <= 0.3, f"first paint took {first_paint * 1000:.0f} ms"
         # Only the blocks around what is on screen were read.
         assert page.model.blocks_fetched <= 2
         page.table.scrollToBottom()
         qtbot.waitUntil(lambda: page.model.is_loaded(1_000_000 - 1), timeout=5000)
         assert page.model.data(page.model.index(999_999, AuditColumn.SEQ)) == "1"
-        print(f"first paint over 1,000,000 events: {first_paint * 1000:.0f} ms")
 
         # Verifying a million events shows progress and can be cancelled.
         messages: list[str] = []

@@ -1,0 +1,92 @@
+"""Audit trail view over a large ledger: first paint and memory while scrolling.
+
+    .venv/bin/python -m bench.bench_audit_view [--events 1000000]
+
+Targets (governance issue): first paint <= 300 ms with 1,000,000 events; memory
+stays flat while scrolling (the table model holds a count and fetched blocks, not
+rows). Prints figures; not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication
+
+from app.bootstrap import build_context
+from app.stores.ledger_store import LedgerStore
+from app.stores.paths import resolve_paths
+from app.ui.main import build_main_window
+from bench.bench_ledger import _chain
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1_000_000)
+    args = ap.parse_args()
+    app = QApplication([])
+    with tempfile.TemporaryDirectory(prefix="gavel-audit-bench-") as tmp:
+        ctx = build_context(resolve_paths({"GAVEL_HOME": str(Path(tmp))}))
+        started = time.perf_counter()
+        LedgerStore(ctx.db).import_events(_chain(args.events), None)
+        print(f"loaded {args.events:,} events in {time.perf_counter() - started:.1f}s")
+        window = build_main_window(ctx)
+        window.resize(1360, 860)
+        window.show()
+        app.processEvents()
+        page = window.governance.audit
+        rss_before = _rss_mb()
+
+        started = time.perf_counter()
+        window.pages.select("audit")
+        page.model.reload()
+        while not (page.model.rowCount() == args.events and page.model.is_loaded(0)):
+            app.processEvents()
+        page.table.viewport().repaint()
+        first_paint = time.perf_counter() - started
+        rss_painted = _rss_mb()
+
+        # Scroll the whole table in 200 screenfuls, letting each page load; twice, so
+        # growth that is only the allocator's high-water mark shows as a flat second pass.
+        model, bar = page.model, page.table.verticalScrollBar()
+        peaks = []
+        started = time.perf_counter()
+        for _ in range(2):
+            peak = _rss_mb()
+            for step in range(201):
+                bar.setValue(bar.maximum() * step // 200)
+                row = page.table.rowAt(10)
+                while row >= 0 and not model.is_loaded(row):
+                    app.processEvents()
+                app.processEvents()
+                peak = max(peak, _rss_mb())
+            peaks.append(peak)
+        scroll_s = (time.perf_counter() - started) / 2
+        window.close()
+        ctx.close()
+
+    print(f"{'first paint of the audit trail':<44} {first_paint * 1000:8.0f} ms   target <= 300 ms")
+    print(f"{'RSS before opening the page':<44} {rss_before:8.0f} MB")
+    print(f"{'RSS after first paint':<44} {rss_painted:8.0f} MB")
+    first, second = peaks
+    print(f"{'peak RSS, first scroll':<44} {first:8.0f} MB   (+{first - rss_painted:.0f} MB)")
+    print(f"{'peak RSS, second scroll':<44} {second:8.0f} MB   (+{second - first:.0f} MB)")
+    print(f"{'scrolling 200 screenfuls':<44} {scroll_s:8.1f} s")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{'process peak RSS (incl. loading the ledger)':<44} {peak_kb / 1024:8.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
