@@ -11,7 +11,7 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger \
-	bench-endpoints bench-charts bench-lineage venv mlflow-venv mlserver-venv clean
+	bench-audit-view bench-endpoints bench-charts bench-lineage venv mlflow-venv mlserver-venv clean
 
 run: venv mlflow-venv
 	$(BIN)/gavel
@@ -64,13 +64,16 @@ package-check: package
 		&& GAVEL_HOME=$$home QT_QPA_PLATFORM=offscreen dist/gavel/gavel gui --no-demo --smoke-test \
 		&& rm -rf $$home
 
-bench: bench-sync bench-ledger bench-endpoints bench-charts bench-lineage
+bench: bench-sync bench-ledger bench-audit-view bench-endpoints bench-charts bench-lineage
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
 
 bench-ledger: venv
 	$(BIN)/python -m bench.bench_ledger
+
+bench-audit-view: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_audit_view
 
 bench-endpoints: venv
 	$(BIN)/python -m bench.bench_endpoints
