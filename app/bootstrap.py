@@ -179,7 +179,7 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
     observers: list[SyncObserver] = [observer.observe]
     if team_ledger is not None:
         # Every sync also refreshes the offline replica of the team ledger.
-        observers.append(lambda _registry, _aliases: team_ledger.pull())
+        observers.append(lambda _registry, _aliases, _stages: team_ledger.pull())
     endpoints = EndpointService(
         EndpointConfigFile(paths.config_file),
         config,

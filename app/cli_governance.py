@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import UsageError
-from app.domain.governance import CHECKLIST, RequestState, Role
+from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
 from app.domain.ledger import Checkpoint
 
 Printer = Callable[[Any], None]
@@ -39,10 +39,12 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
 
     req = sub.add_parser("request", help="promotion requests")
     rsub = req.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    create = rsub.add_parser("create", help="request promoting a version to an alias")
+    create = rsub.add_parser("create", help="request promoting a version to an alias or stage")
     create.add_argument("model")
     create.add_argument("version", type=int)
-    create.add_argument("--alias", required=True)
+    target = create.add_mutually_exclusive_group(required=True)
+    target.add_argument("--alias")
+    target.add_argument("--stage", help="an MLflow stage: Staging, Production or Archived")
     create.add_argument("--justification", required=True)
     create.add_argument("--registry")
     create.add_argument(
@@ -88,6 +90,23 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     hist.add_argument("--registry")
     hist.add_argument("--json", action="store_true")
 
+    pol = sub.add_parser("policy", help="approval policy per risk tier")
+    psub = pol.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    pshow = psub.add_parser("show")
+    pshow.add_argument("--json", action="store_true")
+    pset = psub.add_parser("set", help="change a tier's policy (admins; recorded in the ledger)")
+    pset.add_argument("tier")
+    pset.add_argument("--approvals", type=int, required=True)
+    pset.add_argument("--role", choices=[r.value for r in Role], default=Role.APPROVER.value)
+    pset.add_argument(
+        "--checklist", default="", help=f"comma-separated items from: {', '.join(CHECKLIST)}"
+    )
+    pset.add_argument(
+        "--threshold", action="append", default=[], metavar="'METRIC OP VALUE'",
+        help="e.g. 'auc >= 0.8' (repeatable)",
+    )  # fmt: skip
+    pset.add_argument("--reason", default="")
+
     roles = sub.add_parser("roles", help="grant, revoke and list roles (admins)")
     rosub = roles.add_subparsers(dest="action", required=True, parser_class=parser_class)
     for verb in ("grant", "revoke"):
@@ -122,7 +141,9 @@ def _request_json(gov: Any, view: Any) -> dict[str, Any]:
         "registry": r.identity.registry,
         "model": r.identity.model,
         "version": r.identity.version,
-        "alias": r.alias,
+        "target_kind": r.target_kind.value,
+        "alias": r.alias or None,
+        "stage": r.stage or None,
         "risk_tier": r.risk_tier or "unknown (high)",
         "requester": r.requester,
         "justification": r.justification,
@@ -183,9 +204,10 @@ def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> 
                 args.registry or _only_registry(ctx, args.model),
                 args.model,
                 args.version,
-                args.alias,
+                args.alias or "",
                 args.justification,
                 checklist,
+                stage=args.stage,
             )
             view = gov.view(r)
             print(f"Created request {r.request_id}: {r.target_text}. {view.status.describe()}")
@@ -222,7 +244,8 @@ def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> 
             ]  # fmt: skip
             print_json(data)
         else:
-            for key in ("id", "state", "model", "version", "alias", "requester", "justification"):
+            target = "stage" if view.request.is_stage else "alias"
+            for key in ("id", "state", "model", "version", target, "requester", "justification"):
                 print(f"{key:>14}: {data[key]}")
             print(f"{'policy':>14}: {view.status.describe()}")
             for e in gov.events_of(view.request):
@@ -253,6 +276,8 @@ def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> 
                         "alias": v.alias,
                         "before": v.before,
                         "after": v.after,
+                        "stage_before": v.stage_before,
+                        "stage_after": v.stage_after,
                         "observed_by": v.observed_by,
                         "description": v.describe(),
                     }
@@ -267,6 +292,36 @@ def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> 
         return 0
     if cmd == "audit":
         return _audit(ctx, args, print_json)
+    if cmd == "policy":
+        if args.action == "show":
+            policies = gov.policies()
+            if args.json:
+                print_json({tier: p.to_json() for tier, p in sorted(policies.items())})
+            else:
+                table(
+                    [
+                        (
+                            tier,
+                            p.approvals_required,
+                            p.required_role.value,
+                            ", ".join(p.required_checklist) or "-",
+                            ", ".join(str(t) for t in p.metric_thresholds) or "-",
+                        )
+                        for tier, p in sorted(policies.items())
+                    ],
+                    ("TIER", "APPROVALS", "ROLE", "CHECKLIST", "THRESHOLDS"),
+                )
+            return 0
+        policy = Policy(
+            risk_tier=args.tier.strip().lower(),
+            approvals_required=args.approvals,
+            required_role=Role(args.role),
+            required_checklist=tuple(c.strip() for c in args.checklist.split(",") if c.strip()),
+            metric_thresholds=tuple(MetricThreshold.parse(t) for t in args.threshold),
+        )
+        gov.set_policy(policy, args.reason)
+        print(f"Policy for {policy.risk_tier}-risk models changed; recorded in the ledger.")
+        return 0
     if cmd == "roles":
         if args.action == "list":
             roles, ignored = gov.roles()
@@ -294,7 +349,16 @@ def _audit(ctx: Any, args: argparse.Namespace, print_json: Printer) -> int:
         checkpoint = Checkpoint.parse(args.checkpoint) if args.checkpoint else None
         report = audit.verify(checkpoint)
         if args.json:
-            print_json(report)
+            print_json(
+                {
+                    "ok": report.ok,
+                    "message": report.describe(),
+                    "events_checked": report.events_checked,
+                    "signatures_checked": report.signatures_checked,
+                    "head": report.head,
+                    "problem": report.problem,
+                }
+            )
         else:
             print(report.describe())
         return 0 if report.ok else 1

@@ -283,6 +283,25 @@ class MlflowRegistryClient:
         body = {"name": name, "alias": alias, "version": str(version)}
         self._http.post_json(f"{API}/registered-models/alias", body)
 
+    def transition_model_version_stage(
+        self, name: str, version: int | str, stage: str, archive_existing_versions: bool
+    ) -> ModelVersion:
+        """Move a version into an MLflow stage (Staging, Production, Archived or None).
+
+        Stages are deprecated in MLflow but still served (MLflow 3.17 included).
+        archive_existing_versions: also move the model's other versions in that stage to
+        Archived (only allowed for Staging and Production).
+        """
+        path = f"{API}/model-versions/transition-stage"
+        body = {
+            "name": name,
+            "version": str(version),
+            "stage": stage,
+            "archive_existing_versions": archive_existing_versions,
+        }
+        payload = self._http.post_json(path, body)
+        return self._parse(path, payload, "model_version", p.parse_model_version)
+
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self._http.delete_json(f"{API}/registered-models/alias", {"name": name, "alias": alias})
 

@@ -31,7 +31,7 @@ class RequestState(StrEnum):
     APPROVED = "approved"  # policy satisfied, not yet applied to the registry
     REJECTED = "rejected"
     APPLIED = "applied"
-    CONFLICT = "conflict"  # the alias moved since the request
+    CONFLICT = "conflict"  # the alias (or the version's stage) moved since the request
     VOID = "void"  # the version (or the model) it names is gone or was recreated
     STALE = "stale"  # the evidence it was approved on changed
 
@@ -181,6 +181,37 @@ class Identity:
         return {self.user_id.lower(), *(u.lower() for u in self.registry_usernames)}
 
 
+# ------------------------------------------------------------------------ targets
+
+
+class TargetKind(StrEnum):
+    """What a request moves: an alias to the version, or the version into a stage."""
+
+    ALIAS = "alias"
+    STAGE = "stage"
+
+
+# MLflow's stages, spelled as MLflow spells them; "None" is a version in no stage.
+STAGE_NONE = "None"
+STAGES: tuple[str, ...] = ("Staging", "Production", "Archived")  # what a request can target
+
+
+def stage_name(raw: str) -> str:
+    """A registry's stage value in MLflow's spelling ('' counts as "None"); unknown kept."""
+    key = raw.strip().lower()
+    if not key:
+        return STAGE_NONE
+    return next((s for s in (STAGE_NONE, *STAGES) if s.lower() == key), raw.strip())
+
+
+def parse_stage(text: str) -> str:
+    """A stage a request can target, from what a person typed ('production' works)."""
+    stage = stage_name(text)
+    if stage not in STAGES:
+        raise UsageError(f"'{text}' is not a stage to promote to; use {', '.join(STAGES)}.")
+    return stage
+
+
 # ------------------------------------------------------------------------ requests
 
 
@@ -254,7 +285,12 @@ class Decision:
 
 @dataclass
 class PromotionRequest:
-    """A request folded from its ledger events (see fold_requests)."""
+    """A request folded from its ledger events (see fold_requests).
+
+    An alias request names ``alias`` and the version the alias pointed at when it was
+    made; a stage request (target_kind STAGE, alias "") names ``stage`` and the stage
+    the version was in then.
+    """
 
     request_id: str
     identity: VersionIdentity
@@ -274,14 +310,27 @@ class PromotionRequest:
     comments: list[tuple[str, str, datetime]] = field(default_factory=list)
     applied_seq: int | None = None
     event_seqs: list[int] = field(default_factory=list)
+    target_kind: TargetKind = TargetKind.ALIAS
+    stage: str = ""
+    stage_at_request: str = ""
 
     @property
     def approvals(self) -> list[Decision]:
         return [d for d in self.decisions if d.meaning is SignatureMeaning.APPROVAL]
 
     @property
+    def is_stage(self) -> bool:
+        return self.target_kind is TargetKind.STAGE
+
+    @property
+    def target_name(self) -> str:
+        """The target in words: "alias 'production'" or "stage Production"."""
+        return f"stage {self.stage}" if self.is_stage else f"alias '{self.alias}'"
+
+    @property
     def target_text(self) -> str:
-        return f"{self.identity.model} v{self.identity.version} → {self.alias}"
+        target = f"stage {self.stage}" if self.is_stage else self.alias
+        return f"{self.identity.model} v{self.identity.version} → {target}"
 
 
 @dataclass(frozen=True)
@@ -444,10 +493,13 @@ def fold_requests(events: Iterable[FoldEvent]) -> dict[str, PromotionRequest]:
         if ev.action == "request.created":
             try:
                 req = after["request"]
+                # Requests from before stage targets carry no target_kind: an alias.
+                kind = TargetKind(str(req.get("target_kind", TargetKind.ALIAS.value)))
+                stage = parse_stage(str(req["stage"])) if kind is TargetKind.STAGE else ""
                 out[rid] = PromotionRequest(
                     request_id=rid,
                     identity=VersionIdentity.from_json(req["version"]),
-                    alias=str(req["alias"]),
+                    alias="" if stage else str(req["alias"]),
                     justification=str(req.get("justification", "")),
                     checklist={str(k): str(v) for k, v in req.get("checklist", {}).items()},
                     risk_tier=str(req.get("risk_tier", "")),
@@ -458,8 +510,13 @@ def fold_requests(events: Iterable[FoldEvent]) -> dict[str, PromotionRequest]:
                     alias_version_at_request=req.get("alias_version_at_request"),
                     evidence_digest=str(req.get("evidence_digest", "")),
                     event_seqs=[ev.seq],
+                    target_kind=kind,
+                    stage=stage,
+                    stage_at_request=(
+                        stage_name(str(req.get("stage_at_request", ""))) if stage else ""
+                    ),
                 )
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, UsageError):
                 continue
             continue
         request = out.get(rid)

@@ -27,13 +27,16 @@ from app.domain.governance import (
     PromotionRequest,
     Role,
     SignatureMeaning,
+    TargetKind,
     VersionIdentity,
     check_can_decide,
     fold_requests,
     fold_roles,
+    parse_stage,
     policy_for,
     policy_status,
     request_subject,
+    stage_name,
 )
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import LedgerQuery
@@ -102,7 +105,7 @@ class GovernanceService:
         return self._registry_config(name)
 
     def client(self, cfg: RegistryConfig) -> MlflowRegistryClient:
-        """A registry client for workflow writes (alias, tags) and re-reads."""
+        """A registry client for workflow writes (alias or stage, tags) and re-reads."""
         return self._client_factory(cfg)
 
     # ----------------------------------------------------------------- identity & roles
@@ -317,8 +320,14 @@ class GovernanceService:
         alias: str,
         justification: str,
         checklist: Mapping[str, str] | None = None,
+        *,
+        stage: str | None = None,
     ) -> PromotionRequest:
-        """Request promoting a cached version to an alias; needs the requester role."""
+        """Request promoting a cached version to an alias; needs the requester role.
+
+        stage: request moving the version into this MLflow stage (Staging, Production,
+        Archived) instead; alias must then be "".
+        """
         me = self.me()
         roles = self.roles_of(me.user_id)
         if not roles & {Role.REQUESTER, Role.ADMIN}:
@@ -327,7 +336,11 @@ class GovernanceService:
                 f"{', '.join(sorted(r.value for r in roles)) or 'no role'}."
             )
         alias = alias.strip()
-        if not alias or alias.lower() == "latest" or any(c.isspace() for c in alias):
+        if stage is not None:
+            if alias:
+                raise UsageError("A request targets an alias or a stage, not both.")
+            stage = parse_stage(stage)
+        elif not alias or alias.lower() == "latest" or any(c.isspace() for c in alias):
             raise UsageError(f"'{alias}' is not an alias name MLflow accepts.")
         if not justification.strip():
             raise UsageError("A promotion request needs a justification.")
@@ -349,6 +362,17 @@ class GovernanceService:
             {k: m.value for k, m in run.metrics.items()} if run else {},
             tuple(d.digest for d in run.datasets) if run else (),
         )
+        # A stage request carries no "alias" key, so a Gavel that predates stage
+        # targets skips it instead of mistaking it for an alias request.
+        target: dict[str, Any] = (
+            {
+                "target_kind": TargetKind.STAGE.value,
+                "stage": stage,
+                "stage_at_request": stage_name(cached.current_stage),
+            }
+            if stage is not None
+            else {"alias": alias, "alias_version_at_request": detail.aliases.get(alias)}
+        )
         request_id = uuid.uuid4().hex[:12]
         event = self._audit.record(
             me.user_id,
@@ -357,11 +381,10 @@ class GovernanceService:
             after={
                 "request": {
                     "version": identity.to_json(),
-                    "alias": alias,
+                    **target,
                     "justification": justification.strip(),
                     "checklist": checklist,
                     "risk_tier": detail.tags.get("risk_tier", ""),
-                    "alias_version_at_request": detail.aliases.get(alias),
                     "evidence_digest": evidence.digest(),
                 }
             },
@@ -405,11 +428,16 @@ class GovernanceService:
     ) -> dict[str, Any]:
         """Exactly what a signature will cover, for the dialog to show before signing."""
         me = self.me()
+        target: dict[str, Any] = (
+            {"target_kind": TargetKind.STAGE.value, "stage": request.stage}
+            if request.is_stage
+            else {"alias": request.alias}
+        )
         return {
             "request_id": request.request_id,
             "request_hash": request.created_hash,
             "version": request.identity.to_json(),
-            "alias": request.alias,
+            **target,
             "evidence_digest": request.evidence_digest,
             "manifestation": {
                 "printed_name": me.display_name,

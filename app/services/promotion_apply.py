@@ -5,18 +5,31 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from app.domain.entities import ModelVersion
 from app.domain.errors import GavelError, NotFound, PermissionDenied
-from app.domain.governance import Evidence, PromotionRequest, RequestState, request_subject
+from app.domain.governance import (
+    Evidence,
+    PromotionRequest,
+    RequestState,
+    request_subject,
+    stage_name,
+)
 from app.domain.ledger import LedgerAction
-from app.domain.ledger_query import alias_payload, model_subject
+from app.domain.ledger_query import alias_payload, model_subject, stage_payload
 from app.services.governance import (
     TAG_APPROVED_BY,
     TAG_LEDGER_HASH,
     TAG_REQUEST,
     GovernanceService,
 )
+
+if TYPE_CHECKING:
+    from app.connectors.mlflow_registry import MlflowRegistryClient
+
+# Where the target stands: the version an alias points at, or a version's stage.
+TargetState = int | str | None
 
 log = logging.getLogger("gavel.promotion")
 
@@ -38,7 +51,8 @@ class PromotionApplier:
         self._gov = governance
 
     def apply(self, request_id: str) -> ApplyOutcome:
-        """Re-read the registry, then set the alias and governance tags, and record it."""
+        """Re-read the registry, then set the governance tags and the alias (or move the
+        version into the stage), and record it."""
         gov = self._gov
         me = gov.me()
         request = gov.request(request_id)
@@ -85,27 +99,29 @@ class PromotionApplier:
                         f"another creation time or run); the approved version is gone"
                     ),
                 )
-            model = client.get_registered_model(ident.model)
-            holder = model.aliases.get(request.alias)
-            if holder == ident.version and current.tags.get(TAG_REQUEST) == request.request_id:
+            holder = _target_now(client, request, current)
+            if _applied_by(current, request):
                 # Our write reached the registry but the ledger entry did not (a crash in
                 # between): record it now instead of writing again.
-                self._record_applied(request, request.alias_version_at_request, reconciled=True)
+                self._record_applied(request, _target_at_request(request), reconciled=True)
                 return ApplyOutcome(
                     gov.request(request.request_id),
                     True,
                     True,
                     "The registry already showed this promotion; the ledger now records it.",
                 )
-            if holder != request.alias_version_at_request:
-                was = _v(request.alias_version_at_request)
+            if holder != _target_at_request(request):
+                what = (
+                    f"version {ident.version} of {ident.model}"
+                    if request.is_stage
+                    else f"alias '{request.alias}'"
+                )
+                moved = (
+                    f"{what} moved from {_target_text(request, _target_at_request(request))} "
+                    f"to {_target_text(request, holder)}"
+                )
                 return self._stop(
-                    request,
-                    RequestState.CONFLICT,
-                    (
-                        f"alias '{request.alias}' moved from {was} to {_v(holder)} "
-                        "since the request was made"
-                    ),
+                    request, RequestState.CONFLICT, f"{moved} since the request was made"
                 )
             if ident.run_id:
                 runs = client.fetch_runs([ident.run_id])
@@ -127,10 +143,18 @@ class PromotionApplier:
                 TAG_LEDGER_HASH: approvals[-1].event_hash if approvals else request.created_hash,
             }
             try:
-                # Tags first: if we die after the alias write, the tag proves it was ours.
+                # Tags first: if we die after the alias or stage write, the tag proves it
+                # was ours.
                 for key, value in tags.items():
                     client.set_model_version_tag(ident.model, ident.version, key, value)
-                client.set_registered_model_alias(ident.model, request.alias, ident.version)
+                if request.is_stage:
+                    # Other versions in the stage stay where they are: every stage move
+                    # is then explained by exactly one request.
+                    client.transition_model_version_stage(
+                        ident.model, ident.version, request.stage, archive_existing_versions=False
+                    )
+                else:
+                    client.set_registered_model_alias(ident.model, request.alias, ident.version)
             except PermissionDenied as exc:
                 raise PromotionNotApplied(
                     f"{me.user_id} may not write to {ident.registry} ({exc.message}). The request "
@@ -138,11 +162,15 @@ class PromotionApplier:
                 ) from None
             check = client.get_model_version(ident.model, ident.version)
             missing = [k for k, v in tags.items() if check.tags.get(k) != v]
-            if missing or request.alias not in check.aliases:
+            if missing or not _shows_target(check, request):
+                shown = (
+                    f"stage {stage_name(check.current_stage)}"
+                    if request.is_stage
+                    else f"alias present {request.alias in check.aliases}"
+                )
                 raise PromotionNotApplied(
-                    f"The registry did not keep the promotion (read back: alias present "
-                    f"{request.alias in check.aliases}, tags missing {missing}); check the "
-                    "registry and apply again."
+                    f"The registry did not keep the promotion (read back: {shown}, tags "
+                    f"missing {missing}); check the registry and apply again."
                 )
         self._record_applied(request, holder, reconciled=False)
         log.info("request %s applied: %s", request.request_id, request.target_text)
@@ -162,7 +190,7 @@ class PromotionApplier:
                 log.info("reconcile of %s skipped: %s", request.request_id, exc.message)
                 continue
             if _applied_by(version, request):
-                self._record_applied(request, request.alias_version_at_request, reconciled=True)
+                self._record_applied(request, _target_at_request(request), reconciled=True)
                 outcomes.append(
                     ApplyOutcome(
                         self._gov.request(request.request_id),
@@ -174,15 +202,23 @@ class PromotionApplier:
         return outcomes
 
     def _record_applied(
-        self, request: PromotionRequest, before: int | None, reconciled: bool
+        self, request: PromotionRequest, before: TargetState, reconciled: bool
     ) -> None:
+        """before: the alias's version, or the version's stage, before the promotion."""
         ident = request.identity
+        if request.is_stage:
+            before_payload = stage_payload(ident.version, str(before))
+            after_payload = stage_payload(ident.version, request.stage)
+        else:
+            held = before if isinstance(before, int) else None
+            before_payload = alias_payload(request.alias, held)
+            after_payload = alias_payload(request.alias, ident.version)
         self._gov.audit.record(
             self._gov.me().user_id,
             LedgerAction.PROMOTION_APPLIED,
             model_subject(ident.registry, ident.model),
-            before=alias_payload(request.alias, before),
-            after={**alias_payload(request.alias, ident.version), "request_id": request.request_id},
+            before=before_payload,
+            after={**after_payload, "request_id": request.request_id},
             reason=(
                 "Reconciled from the registry after an interrupted apply."
                 if reconciled
@@ -205,9 +241,32 @@ class PromotionApplier:
         return ApplyOutcome(self._gov.request(request.request_id), False, False, msg)
 
 
+def _target_now(
+    client: MlflowRegistryClient, request: PromotionRequest, version: ModelVersion
+) -> TargetState:
+    """The version the alias points at now, or the version's stage now."""
+    if request.is_stage:
+        return stage_name(version.current_stage)
+    return client.get_registered_model(version.model_name).aliases.get(request.alias)
+
+
+def _target_at_request(request: PromotionRequest) -> TargetState:
+    return request.stage_at_request if request.is_stage else request.alias_version_at_request
+
+
+def _shows_target(version: ModelVersion, request: PromotionRequest) -> bool:
+    """Whether a freshly read version shows the promotion's alias or stage."""
+    if request.is_stage:
+        return stage_name(version.current_stage) == request.stage
+    return request.alias in version.aliases
+
+
 def _applied_by(version: ModelVersion, request: PromotionRequest) -> bool:
-    return version.tags.get(TAG_REQUEST) == request.request_id and request.alias in version.aliases
+    """A single-version read shows this request applied: our tag, and its alias or stage."""
+    return version.tags.get(TAG_REQUEST) == request.request_id and _shows_target(version, request)
 
 
-def _v(version: int | None) -> str:
-    return "nothing" if version is None else f"v{version}"
+def _target_text(request: PromotionRequest, state: TargetState) -> str:
+    if request.is_stage:
+        return f"stage {state}"
+    return "nothing" if state is None else f"v{state}"

@@ -12,6 +12,7 @@ from typing import Protocol
 from app.domain.cancel import CancelToken
 from app.domain.entities import ModelVersion, RegisteredModel, Run
 from app.domain.errors import Cancelled, GavelError
+from app.domain.governance import STAGE_NONE, stage_name
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.domain.registry import RegistryConfig
 from app.stores.config_file import ConfigFile
@@ -42,8 +43,11 @@ class RegistryReader(Protocol):
 
 
 ReaderFactory = Callable[[RegistryConfig], RegistryReader]
-# Told after each successful sync: registry name, model -> alias -> version.
-SyncObserver = Callable[[str, Mapping[str, Mapping[str, int]]], object]
+# Told after each successful sync: registry name, model -> alias -> version, and
+# model -> version -> stage for the versions in an MLflow stage (not "None").
+SyncObserver = Callable[
+    [str, Mapping[str, Mapping[str, int]], Mapping[str, Mapping[int, str]]], object
+]
 
 
 @dataclass(frozen=True)
@@ -152,9 +156,13 @@ class SyncService:
         )
         notes = []
         aliases = {m.name: dict(m.aliases) for m in models}
+        stages: dict[str, dict[int, str]] = {}
+        for v in versions:
+            if stage_name(v.current_stage) != STAGE_NONE:
+                stages.setdefault(v.model_name, {})[v.version] = v.current_stage
         for observer in self._observers:
             try:
-                observer(cfg.name, aliases)
+                observer(cfg.name, aliases, stages)
             except GavelError as exc:
                 # The observers compare against the ledger, so the next sync retries.
                 log.warning("after syncing %s: %s", cfg.name, exc.message)

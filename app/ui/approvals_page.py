@@ -318,9 +318,9 @@ class ApprovalsPage(QWidget):
         if self.runner.is_running(APPLY_TASK):
             return
         question = (
-            f"Set alias '{r.alias}' of {r.identity.model} to v{r.identity.version} in registry "
+            f"Promote {r.identity.model} v{r.identity.version} to {r.target_name} in registry "
             f"{r.identity.registry} now? Gavel first re-reads the registry: if the version, "
-            "its evidence or the alias changed since the request, nothing is written."
+            "its evidence or the target changed since the request, nothing is written."
         )
         if not self.confirm_apply(self, f"Apply {r.target_text}?", question):
             return

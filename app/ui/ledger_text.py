@@ -86,10 +86,19 @@ def event_summary(event: LedgerEvent) -> str:
 def _summary(e: LedgerEvent) -> str:
     after, before, reason = e.after, e.before, e.reason
     match e.action:
-        case LedgerAction.ALIAS_OBSERVED | LedgerAction.PROMOTION_APPLIED:
+        case (
+            LedgerAction.ALIAS_OBSERVED
+            | LedgerAction.PROMOTION_APPLIED
+            | LedgerAction.REGISTRY_CHANGE_OBSERVED
+        ) if _get(after, "alias") is not None or _get(after, "stage") is not None:
             alias = _get(after, "alias")
-            moved = f"alias '{alias}': {version_text(_get(before, 'version'))} → "
-            moved += version_text(_get(after, "version"))
+            if alias is None:
+                # A stage move: the version stays, its stage changes.
+                moved = f"{version_text(_get(after, 'version'))} stage "
+                moved += f"{_get(before, 'stage') or 'none'} → {_get(after, 'stage') or 'none'}"
+            else:
+                moved = f"alias '{alias}': {version_text(_get(before, 'version'))} → "
+                moved += version_text(_get(after, "version"))
             if _get(after, "unapproved"):
                 return f"{moved} — without an approved request"
             rid = _get(after, "request_id")
@@ -98,8 +107,12 @@ def _summary(e: LedgerEvent) -> str:
             req = _get(after, "request")
             model = _get(req, "version", "model")
             version = _get(req, "version", "version")
-            alias = _get(req, "alias")
-            return f"{model} {version_text(version)} → {alias}: {reason}"
+            target = (
+                f"stage {_get(req, 'stage')}"
+                if _get(req, "target_kind") == "stage"
+                else _get(req, "alias")
+            )
+            return f"{model} {version_text(version)} → {target}: {reason}"
         case LedgerAction.REQUEST_APPROVED | LedgerAction.REQUEST_REJECTED:
             meaning = _get(after, "manifestation", "meaning") or "decision"
             return f"signed {meaning}" + (f": {reason}" if reason else "")

@@ -422,9 +422,17 @@ def info_html(view: RequestView) -> str:
             ("Request", f"{r.request_id} (event {r.created_seq})"),
             ("Request record", f"SHA-256 {r.created_hash}"),
             (
-                "Target alias",
-                f"'{r.alias}' — pointed at {f'v{was}' if was is not None else 'nothing'} "
-                "when requested",
+                (
+                    "Target stage",
+                    f"{r.stage} — the version was in {r.stage_at_request or 'no stage'} "
+                    "when requested",
+                )
+                if r.is_stage
+                else (
+                    "Target alias",
+                    f"'{r.alias}' — pointed at {f'v{was}' if was is not None else 'nothing'} "
+                    "when requested",
+                )
             ),
             ("Requested by", f"{r.requester} on {utc_text(r.created_at)}"),
             ("Justification", r.justification),

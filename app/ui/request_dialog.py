@@ -1,5 +1,6 @@
-"""Request promoting a version to an alias: target, justification, evidence, and the
-policy that will decide it. Creating the request runs in a worker."""
+"""Request promoting a version to an alias (or into an MLflow stage): target,
+justification, evidence, and the policy that will decide it. Creating the request runs
+in a worker."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ from PySide6.QtWidgets import (
 
 from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
-from app.domain.governance import CHECKLIST, Policy, PromotionRequest, policy_for
+from app.domain.governance import (
+    CHECKLIST,
+    STAGE_NONE,
+    STAGES,
+    Policy,
+    PromotionRequest,
+    policy_for,
+    stage_name,
+)
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
 from app.services.governance import GovernanceService
@@ -75,8 +84,8 @@ class RequestPromotionDialog(QDialog):
 
         headline = QLabel(
             f"Ask for <b>{model.name} v{version.version}</b> (registry {model.registry}) to "
-            "become the version an alias points at. Approvers decide; nothing changes in "
-            "the registry until the approved request is applied."
+            "become the version an alias points at, or to move into a stage. Approvers "
+            "decide; nothing changes in the registry until the approved request is applied."
         )
         headline.setWordWrap(True)
 
@@ -95,15 +104,26 @@ class RequestPromotionDialog(QDialog):
             line_edit.setPlaceholderText("e.g. champion or production")
         self.alias_hint = QLabel()
         self.alias_hint.setObjectName("Muted")
+        # Stages are for registries that still use them (MLflow deprecated them).
+        self.target_kind = QComboBox()
+        self.target_kind.addItems(["Alias", "Stage"])
+        self.stage = QComboBox()
+        self.stage.addItems(list(STAGES))
+        self.stage.setCurrentText("Production")
+        self.stage_hint = QLabel()
+        self.stage_hint.setObjectName("Muted")
         self.justification = QPlainTextEdit()
         self.justification.setPlaceholderText(
             "Why this version should serve: what improved, what was validated, for whom."
         )
         self.justification.setFixedHeight(80)
-        form = QFormLayout()
+        self._form = form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Target", self.target_kind)
         form.addRow("Target alias", self.alias)
         form.addRow("", self.alias_hint)
+        form.addRow("Target stage", self.stage)
+        form.addRow("", self.stage_hint)
         form.addRow("Justification", self.justification)
 
         required = set(self.policy.required_checklist) if self.policy else set()
@@ -174,6 +194,8 @@ class RequestPromotionDialog(QDialog):
         layout.addWidget(self.buttons)
 
         self.alias.currentTextChanged.connect(self._update)
+        self.target_kind.currentTextChanged.connect(self._update)
+        self.stage.currentTextChanged.connect(self._update)
         self.justification.textChanged.connect(self._update)
         self._update()
 
@@ -181,17 +203,34 @@ class RequestPromotionDialog(QDialog):
     def alias_text(self) -> str:
         return self.alias.currentText().strip()
 
+    @property
+    def targets_stage(self) -> bool:
+        return self.target_kind.currentText() == "Stage"
+
     def _block_reason(self) -> str:
-        if not self.alias_text:
-            return "Name the alias this version should become (e.g. champion)."
-        if any(c.isspace() for c in self.alias_text) or self.alias_text.lower() == "latest":
-            return f"'{self.alias_text}' is not an alias name MLflow accepts."
+        if not self.targets_stage:
+            if not self.alias_text:
+                return "Name the alias this version should become (e.g. champion)."
+            if any(c.isspace() for c in self.alias_text) or self.alias_text.lower() == "latest":
+                return f"'{self.alias_text}' is not an alias name MLflow accepts."
         if not self.justification.toPlainText().strip():
             return "Write a justification: approvers decide on it."
         return ""
 
     def _update(self) -> None:
         self.error.hide()
+        for widget in (self.alias, self.alias_hint):
+            self._form.setRowVisible(widget, not self.targets_stage)
+        for widget in (self.stage, self.stage_hint):
+            self._form.setRowVisible(widget, self.targets_stage)
+        now, target = stage_name(self.version.current_stage), self.stage.currentText()
+        if now == target:
+            self.stage_hint.setText(f"v{self.version.version} is already in stage {target}.")
+        else:
+            where = "no stage" if now == STAGE_NONE else f"stage {now}"
+            self.stage_hint.setText(
+                f"v{self.version.version} is now in {where}; other versions in {target} stay there."
+            )
         held = self.model.aliases.get(self.alias_text)
         if not self.alias_text:
             self.alias_hint.setText("")
@@ -219,13 +258,14 @@ class RequestPromotionDialog(QDialog):
             return
         governance = self._governance
         registry, name, version = self.model.registry, self.model.name, self.version.version
-        alias = self.alias_text
+        stage = self.stage.currentText() if self.targets_stage else None
+        alias = "" if stage else self.alias_text
         justification = self.justification.toPlainText().strip()
         checklist = {k: f.text().strip() for k, f in self.checklist.items() if f.text().strip()}
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> PromotionRequest:
             return governance.create_request(
-                registry, name, version, alias, justification, checklist
+                registry, name, version, alias, justification, checklist, stage=stage
             )
 
         self.busy = True

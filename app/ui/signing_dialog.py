@@ -91,8 +91,8 @@ class SigningDialog(QDialog):
 
         headline = QLabel(
             f"You are about to sign the <b>{noun}</b> of promoting "
-            f"<b>{request.identity.model} v{request.identity.version}</b> to alias "
-            f"<b>{request.alias}</b> in {request.identity.registry}."
+            f"<b>{request.identity.model} v{request.identity.version}</b> to "
+            f"<b>{request.target_name}</b> in {request.identity.registry}."
         )
         headline.setWordWrap(True)
 
@@ -113,7 +113,7 @@ class SigningDialog(QDialog):
             ("Run", str(version.get("run_id") or "not from a tracked run")),
             ("Source", str(version.get("source") or "—")),
             ("Version created", utc_text(created) if created else "not recorded"),
-            ("Target alias", str(self.manifest.get("alias"))),
+            ("Target", request.target_name),
             ("Evidence digest", f"SHA-256 {self.manifest.get('evidence_digest')}"),
         ):
             value_label = _selectable(value)

@@ -105,8 +105,10 @@ class ViolationsModel(QAbstractTableModel):
                 case ViolationColumn.REGISTRY:
                     return v.registry
                 case ViolationColumn.ALIAS:
-                    return v.alias
+                    return f"stage of {version_text(v.after)}" if v.is_stage else v.alias
                 case ViolationColumn.CHANGE:
+                    if v.is_stage:
+                        return f"{v.stage_before or 'no stage'} → {v.stage_after or 'no stage'}"
                     return f"{version_text(v.before)} → {version_text(v.after)}"
                 case ViolationColumn.WHEN:
                     return utc_text(v.at).removesuffix(" UTC")
