@@ -242,12 +242,14 @@ def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
 
 
 def test_metrics_and_compare_tabs(window: MainWindow, model_key: int, qtbot: QtBot) -> None:
+    # Charts (and matplotlib) are built only when their tab is first opened.
+    assert not window.serving.insights.metrics_slot.is_built
     assert window.portfolio_view.select_key(model_key)
     window.content_splitter.setSizes([260, 720])
     insights = window.serving.insights
     qtbot.waitUntil(lambda: window.detail_view.selected_version is not None)
 
-    insights.setCurrentWidget(insights.metrics_tab)
+    insights.setCurrentWidget(insights.metrics_slot)
     tab = insights.metrics_tab
     qtbot.waitUntil(lambda: tab.across.has_chart and tab.history.has_chart, timeout=10_000)
     assert tab.current_metric == "test_auc"
@@ -262,7 +264,7 @@ def test_metrics_and_compare_tabs(window: MainWindow, model_key: int, qtbot: QtB
     assert tab.history.axis is HistoryAxis.TIME
     save_screenshot(window, "charts_metrics_tab")
 
-    insights.setCurrentWidget(insights.compare_tab)
+    insights.setCurrentWidget(insights.compare_slot)
     compare = insights.compare_tab
     qtbot.waitUntil(lambda: compare.comparison is not None, timeout=10_000)
     assert compare.pair == (3, 4)  # production against the selected version

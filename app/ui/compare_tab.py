@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.domain.performance import DatasetChange, VersionComparison
 from app.domain.portfolio import VersionRow
 from app.ui.charts.performance_charts import ComparisonChart, format_value
+from app.ui.formatting import version_label
 from app.ui.signals import emit
 from app.ui.widgets import muted_label
 
@@ -62,10 +63,6 @@ def _fill(table: QTableWidget, rows: Sequence[Sequence[tuple[str, QColor | None]
             if color is not None:
                 item.setForeground(color)
             table.setItem(r, c, item)
-
-
-def version_text(v: VersionRow) -> str:
-    return f"v{v.version} · {', '.join(v.aliases)}" if v.aliases else f"v{v.version}"
 
 
 class CompareTab(QWidget):
@@ -133,7 +130,7 @@ class CompareTab(QWidget):
             combo.blockSignals(True)
             combo.clear()
             for v in versions:
-                combo.addItem(version_text(v), v.version)
+                combo.addItem(version_label(v), v.version)
             index = combo.findData(pick) if pick is not None else -1
             combo.setCurrentIndex(max(index, 0) if versions else -1)
             combo.blockSignals(False)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -43,14 +44,16 @@ from app.domain.serving import ServingState
 from app.services.endpoint_poller import ProbeFailure
 from app.services.endpoints import EndpointService, EndpointStatus, ProbeOutcome
 from app.services.portfolio import PortfolioService
-from app.ui.charts.endpoint_charts import BAND_TEXT, EndpointCharts
 from app.ui.endpoint_dialog import EndpointDialog
 from app.ui.endpoint_monitor import EndpointMonitor
 from app.ui.endpoints_model import EndpointColumn, EndpointsModel, drift_by_model, serving_state
 from app.ui.formatting import local_text
 from app.ui.signals import emit
 from app.ui.tasks import TaskRunner
-from app.ui.widgets import EmptyState, muted_label, section_title
+from app.ui.widgets import EmptyState, LazySlot, muted_label, section_title
+
+if TYPE_CHECKING:
+    from app.ui.charts.endpoint_charts import EndpointCharts
 
 log = logging.getLogger("gavel.ui.endpoints")
 
@@ -162,8 +165,8 @@ class EndpointsPage(QWidget):
             self.window_picker.addItem(label.capitalize())
         self.window_picker.setCurrentIndex(1)
         self.export_button = QPushButton("Export chart…")
-        self.charts = EndpointCharts()
-        self.charts.show_message("Select an endpoint to see its serving figures")
+        # Built when the page is first shown: matplotlib is not a start-up cost.
+        self.chart_slot = LazySlot(self._build_charts)
         self.outages = QListWidget()
         self.outages.setObjectName("Outages")
         self.outages.setMaximumWidth(360)
@@ -183,7 +186,7 @@ class EndpointsPage(QWidget):
         side_lay.addWidget(self.outages_title)
         side_lay.addWidget(self.outages, 1)
         chart_row = QSplitter(Qt.Orientation.Horizontal)
-        chart_row.addWidget(self.charts)
+        chart_row.addWidget(self.chart_slot)
         chart_row.addWidget(side)
         chart_row.setStretchFactor(0, 4)
         chart_row.setStretchFactor(1, 1)
@@ -407,7 +410,21 @@ class EndpointsPage(QWidget):
     def chart_window(self) -> tuple[str, timedelta]:
         return WINDOWS[max(0, self.window_picker.currentIndex())]
 
+    def _build_charts(self) -> EndpointCharts:
+        from app.ui.charts.endpoint_charts import EndpointCharts
+
+        charts = EndpointCharts()
+        charts.show_message("Select an endpoint to see its serving figures")
+        QTimer.singleShot(0, self.refresh_charts)
+        return charts
+
+    @property
+    def charts(self) -> EndpointCharts:
+        return self.chart_slot.widget  # type: ignore[return-value]
+
     def refresh_charts(self) -> None:
+        if not self.chart_slot.is_built:
+            return  # nothing on screen to refresh; building the charts refreshes them
         name = self.selected_name
         if name is None:
             self.charts.show_message("Select an endpoint to see its serving figures")
@@ -431,6 +448,8 @@ class EndpointsPage(QWidget):
         )
 
     def _series_ready(self, result: SeriesResult) -> None:
+        from app.ui.charts.endpoint_charts import BAND_TEXT
+
         name, samples, since, until, label = result
         if name != self.selected_name:
             return

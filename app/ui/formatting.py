@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from app.domain.portfolio import VersionRow
+
 
 def from_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
@@ -57,3 +59,8 @@ def aliases_text(aliases: Mapping[str, int]) -> str:
         f"{', '.join(sorted(names))} → v{version}"
         for version, names in sorted(by_version.items(), reverse=True)
     )
+
+
+def version_label(v: VersionRow) -> str:
+    """A version with the aliases it holds: 'v4 · champion, production'."""
+    return f"v{v.version} · {', '.join(v.aliases)}" if v.aliases else f"v{v.version}"

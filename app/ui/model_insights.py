@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QWidget
@@ -25,18 +26,22 @@ from app.domain.progress import ProgressCallback
 from app.services.lineage import LineageService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
-from app.ui.charts.performance_charts import HistorySeries
-from app.ui.compare_tab import CompareTab, version_text
+from app.ui.formatting import version_label
 from app.ui.lineage_view import LineagePanel
-from app.ui.metrics_tab import MetricsTab
 from app.ui.model_detail_view import ModelDetailView
 from app.ui.signals import emit
 from app.ui.tasks import TaskRunner
+from app.ui.widgets import LazySlot
+
+if TYPE_CHECKING:
+    from app.ui.charts.performance_charts import HistorySeries
+    from app.ui.compare_tab import CompareTab
+    from app.ui.metrics_tab import MetricsTab
 
 log = logging.getLogger("gavel.ui.insights")
 
 LineageResult = tuple[LineageGraph, LineageLayout]
-HistoryResult = tuple[list[str], str, list[HistorySeries]]
+HistoryResult = tuple[list[str], str, list["HistorySeries"]]
 
 
 class ModelInsights(QTabWidget):
@@ -65,11 +70,12 @@ class ModelInsights(QTabWidget):
         self._stale: set[QWidget] = set()
 
         self.lineage_panel = LineagePanel()
-        self.metrics_tab = MetricsTab()
-        self.compare_tab = CompareTab()
+        # The chart tabs are built when first opened: matplotlib is not a start-up cost.
+        self.metrics_slot = LazySlot(self._build_metrics_tab)
+        self.compare_slot = LazySlot(self._build_compare_tab)
         self.addTab(self.lineage_panel, "Lineage")
-        self.addTab(self.metrics_tab, "Metrics")
-        self.addTab(self.compare_tab, "Compare")
+        self.addTab(self.metrics_slot, "Metrics")
+        self.addTab(self.compare_slot, "Compare")
         self.setTabToolTip(0, "Where this version came from and what serves it")
         self.setTabToolTip(1, "A metric across versions, and its history during training")
         self.setTabToolTip(2, "What changed between two versions")
@@ -93,8 +99,28 @@ class ModelInsights(QTabWidget):
         self.lineage_panel.open_version_requested.connect(
             lambda r, m, v: emit(self.open_version_requested, r, m, v)
         )
-        self.metrics_tab.history_metric_changed.connect(self._load_history)
-        self.compare_tab.pair_changed.connect(self._load_comparison)
+
+    def _build_metrics_tab(self) -> MetricsTab:
+        from app.ui.metrics_tab import MetricsTab
+
+        tab = MetricsTab()
+        tab.history_metric_changed.connect(self._load_history)
+        return tab
+
+    def _build_compare_tab(self) -> CompareTab:
+        from app.ui.compare_tab import CompareTab
+
+        tab = CompareTab()
+        tab.pair_changed.connect(self._load_comparison)
+        return tab
+
+    @property
+    def metrics_tab(self) -> MetricsTab:
+        return self.metrics_slot.widget  # type: ignore[return-value]
+
+    @property
+    def compare_tab(self) -> CompareTab:
+        return self.compare_slot.widget  # type: ignore[return-value]
 
     # -- what to show --------------------------------------------------------------------
 
@@ -105,7 +131,7 @@ class ModelInsights(QTabWidget):
         )
         self.detail, self.version = detail, version
         self._fill_picker()
-        self._stale = {self.lineage_panel, self.metrics_tab, self.compare_tab}
+        self._stale = {self.lineage_panel, self.metrics_slot, self.compare_slot}
         if new_model:
             self.model_metrics = None
         self._load_current()
@@ -116,7 +142,7 @@ class ModelInsights(QTabWidget):
         self.picker.blockSignals(True)
         self.picker.clear()
         for v in d.versions if d else ():
-            self.picker.addItem(version_text(v), v.version)
+            self.picker.addItem(version_label(v), v.version)
         if self.version is not None:
             self.picker.setCurrentIndex(self.picker.findData(self.version.version))
         self.picker.blockSignals(False)
@@ -137,9 +163,9 @@ class ModelInsights(QTabWidget):
         self._stale.discard(tab)
         if tab is self.lineage_panel:
             self._load_lineage()
-        elif tab is self.metrics_tab:
+        elif tab is self.metrics_slot:
             self._load_metrics()
-        elif tab is self.compare_tab:
+        elif tab is self.compare_slot:
             self._load_compare_pickers()
 
     # -- lineage -------------------------------------------------------------------------
@@ -230,6 +256,8 @@ class ModelInsights(QTabWidget):
     def _load_history(self, wanted: str = "") -> None:
         """The history of `wanted` (else the metric shown, else the headline one) in the
         run behind the selected version, with the live version's for reference."""
+        from app.ui.charts.performance_charts import HistorySeries
+
         d, v = self.detail, self.version
         if d is None or v is None:
             return

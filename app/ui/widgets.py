@@ -1,10 +1,11 @@
-"""Small reusable pieces: a banner strip and an empty-state panel."""
+"""Small reusable pieces: a banner strip, an empty-state panel, a lazily built slot."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -143,3 +144,33 @@ def hline() -> QFrame:
     line.setFrameShape(QFrame.Shape.HLine)
     line.setFrameShadow(QFrame.Shadow.Sunken)
     return line
+
+
+class LazySlot(QWidget):
+    """A place for a widget that is built the first time it is shown or asked for.
+
+    Charts need matplotlib and numpy (~350 ms to import); start-up should not pay for
+    a tab nobody has opened yet.
+    """
+
+    def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._factory = factory
+        self._widget: QWidget | None = None
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+
+    @property
+    def is_built(self) -> bool:
+        return self._widget is not None
+
+    @property
+    def widget(self) -> QWidget:
+        if self._widget is None:
+            self._widget = self._factory()
+            self._layout.addWidget(self._widget)
+        return self._widget
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.widget  # noqa: B018 - building is the point
+        super().showEvent(event)
