@@ -9,15 +9,13 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from app.cli_output import print_json, table
 from app.domain.errors import UsageError
 from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
 from app.domain.ledger import Checkpoint
-
-Printer = Callable[[Any], None]
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -164,7 +162,7 @@ def _request_json(gov: Any, view: Any) -> dict[str, Any]:
     }
 
 
-def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> int:
+def run(ctx: Any, args: argparse.Namespace) -> int:
     gov = ctx.governance
     cmd = args.command
     if cmd == "identity":
@@ -291,7 +289,7 @@ def run(ctx: Any, args: argparse.Namespace, print_json: Printer, table: Any) -> 
                 print(f"#{v.seq} {v.at:%Y-%m-%d %H:%M}Z {v.describe()}")
         return 0
     if cmd == "audit":
-        return _audit(ctx, args, print_json)
+        return _audit(ctx, args)
     if cmd == "policy":
         if args.action == "show":
             policies = gov.policies()
@@ -343,7 +341,7 @@ def _only_registry(ctx: Any, model: str) -> str:
     return str(detail.registry)
 
 
-def _audit(ctx: Any, args: argparse.Namespace, print_json: Printer) -> int:
+def _audit(ctx: Any, args: argparse.Namespace) -> int:
     audit = ctx.audit
     if args.action == "verify":
         checkpoint = Checkpoint.parse(args.checkpoint) if args.checkpoint else None

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
+from app.cli_output import print_json
 from app.domain.errors import UsageError
 from app.domain.lineage import NodeKind, tree_lines
-
-Printer = Callable[[Any], None]
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -29,7 +27,7 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="nodes and edges as JSON")
 
 
-def run(ctx: Any, args: argparse.Namespace, print_json: Printer) -> int:
+def run(ctx: Any, args: argparse.Namespace) -> int:
     if args.version < 1:
         raise UsageError("A version number starts at 1.")
     registry = ctx.lineage.resolve_registry(args.model, args.registry)

@@ -482,9 +482,14 @@ def fold_roles(events: Iterable[FoldEvent]) -> tuple[dict[str, set[Role]], list[
     return roles, ignored
 
 
-def fold_requests(events: Iterable[FoldEvent]) -> dict[str, PromotionRequest]:
-    """Requests and their state from request-related events in ledger order."""
-    out: dict[str, PromotionRequest] = {}
+def fold_requests(
+    events: Iterable[FoldEvent], into: dict[str, PromotionRequest] | None = None
+) -> dict[str, PromotionRequest]:
+    """Requests and their state from request-related events in ledger order.
+
+    into: requests folded from earlier events, updated in place (incremental folding).
+    """
+    out: dict[str, PromotionRequest] = {} if into is None else into
     for ev in events:
         after = ev.after if isinstance(ev.after, Mapping) else {}
         rid = _request_id(ev, after)

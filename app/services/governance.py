@@ -8,6 +8,7 @@ anywhere else, so the ledger alone tells its whole story.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -62,6 +63,8 @@ _REQUEST_ACTIONS = (
 )
 _ROLE_ACTIONS = (LedgerAction.ROLE_GRANTED.value, LedgerAction.ROLE_REVOKED.value)
 
+_FOLD_CHUNK = 5000
+
 TAG_REQUEST = "gavel.request_id"
 TAG_APPROVED_BY = "gavel.approved_by"
 TAG_LEDGER_HASH = "gavel.ledger_hash"
@@ -96,6 +99,10 @@ class GovernanceService:
         self._portfolio = portfolio
         self._registry_config = registry_config
         self._client_factory = client_factory
+        # Requests folded so far, and the last ledger event folded into them.
+        self._fold_lock = threading.Lock()
+        self._folded: dict[str, PromotionRequest] = {}
+        self._folded_seq = 0
 
     @property
     def audit(self) -> AuditService:
@@ -263,9 +270,31 @@ class GovernanceService:
     # ----------------------------------------------------------------------- requests
 
     def requests(self) -> list[PromotionRequest]:
-        events = self._audit.page(LedgerQuery(actions=_REQUEST_ACTIONS), limit=None)
-        folded = fold_requests(_fold_event(e) for e in events)
-        return sorted(folded.values(), key=lambda r: r.created_seq, reverse=True)
+        """Every request, newest first, as the ledger tells it.
+
+        Folded incrementally: only events after the last one folded are read, in
+        chunks, so a refresh costs what happened since, not the whole history.
+        """
+        with self._fold_lock:
+            while True:
+                query = LedgerQuery(actions=_REQUEST_ACTIONS, from_seq=self._folded_seq + 1)
+                chunk = self._audit.page(query, limit=_FOLD_CHUNK)
+                if not chunk:
+                    break
+                fold_requests((_fold_event(e) for e in chunk), into=self._folded)
+                self._folded_seq = chunk[-1].seq
+            # Copies: callers may build on a request without changing the fold.
+            snapshot = [
+                replace(
+                    r,
+                    checklist=dict(r.checklist),
+                    decisions=list(r.decisions),
+                    comments=list(r.comments),
+                    event_seqs=list(r.event_seqs),
+                )
+                for r in self._folded.values()
+            ]
+        return sorted(snapshot, key=lambda r: r.created_seq, reverse=True)
 
     def request(self, request_id: str) -> PromotionRequest:
         matches = [r for r in self.requests() if r.request_id.startswith(request_id)]

@@ -260,8 +260,8 @@ class AuditTrailPage(QWidget):
         controller.changed.connect(lambda _data: self.model.reload())
         self._set_task_visible(False)
         self._update_state()
-        self.model.reload()
-        self.load_subjects()
+        # The first governance refresh (after the console's first paint) reloads the
+        # table; the model filter is filled then too (see governance_ui).
 
     def stop(self) -> None:
         self._filter_timer.stop()

@@ -135,7 +135,8 @@ class GovernanceUi(QObject):
         window.detail_view.version_selected.connect(lambda _v: self._detail_changed())
         window.pages.page_changed.connect(self._page_changed)
         self._data_changed(self.controller.data)
-        self.controller.refresh()
+        window.first_paint.after_first_paint(self.controller.refresh)
+        window.first_paint.after_first_paint(self.audit.load_subjects)
 
     def attach_model_panel(self, tabs: QTabWidget) -> None:
         """Show the governance panel as a tab of the model detail's tabs."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from app import __version__
@@ -18,6 +18,7 @@ from app.ui import console_state
 from app.ui.actions import build_actions, build_menus
 from app.ui.console_state import EmptyAction
 from app.ui.context import ConsoleContext
+from app.ui.first_paint import FirstPaintGate
 from app.ui.governance_ui import GovernanceUi, install_governance
 from app.ui.model_detail_view import ModelDetailView
 from app.ui.navigation import Badge, PageNavigator
@@ -36,6 +37,8 @@ log = logging.getLogger("gavel.ui")
 
 # Relative times ("synced 5 minutes ago") are refreshed this often.
 TICK_MS = 30_000
+# Held-back start-up work begins at the latest this long after the window appears.
+FIRST_PAINT_FALLBACK_MS = 1000
 
 ConfirmHook = Callable[[QWidget, str, str], bool]
 
@@ -76,6 +79,7 @@ class MainWindow(QMainWindow):
             )
         self.sidebar = RegistrySidebar()
         self.portfolio_view = PortfolioView(self.portfolio_model)
+        self.first_paint = FirstPaintGate(self.portfolio_view.table.viewport(), self)
         self.detail_view = ModelDetailView(ctx.portfolio)
         self.failure_banner = Banner("offline", "offline")
         self.failure_banner.add_button("Retry", lambda: self.sync_now())
@@ -164,7 +168,7 @@ class MainWindow(QMainWindow):
 
     def start(self, start_demo: bool) -> None:
         """After show: start the demo when the profile is empty or already has one."""
-        self.serving.start_polling()
+        self.first_paint.after_first_paint(self.serving.start_polling)
         if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
             self.start_demo()
 
@@ -416,6 +420,12 @@ class MainWindow(QMainWindow):
         # Long enough for a demo server that is still starting to come up, so that
         # ctx.close() can stop it instead of leaving it orphaned.
         self.runner.shutdown(timeout_ms=20_000)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # When the restored page is not the portfolio, its table never paints: start
+        # the held-back work anyway, a moment after the window appears.
+        QTimer.singleShot(FIRST_PAINT_FALLBACK_MS, self.first_paint.open)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
