@@ -63,7 +63,8 @@ _REQUEST_ACTIONS = (
 )
 _ROLE_ACTIONS = (LedgerAction.ROLE_GRANTED.value, LedgerAction.ROLE_REVOKED.value)
 
-_FOLD_CHUNK = 5000
+# Ledger events read per query while folding requests.
+_FOLD_SPAN = 20_000
 
 TAG_REQUEST = "gavel.request_id"
 TAG_APPROVED_BY = "gavel.approved_by"
@@ -276,13 +277,16 @@ class GovernanceService:
         chunks, so a refresh costs what happened since, not the whole history.
         """
         with self._fold_lock:
-            while True:
-                query = LedgerQuery(actions=_REQUEST_ACTIONS, from_seq=self._folded_seq + 1)
-                chunk = self._audit.page(query, limit=_FOLD_CHUNK)
-                if not chunk:
-                    break
+            # Sequence numbers are gapless, so the count is the newest seq. Windows of
+            # seqs (not LIMIT) keep each query an index range, whatever the ledger size.
+            head = self._audit.count()
+            for start in range(self._folded_seq + 1, head + 1, _FOLD_SPAN):
+                query = LedgerQuery(
+                    actions=_REQUEST_ACTIONS, from_seq=start, to_seq=start + _FOLD_SPAN - 1
+                )
+                chunk = self._audit.page(query, limit=None)
                 fold_requests((_fold_event(e) for e in chunk), into=self._folded)
-                self._folded_seq = chunk[-1].seq
+            self._folded_seq = max(self._folded_seq, head)
             # Copies: callers may build on a request without changing the fold.
             snapshot = [
                 replace(
