@@ -13,7 +13,6 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDateTime,
     QModelIndex,
     QPersistentModelIndex,
@@ -46,6 +45,7 @@ from app.services.audit import AuditService
 from app.ui.formatting import utc_text
 from app.ui.ledger_text import version_text
 from app.ui.resources import icon
+from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
 from app.ui.tasks import TaskRunner
 from app.ui.widgets import muted_label, section_title
@@ -107,48 +107,20 @@ class MoveColumn(IntEnum):
 _MOVE_TITLES = ("Event", "Time (UTC)", "Change", "How", "Recorded by")
 
 
-class AliasMovesModel(QAbstractTableModel):
+class AliasMovesModel(RowListModel):
     """The moves of one alias, newest first (a small in-memory list)."""
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._moves: list[AliasMove] = []
+        super().__init__(_MOVE_TITLES, parent)
         self._violations: frozenset[int] = frozenset()
 
     def set_moves(self, moves: Sequence[AliasMove], violation_seqs: frozenset[int]) -> None:
-        self.beginResetModel()
-        self._moves = sorted(moves, key=lambda m: m.seq, reverse=True)
         self._violations = violation_seqs
-        self.endResetModel()
+        self._reset(sorted(moves, key=lambda m: m.seq, reverse=True))
 
     def move_at(self, row: int) -> AliasMove | None:
-        return self._moves[row] if 0 <= row < len(self._moves) else None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._moves)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(MoveColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(MoveColumn)
-        ):
-            return _MOVE_TITLES[section]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        move: AliasMove | None = self._row(row)
+        return move
 
     def how(self, move: AliasMove) -> str:
         if move.action == LedgerAction.PROMOTION_APPLIED:

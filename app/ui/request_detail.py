@@ -13,7 +13,6 @@ from enum import IntEnum
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel as _TableModel
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +41,7 @@ from app.ui.formatting import from_ms, utc_text
 from app.ui.governance_data import GovernanceData, sign_block_reason, write_block_reason
 from app.ui.ledger_text import STATE_LABELS, action_label, checklist_label, timestamp_text
 from app.ui.resources import icon
+from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
 from app.ui.widgets import EmptyState, section_title
 
@@ -152,46 +152,18 @@ class TimelineColumn(IntEnum):
 _TIMELINE_TITLES = ("Event", "Time (UTC)", "Actor", "Action", "Comment", "Signed by key")
 
 
-class TimelineModel(_TableModel):
+class TimelineModel(RowListModel):
     """A request's ledger events, oldest first (a small in-memory list)."""
 
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._events: list[LedgerEvent] = []
+        super().__init__(_TIMELINE_TITLES, parent)
 
     def set_events(self, events: Sequence[LedgerEvent]) -> None:
-        self.beginResetModel()
-        self._events = list(events)
-        self.endResetModel()
+        self._reset(events)
 
     def event_at(self, row: int) -> LedgerEvent | None:
-        return self._events[row] if 0 <= row < len(self._events) else None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._events)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(TimelineColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(TimelineColumn)
-        ):
-            return _TIMELINE_TITLES[section]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        event: LedgerEvent | None = self._row(row)
+        return event
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         event = self.event_at(index.row()) if index.isValid() else None

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.portfolio import VersionRow
 from app.ui.formatting import from_ms, local_text, utc_text
+from app.ui.row_list_model import RowListModel
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -41,50 +42,22 @@ _STATUS_TEXT = {
 }
 
 
-class VersionsModel(QAbstractTableModel):
+class VersionsModel(RowListModel):
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._versions: list[VersionRow] = []
+        super().__init__([_TITLES[c] for c in VersionColumn], parent)
 
     def set_versions(self, versions: Sequence[VersionRow]) -> None:
-        self.beginResetModel()
-        self._versions = list(versions)
-        self.endResetModel()
+        self._reset(versions)
 
     def version_at(self, row: int) -> VersionRow | None:
-        return self._versions[row] if 0 <= row < len(self._versions) else None
+        version: VersionRow | None = self._row(row)
+        return version
 
     def row_of_version(self, version: int) -> int | None:
-        for row, v in enumerate(self._versions):
+        for row, v in enumerate(self._rows):
             if v.version == version:
                 return row
         return None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._versions)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(VersionColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(VersionColumn)
-        ):
-            return _TITLES[VersionColumn(section)]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         version = self.version_at(index.row()) if index.isValid() else None

@@ -8,7 +8,6 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
@@ -33,6 +32,7 @@ from app.ui.governance_controller import GovernanceController
 from app.ui.governance_data import GovernanceData
 from app.ui.ledger_text import version_text
 from app.ui.resources import icon
+from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
 from app.ui.widgets import EmptyState
 
@@ -54,44 +54,16 @@ class ViolationColumn(IntEnum):
 _TITLES = ("Model", "Registry", "Alias", "Before → after", "Seen (UTC)", "Observed by", "Event")
 
 
-class ViolationsModel(QAbstractTableModel):
+class ViolationsModel(RowListModel):
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[Violation] = []
+        super().__init__(_TITLES, parent)
 
     def set_violations(self, violations: Sequence[Violation]) -> None:
-        self.beginResetModel()
-        self._rows = list(violations)
-        self.endResetModel()
+        self._reset(violations)
 
     def violation_at(self, row: int) -> Violation | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(ViolationColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(ViolationColumn)
-        ):
-            return _TITLES[section]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
+        violation: Violation | None = self._row(row)
+        return violation
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         v = self.violation_at(index.row()) if index.isValid() else None
