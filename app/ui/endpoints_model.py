@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
 from app.domain.endpoints import EndpointRecord, HealthState
@@ -20,6 +20,7 @@ from app.domain.serving import ServingState
 from app.services.endpoints import EndpointStatus, ProbeOutcome
 from app.ui.formatting import relative_time, utc_text
 from app.ui.resources import dot_icon
+from app.ui.row_list_model import TitledTableModel
 from app.ui.signals import emit
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -97,11 +98,15 @@ def serving_state(record: EndpointRecord) -> ServingState | None:
         return ServingState.UNKNOWN
 
 
-class EndpointsModel(QAbstractTableModel):
+class EndpointsModel(TitledTableModel):
     def __init__(
         self, parent: Any = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        super().__init__(parent)
+        super().__init__(
+            [_TITLES[c] for c in EndpointColumn],
+            parent,
+            tips=[_HEADER_TIPS.get(c) for c in EndpointColumn],
+        )
         self._rows: list[EndpointStatus] = []
         self._clock = clock
 
@@ -147,30 +152,6 @@ class EndpointsModel(QAbstractTableModel):
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(EndpointColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(EndpointColumn):
-            return None
-        column = EndpointColumn(section)
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _TITLES[column]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _HEADER_TIPS.get(column)
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         st = self.status_at(index.row()) if index.isValid() else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -32,6 +32,7 @@ from app.services.governance import GovernanceService
 from app.services.identity import MIN_PASSPHRASE
 from app.ui.governance_controller import GovernanceController
 from app.ui.governance_data import ROLE_ORDER, GovernanceData, admin_block_reason, roles_text
+from app.ui.row_list_model import RowListModel
 from app.ui.tasks import TaskRunner
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -184,63 +185,34 @@ class EnrollDialog(QDialog):
             super().reject()
 
 
-class PeopleModel(QAbstractTableModel):
+class PeopleModel(RowListModel):
     """Everyone the ledger knows, with their roles (a small in-memory list)."""
 
-    _TITLES = ("User ID", "Printed name", "Roles")
-
     def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._rows: list[tuple[str, str, str]] = []
+        super().__init__(("User ID", "Printed name", "Roles"), parent)
 
     def set_data(self, data: GovernanceData) -> None:
         users = sorted(set(data.identities) | set(data.roles))
-        self.beginResetModel()
-        self._rows = [
-            (
-                u,
-                data.identities[u].display_name if u in data.identities else "(not enrolled)",
-                roles_text(data.roles.get(u, frozenset())),
-            )
-            for u in users
-        ]
-        self.endResetModel()
-
-    def user_at(self, row: int) -> str | None:
-        return self._rows[row][0] if 0 <= row < len(self._rows) else None
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._TITLES)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self._TITLES)
-        ):
-            return self._TITLES[section]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
+        self._reset(
+            [
+                (
+                    u,
+                    data.identities[u].display_name if u in data.identities else "(not enrolled)",
+                    roles_text(data.roles.get(u, frozenset())),
+                )
+                for u in users
+            ]
         )
 
+    def user_at(self, row: int) -> str | None:
+        found = self._row(row)
+        return str(found[0]) if found is not None else None
+
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        found = self._row(index.row()) if index.isValid() else None
+        if found is None or role != Qt.ItemDataRole.DisplayRole:
             return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._rows[index.row()][index.column()]
-        return None
+        return found[index.column()]
 
 
 class RoleChange(IntEnum):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.governance import RequestState
@@ -16,6 +16,7 @@ from app.ui.governance_data import GovernanceData, InboxItem
 from app.ui.ledger_text import STATE_LABELS
 from app.ui.portfolio_model import risk_color
 from app.ui.resources import dot_icon
+from app.ui.row_list_model import TitledTableModel
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -80,11 +81,15 @@ _STATE_COLORS = {
 }
 
 
-class InboxModel(QAbstractTableModel):
+class InboxModel(TitledTableModel):
     def __init__(
         self, parent: Any = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        super().__init__(parent)
+        super().__init__(
+            [_TITLES[c] for c in InboxColumn],
+            parent,
+            tips=[_HEADER_TIPS.get(c) for c in InboxColumn],
+        )
         self._items: list[InboxItem] = []
         self._clock = clock
 
@@ -103,29 +108,6 @@ class InboxModel(QAbstractTableModel):
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(InboxColumn)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(InboxColumn):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return _TITLES[InboxColumn(section)]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return _HEADER_TIPS.get(InboxColumn(section))
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         item = self.item_at(index.row()) if index.isValid() else None

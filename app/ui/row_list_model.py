@@ -15,10 +15,48 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-class RowListModel(QAbstractTableModel):
-    def __init__(self, titles: Sequence[str], parent: Any = None) -> None:
+class TitledTableModel(QAbstractTableModel):
+    """Column titles (with optional header tooltips) and read-only, selectable rows.
+
+    Subclasses provide rowCount and data.
+    """
+
+    def __init__(
+        self, titles: Sequence[str], parent: Any = None, tips: Sequence[str | None] = ()
+    ) -> None:
         super().__init__(parent)
         self._titles = tuple(titles)
+        self._tips = tuple(tips)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._titles)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._titles):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._titles[section]
+        if role == Qt.ItemDataRole.ToolTipRole and section < len(self._tips):
+            return self._tips[section]
+        return None
+
+    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return (
+            Qt.ItemFlag.ItemIsEnabled
+            | Qt.ItemFlag.ItemIsSelectable
+            | Qt.ItemFlag.ItemNeverHasChildren
+        )
+
+
+class RowListModel(TitledTableModel):
+    """A TitledTableModel over a plain list of rows."""
+
+    def __init__(self, titles: Sequence[str], parent: Any = None) -> None:
+        super().__init__(titles, parent)
         self._rows: list[Any] = []
 
     def _reset(self, rows: Sequence[Any]) -> None:
@@ -31,26 +69,3 @@ class RowListModel(QAbstractTableModel):
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._titles)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self._titles)
-        ):
-            return self._titles[section]
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return (
-            Qt.ItemFlag.ItemIsEnabled
-            | Qt.ItemFlag.ItemIsSelectable
-            | Qt.ItemFlag.ItemNeverHasChildren
-        )

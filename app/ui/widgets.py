@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -153,10 +153,19 @@ class LazySlot(QWidget):
     a tab nobody has opened yet.
     """
 
-    def __init__(self, factory: Callable[[], QWidget], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], QWidget],
+        parent: QWidget | None = None,
+        hint: QSize = QSize(640, 360),  # noqa: B008 - an immutable value
+    ) -> None:
         super().__init__(parent)
         self._factory = factory
+        self._hint = hint
         self._widget: QWidget | None = None
+        # Laid out before it is built (splitters, tabs): ask for the room the content
+        # will want, not the nothing an empty slot needs.
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
 
@@ -170,6 +179,9 @@ class LazySlot(QWidget):
             self._widget = self._factory()
             self._layout.addWidget(self._widget)
         return self._widget
+
+    def sizeHint(self) -> QSize:
+        return self._widget.sizeHint() if self._widget is not None else self._hint
 
     def showEvent(self, event: QShowEvent) -> None:
         self.widget  # noqa: B018 - building is the point
