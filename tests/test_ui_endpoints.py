@@ -258,8 +258,8 @@ def test_mlserver_endpoint_polled_by_the_console(
         monitor.outcome.connect(
             lambda o: seen.append((o.config.name, QThread.currentThread() is gui_thread))
         )
-        window.start(start_demo=False)  # the console starts the poller
-        assert monitor.running
+        window.start(start_demo=False)  # the console starts the poller after first paint
+        qtbot.waitUntil(lambda: monitor.running, timeout=10_000)
         qtbot.waitUntil(lambda: len({n for n, _ in seen}) == 2, timeout=PROBE_TIMEOUT_MS)
         assert all(on_gui for _, on_gui in seen), "outcomes must arrive on the GUI thread"
         assert threading.current_thread() is threading.main_thread()

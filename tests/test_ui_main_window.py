@@ -108,6 +108,21 @@ def test_empty_profile_says_what_to_do(window: MainWindow) -> None:
     assert window.detail_view.currentWidget() is window.detail_view.empty
 
 
+def test_window_closed_before_its_first_paint_starts_nothing_later(
+    ctx: AppContext, qtbot: QtBot
+) -> None:
+    # Start-up work (endpoint polling, governance refresh) waits for the first paint,
+    # or for a fallback timer. A window closed before either must not start it: a
+    # poller started after shutdown would report into deleted widgets.
+    win = build_main_window(ctx)
+    qtbot.addWidget(win)
+    win.start(start_demo=False)
+    assert not win.first_paint.opened
+    win.close()
+    win.first_paint.open()  # what the fallback timer would do a moment later
+    assert not win.serving.monitor.running
+
+
 @pytest.mark.integration
 def test_f5_sync_shows_the_registry_models(synced: MainWindow, ctx: AppContext) -> None:
     window = synced

@@ -415,7 +415,7 @@ class EndpointsPage(QWidget):
 
         charts = EndpointCharts()
         charts.show_message("Select an endpoint to see its serving figures")
-        QTimer.singleShot(0, self.refresh_charts)
+        QTimer.singleShot(0, self, self.refresh_charts)
         return charts
 
     @property

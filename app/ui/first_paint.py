@@ -19,10 +19,13 @@ class FirstPaintGate(QObject):
         self._watched = watched
         self._queued: list[Callable[[], object]] = []
         self.opened = False
+        self._closed = False
         watched.installEventFilter(self)
 
     def after_first_paint(self, callback: Callable[[], object]) -> None:
         """Run callback after the first paint (now, if it already happened)."""
+        if self._closed:
+            return
         if self.opened:
             callback()
         else:
@@ -30,7 +33,7 @@ class FirstPaintGate(QObject):
 
     def open(self) -> None:
         """Run what waits now (also used when the watched widget is never painted)."""
-        if self.opened:
+        if self.opened or self._closed:
             return
         self.opened = True
         self._watched.removeEventFilter(self)
@@ -38,8 +41,20 @@ class FirstPaintGate(QObject):
         for callback in queued:
             callback()
 
+    def close(self) -> None:
+        """Drop what waits: the window is shutting down before it ever painted.
+
+        Without this, a window closed within the fallback delay would start its
+        endpoint poller and refreshes after shutdown, on objects about to be deleted.
+        """
+        if not self.opened:
+            self._watched.removeEventFilter(self)
+        self._closed = True
+        self._queued = []
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and not self.opened:
-            # Let this paint finish before anything else starts.
-            QTimer.singleShot(0, self.open)
+            # Let this paint finish before anything else starts. The gate is the
+            # timer's context: deleted with the window, the timer never fires.
+            QTimer.singleShot(0, self, self.open)
         return False

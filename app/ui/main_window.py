@@ -414,6 +414,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop timers, cancel tasks and wait for the workers (idempotent)."""
+        self.first_paint.close()
         self._tick_timer.stop()
         self.governance.stop()
         self.serving.stop()
@@ -425,7 +426,8 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         # When the restored page is not the portfolio, its table never paints: start
         # the held-back work anyway, a moment after the window appears.
-        QTimer.singleShot(FIRST_PAINT_FALLBACK_MS, self.first_paint.open)
+        gate = self.first_paint
+        QTimer.singleShot(FIRST_PAINT_FALLBACK_MS, gate, gate.open)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
