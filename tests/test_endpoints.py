@@ -43,6 +43,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = "test"
 DRIFT_QUERY = LedgerQuery(actions=(LedgerAction.SERVING_DRIFT_OBSERVED.value,))
+RESOLVED_QUERY = LedgerQuery(actions=(LedgerAction.SERVING_DRIFT_RESOLVED.value,))
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 60.0, what: str = "") -> None:
@@ -132,13 +133,22 @@ def test_drift_is_recorded_once_per_change(
     assert isinstance(event.after, dict) and event.after["served_versions"] == [1]
     assert "not the approved version" in event.reason
 
-    # Fixed, then drifting again: a new change, a new event.
+    # Fixed: the end of the drift is recorded once, too.
     cfg = ctx.endpoints.get("drifty")
     ctx.endpoints.update("drifty", replace(cfg, version_map={"v1": 2}))
     assert ctx.endpoints.probe("drifty").serving.state is ServingState.MATCH
+    assert ctx.endpoints.probe("drifty").serving.state is ServingState.MATCH
+    resolved = ctx.audit.page(RESOLVED_QUERY)
+    assert len(resolved) == 1
+    assert resolved[0].subject == event.subject
+    assert resolved[0].after["served_versions"] == [2]  # type: ignore[index]
+    assert "serves version 2" in resolved[0].reason
+
+    # Drifting again: a new change, a new event.
     ctx.endpoints.update("drifty", cfg)
     assert ctx.endpoints.probe("drifty").drift_recorded
     assert len(ctx.audit.page(DRIFT_QUERY)) == 2
+    assert len(ctx.audit.page(RESOLVED_QUERY)) == 1
     assert ctx.audit.verify().ok
 
 

@@ -93,6 +93,8 @@ class LedgerAction(StrEnum):
     IDENTITY_DECLARED = "identity.declared"
     # An endpoint was seen serving a version other than the one its alias points to.
     SERVING_DRIFT_OBSERVED = "serving.drift_observed"
+    # After a recorded drift, the endpoint was seen serving the alias's version again.
+    SERVING_DRIFT_RESOLVED = "serving.drift_resolved"
 
 
 KEY_ACTIONS = frozenset({LedgerAction.KEY_ENROLLED.value, LedgerAction.KEY_REVOKED.value})

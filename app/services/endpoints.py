@@ -47,7 +47,7 @@ class EndpointProber(Protocol):
 
 # Builds a connector for an endpoint; token is its bearer token, if any.
 ProberFactory = Callable[[EndpointConfig, str | None], EndpointProber]
-# Records a drift in the audit ledger (AuditService.record, bound by bootstrap).
+# Records a drift, or its end (a MATCH status), in the audit ledger (bound by bootstrap).
 DriftRecorder = Callable[[EndpointConfig, ServingStatus], None]
 
 
@@ -73,7 +73,8 @@ class ProbeOutcome:
 class EndpointService:
     """Endpoint use cases over config.toml (definitions) and the cache (observations).
 
-    drift_recorder: called once per new drift; None leaves drift in the cache only.
+    drift_recorder: called once per new drift and once when it ends; None leaves drift in
+    the cache only.
     """
 
     def __init__(
@@ -172,23 +173,29 @@ class EndpointService:
     def _track_drift(
         self, cfg: EndpointConfig, record: EndpointRecord, serving: ServingStatus
     ) -> bool:
+        """Record a new drift, or the end of a recorded one; True for a new drift.
+
+        An unreachable or unknown state changes nothing: only a probe that saw what is
+        served can say the drift began or ended.
+        """
         old, new = record.drift_key, serving.drift_key
-        if serving.state is ServingState.MATCH and old:
-            self._store.claim_drift(cfg.name, old, "")
-            return False
-        if serving.state is not ServingState.DRIFT or new == old:
+        resolved = serving.state is ServingState.MATCH and bool(old)
+        if not resolved and (serving.state is not ServingState.DRIFT or new == old):
             return False
         # The claim makes one process, and one probe, record this change.
         if not self._store.claim_drift(cfg.name, old, new):
             return False
         if self._drift_recorder is None:
-            log.warning("serving drift on %s not recorded: no audit ledger", cfg.name)
+            log.warning("serving drift change on %s not recorded: no audit ledger", cfg.name)
             return False
         try:
             self._drift_recorder(cfg, serving)
         except BaseException:
             self._store.claim_drift(cfg.name, new, old)
             raise
+        if resolved:
+            log.info("serving drift on %s resolved: %s", cfg.name, serving.reason)
+            return False
         log.warning("serving drift on %s: %s", cfg.name, serving.reason)
         return True
 
@@ -249,15 +256,21 @@ class EndpointService:
 def ledger_drift_recorder(
     audit: AuditService, actor: Callable[[], str | None] = lambda: None
 ) -> DriftRecorder:
-    """Record each new drift as a serving.drift_observed event about the endpoint's model.
+    """Record each new drift as a serving.drift_observed event about the endpoint's model,
+    and its end (the alias's version served again) as serving.drift_resolved.
 
     actor: who is observing (the console's user), or None for OBSERVER.
     """
 
     def record(cfg: EndpointConfig, status: ServingStatus) -> None:
+        action = (
+            LedgerAction.SERVING_DRIFT_RESOLVED
+            if status.state is ServingState.MATCH
+            else LedgerAction.SERVING_DRIFT_OBSERVED
+        )
         audit.record(
             actor() or OBSERVER,
-            LedgerAction.SERVING_DRIFT_OBSERVED,
+            action,
             cfg.subject,
             before={"alias": cfg.alias, "version": status.expected_version},
             after={

@@ -30,6 +30,7 @@ ACTION_LABELS: dict[str, str] = {
     LedgerAction.EXPORT_MADE: "Ledger exported",
     LedgerAction.IDENTITY_DECLARED: "Identity declared",
     LedgerAction.SERVING_DRIFT_OBSERVED: "Serving drift seen",
+    LedgerAction.SERVING_DRIFT_RESOLVED: "Serving drift resolved",
 }
 
 STATE_LABELS: dict[RequestState, str] = {
