@@ -1,12 +1,19 @@
 """The console's side of the EndpointPoller: start and stop it, and bring its probe
-outcomes (reported on the poller's threads) to the GUI thread as Qt signals."""
+outcomes (reported on the poller's threads) to the GUI thread as Qt signals.
+
+The public signals are emitted on the GUI thread only. A poller thread emits a
+private signal whose receiver is the monitor's own slot (a queued call Qt owns);
+the slot re-emits. Connecting plain Python callables (lambdas, a waitSignal
+blocker) straight to a signal emitted from a foreign thread crashed PySide6 when
+such a connection was torn down while a queued call to it was pending.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, Slot
 
 from app.services.endpoint_poller import EndpointPoller, ProbeFailure
 from app.services.endpoints import ProbeOutcome
@@ -21,11 +28,16 @@ class EndpointMonitor(QObject):
     outcome = Signal(object)  # ProbeOutcome
     failure = Signal(object)  # ProbeFailure
     running_changed = Signal(bool)
+    # Emitted on poller threads; delivered, queued, to the slots below.
+    _outcome_reported = Signal(object)
+    _failure_reported = Signal(object)
 
     def __init__(self, poller: EndpointPoller, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._poller = poller
         self._unsubscribe: Callable[[], None] | None = None
+        self._outcome_reported.connect(self._deliver_outcome)
+        self._failure_reported.connect(self._deliver_failure)
 
     @property
     def running(self) -> bool:
@@ -55,10 +67,22 @@ class EndpointMonitor(QObject):
 
     # Called on poller threads: nothing here but a queued emit.
     def _on_outcome(self, outcome: ProbeOutcome) -> None:
-        self._send(self.outcome, outcome)
+        self._send(self._outcome_reported, outcome)
 
     def _on_failure(self, failure: ProbeFailure) -> None:
-        self._send(self.failure, failure)
+        self._send(self._failure_reported, failure)
+
+    # On the GUI thread. A probe that finished while stop() waited for it arrives
+    # after the stop: nobody asked for it any more.
+    @Slot(object)
+    def _deliver_outcome(self, outcome: ProbeOutcome) -> None:
+        if self._unsubscribe is not None:
+            emit(self.outcome, outcome)
+
+    @Slot(object)
+    def _deliver_failure(self, failure: ProbeFailure) -> None:
+        if self._unsubscribe is not None:
+            emit(self.failure, failure)
 
     def _send(self, signal: object, payload: object) -> None:
         try:
