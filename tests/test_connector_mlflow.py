@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -452,3 +453,38 @@ def test_server_that_exits_reports_its_log(tmp_path: Any) -> None:
     assert "exited during start-up" in info.value.message
     assert "no-such-option" in info.value.message
     assert not server.running
+
+
+def test_a_server_left_running_by_a_killed_console_is_stopped_at_the_next_start(
+    tmp_path: Any,
+) -> None:
+    # The first process "dies" without stop(): its server outlives it, as after a
+    # crash or kill -9 of the console. The next start over the same store stops it.
+    orphan = MlflowServerProcess(tmp_path / "demo").start()
+    successor = MlflowServerProcess(tmp_path / "demo")
+    try:
+        assert orphan.pid_path.read_text().split()[0].isdigit()
+        successor.start()
+        assert not orphan.running  # its whole process group was stopped
+        with client_for(successor.url) as client:
+            assert client.probe().is_mlflow
+        assert successor.pid_path.read_text().split()[1] == successor.url.rsplit(":", 1)[1]
+    finally:
+        successor.stop()
+        orphan.stop()
+    assert not successor.pid_path.exists()
+
+
+def test_a_pid_file_naming_another_program_stops_nothing(tmp_path: Any) -> None:
+    # A pid reused by an unrelated program after a reboot must survive the start.
+    other = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    server = MlflowServerProcess(tmp_path / "demo")
+    try:
+        server.pid_path.parent.mkdir(parents=True)
+        server.pid_path.write_text(f"{other.pid} 5000\n")
+        server.start()
+        assert other.poll() is None
+    finally:
+        server.stop()
+        other.kill()
+        other.wait()

@@ -3,6 +3,11 @@
 MLflow runs from its own virtualenv (it is never imported by Gavel); this module
 starts `mlflow server` on loopback with a SQLite store, waits until it answers and
 stops it together with the worker processes it spawns.
+
+A pid file in the data directory names the running server. A console that was
+killed (or crashed) cannot stop its demo server; the next start finds the pid
+file, checks that the process is still an MLflow server over the same store, and
+stops it before starting a new one, so servers never pile up on one store.
 """
 
 from __future__ import annotations
@@ -113,6 +118,14 @@ class MlflowServerProcess:
         return self.data_dir / "mlflow-server.log"
 
     @property
+    def pid_path(self) -> Path:
+        return self.data_dir / "mlflow-server.pid"
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "mlflow.db"
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -122,6 +135,7 @@ class MlflowServerProcess:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "artifacts").mkdir(exist_ok=True)
+        self._stop_stale_server()
         attempts = 1 if self._fixed_port else _PORT_ATTEMPTS
         for attempt in range(attempts):
             self._port = self._fixed_port or free_port()
@@ -151,6 +165,7 @@ class MlflowServerProcess:
         self._signal_group(proc, terminate=False)
         if proc.poll() is None:
             proc.wait(timeout=timeout_s)
+        self._forget_pid(proc.pid)
 
     def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
         try:
@@ -172,8 +187,32 @@ class MlflowServerProcess:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _stop_stale_server(self) -> None:
+        """Stop the server a previous, killed process left running on this store."""
+        try:
+            pid = int(self.pid_path.read_text(encoding="ascii").split()[0])
+        except (OSError, ValueError, IndexError):
+            return
+        if sys.platform != "win32" and _serves_store(pid, self.store_path):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10.0
+            while _group_exists(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_path.unlink()
+
+    def _forget_pid(self, pid: int) -> None:
+        try:
+            if self.pid_path.read_text(encoding="ascii").split()[0] == str(pid):
+                self.pid_path.unlink()
+        except (OSError, IndexError):
+            pass
+
     def _command(self) -> list[str]:
-        db = (self.data_dir / "mlflow.db").as_posix()
+        db = self.store_path.as_posix()
         cmd = [
             str(self._bin),
             "server",
@@ -240,6 +279,7 @@ class MlflowServerProcess:
                 start_new_session=sys.platform != "win32",
                 creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
             )
+        self.pid_path.write_text(f"{self._proc.pid} {self._port}\n", encoding="ascii")
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._startup_timeout_s
@@ -289,3 +329,25 @@ class MlflowServerProcess:
         except (ProcessLookupError, PermissionError):
             return False
         return True
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _serves_store(pid: int, store: Path) -> bool:
+    """Whether pid is still an `mlflow server` over this store (not a reused pid).
+
+    Read from /proc; where there is none (macOS), nothing is stopped: a wrong guess
+    would kill someone else's process.
+    """
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    args = raw.decode("utf-8", errors="replace").split("\0")
+    return "server" in args and f"sqlite:///{store.as_posix()}" in args
