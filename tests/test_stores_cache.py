@@ -209,6 +209,12 @@ def test_two_registries_side_by_side(db: Database) -> None:
     assert len(queries.model_keys()) == 4
     assert len(queries.model_keys(registry="two")) == 1
     assert {s.name: s.model_count for s in queries.registry_statuses()} == {"one": 3, "two": 1}
+    # The pickers' list: names only, by name then registry, or one registry's.
+    names = queries.model_names()
+    assert len(names) == 4 and names == sorted(names, key=lambda rn: (rn[1].lower(), rn[1], rn[0]))
+    first = models[0].name
+    assert [r for r, n in names if n == first] == ["one", "two"]
+    assert queries.model_names("two") == [("two", first)]
     writer.drop_registry("two")
     assert len(queries.model_keys()) == 3
 

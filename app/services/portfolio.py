@@ -31,6 +31,10 @@ class PortfolioService:
         rows = self._q.rows(keys)
         return [rows[k] for k in keys]
 
+    def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
+        """(registry, model) of every cached model, sorted; cheap enough for pickers."""
+        return self._q.model_names(registry)
+
     def model_detail(self, model_key: int) -> ModelDetail | None:
         return self._q.model_detail(model_key)
 

@@ -91,6 +91,18 @@ class PortfolioQueries:
         with self._db.session() as s:
             return list(s.scalars(stmt))
 
+    def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
+        """(registry, model) of every cached model, by name then registry: for pickers,
+        which need names only, not whole rows."""
+        stmt = select(RegistryRow.name, ModelRow.name).join(
+            RegistryRow, RegistryRow.id == ModelRow.registry_id
+        )
+        if registry is not None:
+            stmt = stmt.where(RegistryRow.name == registry)
+        stmt = stmt.order_by(func.lower(ModelRow.name), ModelRow.name, RegistryRow.name)
+        with self._db.session() as s:
+            return [(reg, name) for reg, name in s.execute(stmt)]
+
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         """Portfolio rows for the given ids (the visible ones)."""
         if not keys:

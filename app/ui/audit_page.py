@@ -328,7 +328,7 @@ class AuditTrailPage(QWidget):
         portfolio = self.ctx.portfolio
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> list[tuple[str, str]]:
-            return [(row.registry, row.name) for row in portfolio.all_rows()]
+            return portfolio.model_names()
 
         self.runner.run(
             work,
@@ -340,9 +340,13 @@ class AuditTrailPage(QWidget):
     def _fill_subjects(self, models: list[tuple[str, str]]) -> None:
         current = self.subject.currentText()
         self.subject.blockSignals(True)
+        # One pass over what the box holds: findData per model is quadratic, and this
+        # runs on the GUI thread after every sync.
+        held = {self.subject.itemData(i) for i in range(self.subject.count())}
         for registry, name in models:
             subject = model_subject(registry, name)
-            if self.subject.findData(subject) < 0:
+            if subject not in held:
+                held.add(subject)
                 self.subject.addItem(f"{name} ({registry})", subject)
         self.subject.setCurrentText(current)
         self.subject.blockSignals(False)

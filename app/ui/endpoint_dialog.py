@@ -189,7 +189,7 @@ class EndpointDialog(QDialog):
         portfolio, typed = self._portfolio, self.model.currentText()
 
         def names(_cancel: CancelToken, _progress: ProgressCallback) -> list[str]:
-            return [r.name for r in portfolio.all_rows(registry)]
+            return [name for _registry, name in portfolio.model_names(registry)]
 
         def fill(found: list[str]) -> None:
             self.model.blockSignals(True)
