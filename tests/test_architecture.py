@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,29 @@ def test_import_linter_contracts_hold() -> None:
     lint = Path(sys.executable).with_name("lint-imports")
     result = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _single_shots_without_context(source: str) -> list[int]:
+    """Lines of `QTimer.singleShot(ms, fn)` calls: two arguments, so no context object."""
+    return [
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "singleShot"
+        and len(node.args) + len(node.keywords) == 2
+    ]
+
+
+def test_console_timers_name_the_object_they_die_with() -> None:
+    # A single-shot timer without a context object fires even after the widget whose
+    # method it calls was deleted: CI crashed that way once (a closed window's
+    # first-paint fallback). The console passes a context, singleShot(ms, obj, fn).
+    assert _single_shots_without_context("QTimer.singleShot(0, self.open)") == [1]
+    assert _single_shots_without_context("QTimer.singleShot(0, self, self.open)") == []
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in sorted((ROOT / "app" / "ui").rglob("*.py"))
+        for line in _single_shots_without_context(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []

@@ -116,7 +116,7 @@ def _run_window(
         window.show()
         window.start(demo)
         if smoke:
-            QTimer.singleShot(0, lambda: (window.grab(), app.quit()))
+            QTimer.singleShot(0, window, lambda: (window.grab(), app.quit()))
         code = EXIT_CRASHED if crash.crashed else app.exec()
         return EXIT_CRASHED if crash.crashed else code
     finally:
