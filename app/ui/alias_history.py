@@ -22,14 +22,11 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDateTimeEdit,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -48,7 +45,7 @@ from app.ui.resources import icon
 from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
 from app.ui.tasks import TaskRunner
-from app.ui.widgets import muted_label, section_title
+from app.ui.widgets import muted_label, row_table, section_title
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -187,19 +184,13 @@ class ModelGovernancePanel(QWidget):
         self.alias.setMinimumWidth(90)
         self.alias.currentTextChanged.connect(self._alias_changed)
         self.moves_model = AliasMovesModel(self)
-        self.moves = QTableView()
-        self.moves.setObjectName("AliasMovesTable")
-        self.moves.setModel(self.moves_model)
-        self.moves.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.moves.setAlternatingRowColors(True)
-        self.moves.setWordWrap(False)
-        self.moves.verticalHeader().hide()
-        self.moves.verticalHeader().setDefaultSectionSize(22)
-        header = self.moves.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((0, 50), (1, 140), (2, 90), (3, 290)):
-            self.moves.setColumnWidth(column, width)
+        self.moves = row_table(
+            self.moves_model,
+            "AliasMovesTable",
+            widths=((0, 50), (1, 140), (2, 90), (3, 290)),
+            row_height=22,
+            single_selection=False,
+        )
         self.when = QDateTimeEdit(QDateTime.currentDateTimeUtc())
         self.when.setTimeZone(QTimeZone.utc())
         self.when.setDisplayFormat("yyyy-MM-dd HH:mm:ss")

@@ -13,13 +13,10 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QMessageBox,
     QSplitter,
     QStackedWidget,
     QTabBar,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -39,7 +36,7 @@ from app.ui.request_detail import RequestDetail, RequestDetailView, load_request
 from app.ui.signals import emit
 from app.ui.signing_dialog import SigningDialog
 from app.ui.tasks import TaskRunner
-from app.ui.widgets import Banner, EmptyState
+from app.ui.widgets import Banner, EmptyState, row_table
 
 log = logging.getLogger("gavel.ui.approvals")
 
@@ -88,28 +85,18 @@ class ApprovalsPage(QWidget):
         for which in InboxFilter:
             self.filters.addTab(FILTER_TITLES[which])
         self.model = InboxModel(self, clock=clock)
-        self.table = QTableView()
-        self.table.setObjectName("InboxTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in (
-            (InboxColumn.REQUEST, 106),
-            (InboxColumn.PROMOTION, 176),
-            (InboxColumn.RISK_TIER, 78),
-            (InboxColumn.REQUESTER, 72),
-            (InboxColumn.STATE, 76),
-            (InboxColumn.APPROVALS, 70),
-        ):
-            self.table.setColumnWidth(column, width)
+        self.table = row_table(
+            self.model,
+            "InboxTable",
+            widths=(
+                (InboxColumn.REQUEST, 106),
+                (InboxColumn.PROMOTION, 176),
+                (InboxColumn.RISK_TIER, 78),
+                (InboxColumn.REQUESTER, 72),
+                (InboxColumn.STATE, 76),
+                (InboxColumn.APPROVALS, 70),
+            ),
+        )
         self.empty = EmptyState()
         self.list_stack = QStackedWidget()
         self.list_stack.addWidget(self.table)

@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -44,7 +43,7 @@ from app.ui.resources import icon
 from app.ui.signals import emit
 from app.ui.status import progress_text
 from app.ui.tasks import TaskHandle, TaskRunner
-from app.ui.widgets import Banner, EmptyState
+from app.ui.widgets import Banner, EmptyState, row_table
 
 log = logging.getLogger("gavel.ui.audit")
 
@@ -196,30 +195,23 @@ class AuditTrailPage(QWidget):
 
         # -- the table
         self.model = AuditTrailModel(ctx.audit, runner, self)
-        self.table = QTableView()
-        self.table.setObjectName("AuditTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table = row_table(
+            self.model,
+            "AuditTable",
+            widths=(
+                (AuditColumn.SEQ, 64),
+                (AuditColumn.TIME, 140),
+                (AuditColumn.ACTOR, 90),
+                (AuditColumn.ACTION, 140),
+                (AuditColumn.SUBJECT, 230),
+                (AuditColumn.SIGNED, 120),
+            ),
+            row_height=24,
+            stretch=AuditColumn.SUMMARY,
+        )
+        # A million rows: fixed heights spare Qt from measuring any of them.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(AuditColumn.SUMMARY, QHeaderView.ResizeMode.Stretch)
-        for column, width in (
-            (AuditColumn.SEQ, 64),
-            (AuditColumn.TIME, 140),
-            (AuditColumn.ACTOR, 90),
-            (AuditColumn.ACTION, 140),
-            (AuditColumn.SUBJECT, 230),
-            (AuditColumn.SIGNED, 120),
-        ):
-            self.table.setColumnWidth(column, width)
         header.setSortIndicator(AuditColumn.SEQ, Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)
         self.empty = EmptyState()

@@ -18,19 +18,16 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QListWidget,
     QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -50,7 +47,7 @@ from app.ui.endpoints_model import EndpointColumn, EndpointsModel, drift_by_mode
 from app.ui.formatting import local_text
 from app.ui.signals import emit
 from app.ui.tasks import TaskRunner
-from app.ui.widgets import EmptyState, LazySlot, muted_label, section_title
+from app.ui.widgets import EmptyState, LazySlot, muted_label, row_table, section_title
 
 if TYPE_CHECKING:
     from app.ui.charts.endpoint_charts import EndpointCharts
@@ -106,28 +103,19 @@ class EndpointsPage(QWidget):
         self.loaded = False
 
         self.model = EndpointsModel(self, clock=clock)
-        self.table = QTableView()
-        self.table.setObjectName("EndpointsTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in (
-            (EndpointColumn.NAME, 150),
-            (EndpointColumn.MODEL, 220),
-            (EndpointColumn.HEALTH, 110),
-            (EndpointColumn.SERVING, 100),
-            (EndpointColumn.SERVED, 70),
-            (EndpointColumn.APPROVED, 140),
-            (EndpointColumn.LAST_PROBE, 120),
-        ):
-            self.table.setColumnWidth(column, width)
+        self.table = row_table(
+            self.model,
+            "EndpointsTable",
+            widths=(
+                (EndpointColumn.NAME, 150),
+                (EndpointColumn.MODEL, 220),
+                (EndpointColumn.HEALTH, 110),
+                (EndpointColumn.SERVING, 100),
+                (EndpointColumn.SERVED, 70),
+                (EndpointColumn.APPROVED, 140),
+                (EndpointColumn.LAST_PROBE, 120),
+            ),
+        )
 
         # Toolbar.
         self.add_button = QPushButton("Add endpoint…")

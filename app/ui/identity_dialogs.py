@@ -8,17 +8,14 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,6 +31,7 @@ from app.ui.governance_controller import GovernanceController
 from app.ui.governance_data import ROLE_ORDER, GovernanceData, admin_block_reason, roles_text
 from app.ui.row_list_model import RowListModel
 from app.ui.tasks import TaskRunner
+from app.ui.widgets import row_table
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -243,15 +241,7 @@ class RolesDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.people_model = PeopleModel(self)
-        self.people = QTableView()
-        self.people.setModel(self.people_model)
-        self.people.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.people.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.people.verticalHeader().hide()
-        self.people.horizontalHeader().setStretchLastSection(True)
-        self.people.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self.people.setColumnWidth(0, 130)
-        self.people.setColumnWidth(1, 170)
+        self.people = row_table(self.people_model, widths=((0, 130), (1, 170)))
         self.user = QComboBox()
         self.user.setEditable(True)
         self.user.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)

@@ -7,12 +7,9 @@ from html import escape
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
     QLabel,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -25,7 +22,7 @@ from app.ui.portfolio_model import risk_color
 from app.ui.run_panel import RunPanel
 from app.ui.signals import emit
 from app.ui.versions_model import VersionColumn, VersionsModel
-from app.ui.widgets import EmptyState, muted_label, section_title
+from app.ui.widgets import EmptyState, muted_label, row_table, section_title
 
 log = logging.getLogger("gavel.ui.detail")
 
@@ -68,26 +65,18 @@ class ModelDetailView(QStackedWidget):
         self.tags.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.versions_title = section_title("Versions")
         self.versions_model = VersionsModel(self)
-        self.versions = QTableView()
-        self.versions.setObjectName("VersionsTable")
-        self.versions.setModel(self.versions_model)
-        self.versions.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.versions.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.versions.setAlternatingRowColors(True)
-        self.versions.setWordWrap(False)
-        self.versions.verticalHeader().hide()
-        self.versions.verticalHeader().setDefaultSectionSize(24)
-        header = self.versions.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in (
-            (VersionColumn.VERSION, 64),
-            (VersionColumn.STATUS, 90),
-            (VersionColumn.ALIASES, 170),
-            (VersionColumn.CREATOR, 120),
-            (VersionColumn.RUN, 110),
-        ):
-            self.versions.setColumnWidth(column, width)
+        self.versions = row_table(
+            self.versions_model,
+            "VersionsTable",
+            widths=(
+                (VersionColumn.VERSION, 64),
+                (VersionColumn.STATUS, 90),
+                (VersionColumn.ALIASES, 170),
+                (VersionColumn.CREATOR, 120),
+                (VersionColumn.RUN, 110),
+            ),
+            row_height=24,
+        )
         for widget in (self.title, self.subtitle, self.description, self.aliases, self.tags):
             lay.addWidget(widget)
         lay.addWidget(self.versions_title)

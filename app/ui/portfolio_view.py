@@ -7,11 +7,9 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -19,7 +17,7 @@ from PySide6.QtWidgets import (
 from app.ui.portfolio_model import COLUMN_OF_SORT, SORT_OF_COLUMN, Column, PortfolioModel
 from app.ui.resources import icon
 from app.ui.signals import emit
-from app.ui.widgets import EmptyState
+from app.ui.widgets import EmptyState, row_table
 
 FILTER_PLACEHOLDER = "Filter by name, owner, team or risk tier"
 # Typing pauses this long before the filter re-queries the cache.
@@ -68,22 +66,9 @@ class PortfolioView(QWidget):
         self.focus_filter_action.triggered.connect(self.focus_filter)
         self.addAction(self.focus_filter_action)
 
-        self.table = QTableView()
-        self.table.setObjectName("PortfolioTable")
-        self.table.setModel(model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
+        self.table = row_table(model, "PortfolioTable", widths=_INITIAL_WIDTHS.items())
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in _INITIAL_WIDTHS.items():
-            self.table.setColumnWidth(column, width)
         # The indicator first: enabling sorting sorts by whatever it shows.
         sort, descending = model.sort_key
         header.setSortIndicator(

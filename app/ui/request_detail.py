@@ -15,14 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QSplitter,
     QStackedWidget,
-    QTableView,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -43,7 +40,7 @@ from app.ui.ledger_text import STATE_LABELS, action_label, checklist_label, time
 from app.ui.resources import icon
 from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
-from app.ui.widgets import EmptyState, section_title
+from app.ui.widgets import EmptyState, row_table, section_title
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -265,20 +262,14 @@ class RequestDetailView(QStackedWidget):
         timeline_layout.setContentsMargins(0, 0, 0, 0)
         self.timeline_title = section_title("Timeline (audit ledger)")
         self.timeline_model = TimelineModel(self)
-        self.timeline = QTableView()
-        self.timeline.setObjectName("RequestTimeline")
-        self.timeline.setModel(self.timeline_model)
-        self.timeline.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.timeline.setAlternatingRowColors(True)
-        self.timeline.setWordWrap(False)
-        self.timeline.verticalHeader().hide()
-        self.timeline.verticalHeader().setDefaultSectionSize(24)
-        header = self.timeline.horizontalHeader()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(TimelineColumn.COMMENT, QHeaderView.ResizeMode.Stretch)
-        for column, width in ((0, 52), (1, 140), (2, 64), (3, 140), (5, 150)):
-            self.timeline.setColumnWidth(column, width)
+        self.timeline = row_table(
+            self.timeline_model,
+            "RequestTimeline",
+            widths=((0, 52), (1, 140), (2, 64), (3, 140), (5, 150)),
+            row_height=24,
+            stretch=TimelineColumn.COMMENT,
+            single_selection=False,
+        )
         timeline_layout.addWidget(self.timeline_title)
         timeline_layout.addWidget(self.timeline, 1)
 

@@ -15,13 +15,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QStackedWidget,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +31,7 @@ from app.ui.ledger_text import version_text
 from app.ui.resources import icon
 from app.ui.row_list_model import RowListModel
 from app.ui.signals import emit
-from app.ui.widgets import EmptyState
+from app.ui.widgets import EmptyState, row_table
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -112,19 +109,11 @@ class ViolationsPage(QWidget):
         intro.setObjectName("Muted")
         intro.setWordWrap(True)
         self.model = ViolationsModel(self)
-        self.table = QTableView()
-        self.table.setObjectName("ViolationsTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(26)
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for column, width in ((0, 220), (1, 110), (2, 120), (3, 120), (4, 160), (5, 120)):
-            self.table.setColumnWidth(column, width)
+        self.table = row_table(
+            self.model,
+            "ViolationsTable",
+            widths=((0, 220), (1, 110), (2, 120), (3, 120), (4, 160), (5, 120)),
+        )
         self.description = QLabel()
         self.description.setWordWrap(True)
         self.description.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -1,17 +1,21 @@
-"""Small reusable pieces: a banner strip, an empty-state panel, a lazily built slot."""
+"""Small reusable pieces: a banner strip, an empty-state panel, a lazily built slot, and
+the read-only row table every page lists things in."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QSize, Qt
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -124,6 +128,43 @@ class EmptyState(QWidget):
     @property
     def buttons(self) -> list[QPushButton]:
         return list(self._buttons)
+
+
+def row_table(
+    model: QAbstractItemModel,
+    name: str = "",
+    *,
+    widths: Iterable[tuple[int, int]] = (),
+    row_height: int = 26,
+    stretch: int | None = None,
+    single_selection: bool = True,
+) -> QTableView:
+    """A read-only table of rows, as every page shows them: whole rows selected,
+    alternating colours, no row numbers, no wrapping, columns the user can resize.
+
+    widths: (column, pixels) to start with; stretch: the column that takes the spare
+    width (default: the last one).
+    """
+    table = QTableView()
+    if name:
+        table.setObjectName(name)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    if single_selection:
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.verticalHeader().hide()
+    table.verticalHeader().setDefaultSectionSize(row_height)
+    header = table.horizontalHeader()
+    header.setHighlightSections(False)
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(stretch is None)
+    if stretch is not None:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    for column, width in widths:
+        table.setColumnWidth(column, width)
+    return table
 
 
 def muted_label(text: str = "") -> QLabel:
