@@ -380,6 +380,7 @@ def test_roles_and_request_are_refused_with_reasons(team: Team, qtbot: QtBot) ->
     dialog.grant_button.click()
     qtbot.waitUntil(lambda: "was granted to ann" in dialog.outcome.text(), timeout=TIMEOUT)
     assert Role.REQUESTER in team.ada.ctx.governance.roles_of("ann")
+    save_screenshot(dialog, "gov_roles_dialog")
     dialog.close()
     qtbot.waitUntil(lambda: ada_gov.dialog is None)
 
