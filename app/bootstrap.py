@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -14,15 +15,19 @@ from sqlalchemy import make_url
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.endpoints import EndpointConfig
-from app.domain.errors import GavelError
+from app.domain.errors import ConfigError, GavelError
 from app.domain.registry import ConnectionReport, RegistryConfig
+from app.services.actor import Actor
 from app.services.audit import AuditService
+from app.services.authority import AuthorityLedger
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
+from app.services.ledger_archive import archive_legacy_ledger
 from app.services.lineage import LineageService
+from app.services.membership import MembershipService
 from app.services.observations import ChangeObserver
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
@@ -30,15 +35,21 @@ from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
 from app.services.sync import SyncObserver, SyncService
 from app.services.sync_isolation import IsolatedSync, serve_sync
-from app.services.team_ledger import ReadOnlyAudit, TeamLedger
+from app.services.team_ledger import (
+    ReadOnlyAudit,
+    TeamLedger,
+    TeamStatus,
+    replica_status,
+)
+from app.services.team_setup import META_REPLICA_OF, TEAM_LEDGER_SECRET
 from app.stores.config_file import ConfigFile
 from app.stores.endpoint_config import EndpointConfigFile
 from app.stores.endpoint_history import EndpointHistory
 from app.stores.endpoint_store import EndpointStore
-from app.stores.engine import Database, sqlite_url
+from app.stores.engine import Database, check_ledger_url, sqlite_url
 from app.stores.ledger_store import LedgerStore
 from app.stores.lineage_queries import LineageQueries
-from app.stores.migrate import open_database
+from app.stores.migrate import LedgerFormatError, open_database, open_ledger_database
 from app.stores.paths import AppPaths, resolve_paths
 from app.stores.performance_queries import PerformanceQueries
 from app.stores.portfolio_queries import PortfolioQueries
@@ -64,6 +75,10 @@ class AppContext:
     demo: DemoService
     audit: AuditService
     identity: IdentityService
+    # The authority fold over the ledger, "me", and the services that write authority.
+    authority: AuthorityLedger
+    actor: Actor
+    membership: MembershipService
     governance: GovernanceService
     promotions: PromotionApplier
     observer: ChangeObserver
@@ -71,12 +86,15 @@ class AppContext:
     isolated_sync: IsolatedSync
     # Set in team mode while the shared ledger is reachable.
     team_ledger: TeamLedger | None
+    # Solo or team, and how fresh this desktop's view of the ledger is.
+    team_status: Callable[[], TeamStatus]
     endpoints: EndpointService
     # Built stopped: the console starts it, the CLI uses its probe_all.
     endpoint_poller: EndpointPoller
     # Lineage graphs and performance figures, read from the cache only.
     lineage: LineageService
     performance: PerformanceService
+    _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -86,45 +104,108 @@ class AppContext:
         self.endpoint_poller.stop()
         self.endpoints.close()
         self.demo.stop()
-        if self.team_ledger is not None:
-            self.team_ledger.close()
+        self._dispose_ledger()
         self.db.dispose()
 
 
-TEAM_LEDGER_SECRET = "team-ledger"
+@dataclass
+class LedgerSetup:
+    """The ledger this profile writes to, and how it is kept."""
+
+    audit: AuditService
+    team: TeamLedger | None
+    status: Callable[[], TeamStatus]
+    dispose: Callable[[], None]
 
 
-def open_ledger(
-    db: Database, team_url: str, credentials: CredentialStore
-) -> tuple[AuditService, TeamLedger | None]:
-    """The ledger to use: the cache itself, or the team's shared PostgreSQL.
+def open_ledger(paths: AppPaths, team_url: str, credentials: CredentialStore) -> LedgerSetup:
+    """The ledger to use: ledger.sqlite3 (solo), or the team's shared PostgreSQL with
+    ledger.sqlite3 as its verified replica.
 
-    In team mode the cache holds a verified replica; when the shared ledger cannot be
-    reached the replica is served read-only, so nothing forks the chain.
+    When the shared ledger cannot be reached the replica is served read-only, so
+    nothing forks the chain, and every view says how old it is.
     """
-    local = LedgerStore(db)
+    local_url = sqlite_url(paths.ledger_db)
     if not team_url:
-        return AuditService(local), None
+        local_db = open_ledger_database(local_url)
+        store = LedgerStore(local_db)
+        if store.meta(META_REPLICA_OF):
+            local_db.dispose()
+            raise ConfigError(
+                f"{paths.ledger_db} is the replica of a team ledger, but profile.toml names "
+                "no team_ledger_url any more. Put it back, or use a new profile (GAVEL_HOME) "
+                "to work on a ledger of your own."
+            )
+        audit = AuditService(store)
+        audit.ensure_genesis()
+        return LedgerSetup(audit, None, lambda: TeamStatus(False), local_db.dispose)
+    check_ledger_url(team_url)
     url = make_url(team_url)
     password = credentials.get(TEAM_LEDGER_SECRET)
     if password:
         url = url.set(password=password)
+    where = url.render_as_string(hide_password=True)
     try:
-        shared_db = open_database(url.render_as_string(hide_password=False))
+        shared_db = open_ledger_database(url.render_as_string(hide_password=False))
+    except LedgerFormatError:
+        raise
     except GavelError as exc:
         log.warning("team ledger unreachable: %s", exc.message)
-        where = url.render_as_string(hide_password=True)
-        return ReadOnlyAudit(local, f"The team ledger at {where} cannot be reached."), None
+        local_db = open_ledger_database(local_url)
+        replica = LedgerStore(local_db)
+        reason = f"The team ledger at {where} cannot be reached ({exc.message})"
+        pulled_at, events = replica_status(replica)
+        status = TeamStatus(True, where, False, pulled_at, events, reason + ".")
+        return LedgerSetup(
+            ReadOnlyAudit(replica, reason + "."), None, lambda: status, local_db.dispose
+        )
     shared = LedgerStore(shared_db)
     audit = AuditService(shared)
-    team = TeamLedger(shared, local, audit, close=shared_db.dispose)
+    try:
+        audit.ensure_genesis()
+        local_db = prepare_replica(paths, shared.genesis_hash() or "")
+    except BaseException:
+        shared_db.dispose()
+        raise
+    team = TeamLedger(shared, LedgerStore(local_db), audit, close=shared_db.dispose)
     try:
         team.pull()
     except GavelError as exc:
         # A replica that no longer matches the shared ledger is exactly what an auditor
-        # must hear about; keep going on the shared ledger and say it loudly.
+        # must hear about: the team status carries it to the console and the CLI.
         log.error("team ledger pull refused: %s", exc.message)
-    return audit, team
+
+    def dispose() -> None:
+        team.close()
+        local_db.dispose()
+
+    return LedgerSetup(audit, team, team.status, dispose)
+
+
+def prepare_replica(paths: AppPaths, shared_genesis: str) -> Database:
+    """ledger.sqlite3 as the replica of the shared ledger named by ``shared_genesis``.
+
+    A file that holds a ledger of its own (solo work, or another team's replica) is
+    refused with a sentence, never silently overwritten or reported as tampering; one
+    that holds only its own first event (a profile that never recorded anything) is
+    replaced.
+    """
+    db = open_ledger_database(sqlite_url(paths.ledger_db))
+    store = LedgerStore(db)
+    replica_of, head = store.meta(META_REPLICA_OF), store.head()
+    if head is None or replica_of == shared_genesis:
+        return db
+    db.dispose()
+    if replica_of is None and head.seq == 1:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{paths.ledger_db}{suffix}").unlink(missing_ok=True)
+        return open_ledger_database(sqlite_url(paths.ledger_db))
+    whose = "another team ledger" if replica_of else "this profile's own (solo) ledger"
+    raise ConfigError(
+        f"{paths.ledger_db} holds {head.seq:,} events of {whose}, so it cannot become the "
+        "replica of this team ledger. Keep its record with 'gavel audit export --out FILE' "
+        "(without team_ledger_url), then join the team from a new profile (GAVEL_HOME)."
+    )
 
 
 def setup_logging(paths: AppPaths, verbose: bool = False) -> None:
@@ -140,13 +221,25 @@ def setup_logging(paths: AppPaths, verbose: bool = False) -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
-def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> AppContext:
+def build_context(
+    paths: AppPaths | None = None,
+    db_url: str | None = None,
+    credentials: CredentialStore | None = None,
+) -> AppContext:
+    """Wire everything for one profile.
+
+    credentials: the secret store (tests give each simulated desktop its own keyring).
+    """
     paths = paths or resolve_paths()
     paths.ensure()
     setup_logging(paths)
     config = ConfigFile(paths.config_file)
+    if db_url is None:
+        archived = archive_legacy_ledger(paths.cache_db, paths.legacy_ledger_archive)
+        if archived:
+            log.warning("archived %d events of the 0.1 ledger", archived)
     db = open_database(db_url or sqlite_url(paths.cache_db))
-    credentials = CredentialStore()
+    credentials = credentials or CredentialStore()
     if not credentials.persistent:
         log.warning("%s", credentials.describe())
 
@@ -173,9 +266,24 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
     registries = RegistryService(config, queries, writer, credentials, prober)
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
-    audit, team_ledger = open_ledger(db, identity.profile().team_ledger_url, credentials)
-    governance = GovernanceService(audit, identity, portfolio, config.registry, reader)
-    observer = ChangeObserver(audit, identity)
+    try:
+        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials)
+    except BaseException:
+        db.dispose()
+        raise
+    audit, team_ledger = ledger.audit, ledger.team
+    after_write = team_ledger.pull_after_write if team_ledger is not None else lambda: None
+    authority = AuthorityLedger(audit)
+    actor = Actor(identity, authority)
+    membership = MembershipService(authority, actor, after_write)
+    governance = GovernanceService(
+        audit, authority, actor, portfolio, config.registry, reader, after_write
+    )
+
+    def tiers(registry: str) -> dict[str, str]:
+        return {model: tier for (_r, model), tier in portfolio.risk_tiers(registry).items()}
+
+    observer = ChangeObserver(audit, identity, tiers)
     observers: list[SyncObserver] = [observer.observe]
     if team_ledger is not None:
         # Every sync also refreshes the offline replica of the team ledger.
@@ -186,9 +294,7 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
         EndpointStore(db),
         EndpointHistory(db),
         endpoint_client,
-        drift_recorder=ledger_drift_recorder(
-            audit, lambda: me.user_id if (me := identity.current()) else None
-        ),
+        drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
     return AppContext(
         paths=paths,
@@ -201,15 +307,20 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
         demo=DemoService(paths.demo_dir, registries),
         audit=audit,
         identity=identity,
+        authority=authority,
+        actor=actor,
+        membership=membership,
         governance=governance,
         promotions=PromotionApplier(governance),
         observer=observer,
         team_ledger=team_ledger,
+        team_status=ledger.status,
         isolated_sync=IsolatedSync(sync_child_main, lambda: (paths, credentials.export_session())),
         endpoints=endpoints,
         endpoint_poller=EndpointPoller(endpoints),
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
+        _dispose_ledger=ledger.dispose,
     )
 
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app import __version__, cli_endpoints, cli_governance, cli_lineage
+from app import __version__, cli_endpoints, cli_governance, cli_lineage, cli_team
 from app.cli_output import fmt_ms, print_json, table
 from app.domain.errors import GavelError, UsageError
 from app.domain.progress import Progress
@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     vl.add_argument("--json", action="store_true")
 
     cli_governance.register(sub, _Parser)
+
+    cli_team.register(sub, _Parser)
 
     cli_endpoints.register(sub, _Parser)
 
@@ -301,21 +303,8 @@ _COMMANDS: dict[str, Callable[[Any, argparse.Namespace], int]] = {
     "versions": _cmd_versions,
     "endpoint": cli_endpoints.run,
     "lineage": cli_lineage.run,
-    **{
-        name: cli_governance.run
-        for name in (
-            "identity",
-            "request",
-            "approve",
-            "reject",
-            "apply",
-            "comment",
-            "violations",
-            "audit",
-            "roles",
-            "policy",
-        )
-    },
+    **cli_governance.COMMANDS,
+    "team": cli_team.run,
 }
 
 

@@ -24,7 +24,13 @@ import pytest  # noqa: E402
 
 from app.stores.paths import AppPaths, resolve_paths  # noqa: E402
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.mlflow", "tests.fixtures.serving"]
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.desks",
+    "tests.fixtures.ledger_dbs",
+    "tests.fixtures.mlflow",
+    "tests.fixtures.serving",
+]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Governance through the command line: two officers, two GAVEL_HOMEs, one team ledger."""
+"""Governance through the command line: officers in their own GAVEL_HOMEs on one team
+ledger, every authority verb signed with the user's passphrase."""
 
 from __future__ import annotations
 
@@ -17,16 +18,29 @@ from tests.test_governance_e2e import CHECKLIST, _seed_model
 pytestmark = pytest.mark.integration
 
 
-def _home(tmp_path: Path, user: str, ledger: str, registry: MlflowRegistry) -> Path:
+def pp(user: str) -> dict[str, str]:
+    return {"PP": f"{user}-passphrase"}
+
+
+def signed(home: Path, user: str, *args: str) -> tuple[int, str, str]:
+    """Run a signed verb as ``user`` with their passphrase in $PP."""
+    proc = gavel(home, *args, "--passphrase-env", "PP", env=pp(user))
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _home(
+    tmp_path: Path, user: str, ledger: str, registry: MlflowRegistry, names: tuple[str, ...] = ()
+) -> Path:
     home = tmp_path / user
     paths = resolve_paths({"GAVEL_HOME": str(home)})
     paths.ensure()
     ProfileFile(paths.profile_file).save(Profile(team_ledger_url=ledger))
     assert gavel(home, "registry", "add", "reg", "--url", registry.url).returncode == 0
-    env = {"PP": f"{user}-passphrase"}
-    init = gavel(home, "identity", "init", "--user-id", user, "--name", user.title(),
-                 "--passphrase-env", "PP", env=env)  # fmt: skip
-    assert init.returncode == 0, init.stderr
+    extra = [a for n in names for a in ("--registry-username", n)]
+    code, _out, err = signed(
+        home, user, "identity", "init", "--user-id", user, "--name", user.title(), *extra
+    )
+    assert code == 0, err
     return home
 
 
@@ -35,50 +49,53 @@ def test_request_approve_apply_and_audit(
 ) -> None:
     model = f"cli-gov-{uuid.uuid4().hex[:6]}"
     _seed_model(seeded_registry, model)
-    ada = _home(tmp_path, "ada", pg_database_url, seeded_registry)
+    # ada founds the ledger (its admin); carl.ml, who trains the models, is hers to name.
+    ada = _home(tmp_path, "ada", pg_database_url, seeded_registry, ("carl.ml",))
     ann = _home(tmp_path, "ann", pg_database_url, seeded_registry)
+    shown = json.loads(gavel(ann, "identity", "show", "--json").stdout)
+    assert (shown["status"], shown["roles"]) == ("pending", [])
+    pending = json.loads(gavel(ada, "identity", "pending", "--json").stdout)
+    assert [p["user_id"] for p in pending] == ["ann"]
+    # Until an admin approves her key, nothing ann signs counts.
+    code, _out, err = signed(ann, "ann", "roles", "grant", "ann", "approver")
+    assert code == 1 and "waiting for an admin's approval" in err
+    assert signed(ada, "ada", "identity", "approve", "ann")[0] == 0
     for user, role in (("ada", "requester"), ("ann", "approver")):
-        assert gavel(ada, "roles", "grant", user, role).returncode == 0
+        assert signed(ada, "ada", "roles", "grant", user, role)[0] == 0
     # Only an admin may grant roles.
-    line = assert_one_line_error(gavel(ann, "roles", "grant", "ann", "admin"), 1)
-    assert "Only an admin" in line
+    code, _out, err = signed(ann, "ann", "roles", "grant", "ann", "admin")
+    assert code == 1 and "Only an admin" in err
 
     assert gavel(ada, "sync").returncode == 0
     checklist = [a for k, v in CHECKLIST.items() for a in ("--checklist", f"{k}={v}")]
-    created = gavel(ada, "request", "create", model, "2", "--alias", "production",
-                    "--justification", "Better recall", *checklist)  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    rid = created.stdout.split()[2].rstrip(":")
+    create = ["request", "create", model, "2", "--alias", "production"]
+    code, out, err = signed(ada, "ada", *create, "--justification", "Better recall", *checklist)
+    assert code == 0, err
+    rid = out.split()[2].rstrip(":")
     listed = json.loads(gavel(ann, "request", "list", "--json").stdout)
     assert [r["id"] for r in listed] == [rid]
     assert listed[0]["policy_needs"] == ["2 more approvals from distinct approvers"]
 
     # The requester cannot approve, even with the approver role, from any face.
-    assert gavel(ada, "roles", "grant", "ada", "approver").returncode == 0
+    assert signed(ada, "ada", "roles", "grant", "ada", "approver")[0] == 0
     line = assert_one_line_error(
-        gavel(ada, "approve", rid, "--comment", "ok", "--passphrase-env", "PP",
-              env={"PP": "ada-passphrase"}), 1
-    )  # fmt: skip
+        gavel(ada, "approve", rid, "--comment", "ok", "--passphrase-env", "PP", env=pp("ada")), 1
+    )
     assert "requested this promotion" in line
     # No passphrase on a non-terminal: a clear usage error, nothing signed.
     assert "--passphrase-env" in assert_one_line_error(
         gavel(ann, "approve", rid, "--comment", "x"), 2
     )
-
-    # An approver reviews what their own cache shows; unsynced, they are told to sync.
-    assert "gavel sync" in assert_one_line_error(
-        gavel(ann, "approve", rid, "--comment", "x", "--passphrase-env", "PP",
-              env={"PP": "ann-passphrase"}), 2
-    )  # fmt: skip
-    assert gavel(ann, "sync").returncode == 0
-    ok = gavel(ann, "approve", rid, "--comment", "checked", "--passphrase-env", "PP",
-               env={"PP": "ann-passphrase"})  # fmt: skip
-    assert ok.returncode == 0, ok.stderr
+    code, _out, err = signed(ann, "ann", "approve", rid, "--comment", "checked")
+    assert code == 0, err
     shown = json.loads(gavel(ada, "request", "show", rid, "--json").stdout)
     assert shown["state"] == "pending"
     assert shown["policy_needs"] == ["1 more approval from an approver"]
+    assert shown["version_creator"] == "" and shown["run_user"] == "carl.ml"
     assert [e["action"] for e in shown["events"]] == ["request.created", "request.approved"]
-    not_yet = assert_one_line_error(gavel(ann, "apply", rid), 1)
+    not_yet = assert_one_line_error(
+        gavel(ann, "apply", rid, "--passphrase-env", "PP", env=pp("ann")), 1
+    )
     assert "not approved yet" in not_yet
 
     verified = gavel(ann, "audit", "verify", "--json")
@@ -86,12 +103,36 @@ def test_request_approve_apply_and_audit(
     head = json.loads(verified.stdout)["head"]
     checkpoint = f"{head['seq']}:{head['hash']}"
     assert gavel(ada, "audit", "verify", "--checkpoint", checkpoint).returncode == 0
-    out = tmp_path / "ledger.jsonl"
-    exported = gavel(ada, "audit", "export", "--out", str(out), "--format", "jsonl")
+    out_file = tmp_path / "ledger.jsonl"
+    exported = gavel(ada, "audit", "export", "--out", str(out_file), "--format", "jsonl")
     assert exported.returncode == 0, exported.stderr
-    assert len(out.read_text().splitlines()) >= head["seq"]
+    assert len(out_file.read_text().splitlines()) >= head["seq"]
+    # The export verifies on its own, by file.
+    by_file = gavel(ann, "audit", "verify", "--file", str(out_file))
+    assert by_file.returncode == 0 and "verifies" in by_file.stdout
     bad = assert_one_line_error(gavel(ada, "audit", "verify", "--checkpoint", "12:zz"), 2)
     assert "SEQ:HASH" in bad
+
+
+def test_withdraw_and_team_status(
+    tmp_path: Path, seeded_registry: MlflowRegistry, pg_database_url: str
+) -> None:
+    model = f"cli-wd-{uuid.uuid4().hex[:6]}"
+    _seed_model(seeded_registry, model)
+    ada = _home(tmp_path, "ada", pg_database_url, seeded_registry, ("carl.ml",))
+    assert signed(ada, "ada", "roles", "grant", "ada", "requester")[0] == 0
+    assert gavel(ada, "sync").returncode == 0
+    code, out, err = signed(ada, "ada", "request", "create", model, "3", "--alias", "shadow",
+                            "--justification", "try it")  # fmt: skip
+    assert code == 0, err
+    rid = out.split()[2].rstrip(":")
+    code, out, err = signed(ada, "ada", "request", "withdraw", rid, "--reason", "too early")
+    assert code == 0, err
+    shown = json.loads(gavel(ada, "request", "show", rid, "--json").stdout)
+    assert (shown["state"], shown["state_reason"]) == ("withdrawn", "withdrawn by ada: too early")
+    status = json.loads(gavel(ada, "team", "status", "--json").stdout)
+    assert status["team"] and status["online"] and status["problem"] == ""
+    assert status["pulled_events"] >= 1
 
 
 def test_violations_listed_after_sync(
@@ -113,14 +154,13 @@ def test_violations_listed_after_sync(
     assert "v1 → v3" in history.stdout
 
 
-def test_policy_set_is_admin_only_and_recorded(tmp_path: Path) -> None:
+def test_policy_set_is_admin_only_signed_and_recorded(tmp_path: Path) -> None:
     ada = tmp_path / "ada"
-    init = gavel(ada, "identity", "init", "--user-id", "ada", "--passphrase-env", "PP",
-                 env={"PP": "ada-passphrase"})  # fmt: skip
-    assert init.returncode == 0, init.stderr
-    changed = gavel(ada, "policy", "set", "medium", "--approvals", "2",
-                    "--checklist", "rollback_plan", "--threshold", "auc >= 0.8")  # fmt: skip
-    assert changed.returncode == 0, changed.stderr
+    code, _out, err = signed(ada, "ada", "identity", "init", "--user-id", "ada")
+    assert code == 0, err
+    medium = ["policy", "set", "medium", "--approvals", "2", "--checklist", "rollback_plan"]
+    code, _out, err = signed(ada, "ada", *medium, "--threshold", "auc >= 0.8")
+    assert code == 0, err
     shown = json.loads(gavel(ada, "policy", "show", "--json").stdout)
     assert shown["medium"] == {
         "risk_tier": "medium",
@@ -130,7 +170,11 @@ def test_policy_set_is_admin_only_and_recorded(tmp_path: Path) -> None:
         "metric_thresholds": ["auc >= 0.8"],
     }
     bad = assert_one_line_error(gavel(ada, "policy", "set", "low", "--approvals", "1",
-                                      "--threshold", "auc is big"), 2)  # fmt: skip
+                                      "--threshold", "auc is big", "--passphrase-env", "PP",
+                                      env=pp("ada")), 2)  # fmt: skip
     assert "auc >= 0.8" in bad
+    low = ["policy", "set", "low", "--approvals", "1", "--passphrase-env", "PP"]
+    wrong = assert_one_line_error(gavel(ada, *low, env={"PP": "not-hers-x"}), 1)
+    assert "passphrase is wrong" in wrong
     events = json.loads(gavel(ada, "audit", "verify", "--json").stdout)
     assert events["ok"]

@@ -29,6 +29,7 @@ from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
 from app.services.governance import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
 from app.services.identity import WrongPassphrase
+from app.services.promotion_apply import PromotionNotApplied
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from tests.fixtures.mlflow import MlflowRegistry
@@ -41,7 +42,12 @@ CHECKLIST = {
     "bias_review": "BR-77",
     "rollback_plan": "move alias back to previous version",
 }
-PASS = {"ada": "ada-passphrase", "ann": "ann-passphrase", "bob": "bob-passphrase"}
+PASS = {
+    "ada": "ada-passphrase",
+    "ann": "ann-passphrase",
+    "bob": "bob-passphrase",
+    "carl": "carl-passphrase",
+}
 
 
 @dataclass
@@ -64,7 +70,7 @@ def _profile(home: Path, user: str, ledger_url: str, registry: MlflowRegistry) -
     ProfileFile(paths.profile_file).save(Profile(team_ledger_url=ledger_url))
     ctx = build_context(paths)
     ctx.registries.add(registry.config("reg"))
-    ctx.governance.init_identity(user, user.title(), (f"{user}.ml",), PASS[user])
+    ctx.membership.init_identity(user, user.title(), (f"{user}.ml",), PASS[user])
     return ctx
 
 
@@ -84,11 +90,18 @@ def _seed_model(registry: MlflowRegistry, name: str) -> None:
 def team(tmp_path: Path, seeded_registry: MlflowRegistry, pg_database_url: str) -> Iterator[Team]:
     model = f"gov-{uuid.uuid4().hex[:8]}"
     _seed_model(seeded_registry, model)
-    homes = {u: tmp_path / u for u in ("ada", "ann", "bob")}
+    homes = {u: tmp_path / u for u in ("ada", "ann", "bob", "carl")}
     ctxs = {u: _profile(homes[u], u, pg_database_url, seeded_registry) for u in homes}
-    ctxs["ada"].governance.grant("ada", Role.REQUESTER)
-    ctxs["ada"].governance.grant("ann", Role.APPROVER)
-    ctxs["ada"].governance.grant("bob", Role.APPROVER)
+    # ada founded the ledger; the others' keys count once she approves them. carl trains
+    # the models (registry user carl.ml) and holds no role.
+    admin = ctxs["ada"].membership
+    for user in ("ann", "bob", "carl"):
+        admin.approve_key(user, PASS["ada"])
+    admin.grant("ada", Role.REQUESTER, PASS["ada"])
+    admin.grant("ann", Role.APPROVER, PASS["ada"])
+    admin.grant("bob", Role.APPROVER, PASS["ada"])
+    admin.map_names("carl", ["carl.ml"], PASS["ada"])
+    ctxs.pop("carl").close()
     for ctx in ctxs.values():
         ctx.sync.sync("reg")
     try:
@@ -102,7 +115,13 @@ def team(tmp_path: Path, seeded_registry: MlflowRegistry, pg_database_url: str) 
 
 def _request(team: Team, version: int = 2) -> str:
     r = team.ada.governance.create_request(
-        "reg", team.model, version, "production", "Better recall on Q3 data.", CHECKLIST
+        "reg",
+        team.model,
+        version,
+        "production",
+        "Better recall on Q3 data.",
+        CHECKLIST,
+        passphrase=PASS["ada"],
     )
     return r.request_id
 
@@ -113,7 +132,7 @@ def test_two_approvals_from_two_profiles_promote_in_mlflow(team: Team) -> None:
     assert view.status.missing == ("2 more approvals from distinct approvers",)
 
     with pytest.raises(SeparationOfDuties, match="requested this promotion"):
-        team.ada.governance.grant("ada", Role.APPROVER)
+        team.ada.membership.grant("ada", Role.APPROVER, PASS["ada"])
         team.ada.governance.approve(rid, "looks fine", PASS["ada"])
     with pytest.raises(WrongPassphrase):
         team.ann.governance.approve(rid, "ok", "not-my-passphrase")
@@ -126,7 +145,7 @@ def test_two_approvals_from_two_profiles_promote_in_mlflow(team: Team) -> None:
     r = team.bob.governance.approve(rid, "Bias review checked.", PASS["bob"])
     assert r.state is RequestState.APPROVED
 
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert outcome.applied and not outcome.reconciled
     with team.client() as c:
         v2 = c.get_model_version(team.model, 2)
@@ -137,7 +156,7 @@ def test_two_approvals_from_two_profiles_promote_in_mlflow(team: Team) -> None:
     assert v2.tags[TAG_LEDGER_HASH] == approvals[-1].event_hash
     assert team.ada.governance.request(rid).state is RequestState.APPLIED
     # Applying twice does nothing.
-    assert not team.ann.promotions.apply(rid).applied
+    assert not team.ann.promotions.apply(rid, PASS["ann"]).applied
 
     # Every signature verifies, from any desktop.
     report = team.ann.audit.verify()
@@ -160,25 +179,17 @@ def test_decisions_are_bound_to_the_record_they_sign(team: Team) -> None:
 def test_revoked_approver_and_run_author_are_refused(team: Team) -> None:
     rid = _request(team)
     # A viewer cannot approve.
-    team.ada.governance.revoke("bob", Role.APPROVER)
-    team.ada.governance.grant("bob", Role.VIEWER)
+    team.ada.membership.revoke("bob", Role.APPROVER, PASS["ada"])
+    team.ada.membership.grant("bob", Role.VIEWER, PASS["ada"])
     with pytest.raises(NotAuthorized, match="approver role"):
         team.bob.governance.approve(rid, "ok", PASS["bob"])
     # A non-admin cannot grant itself roles back.
     with pytest.raises(NotAuthorized, match="Only an admin"):
-        team.bob.governance.grant("bob", Role.APPROVER)
-    # Whoever ran the version's training run (registry user carl.ml) cannot approve it:
-    # give ann that registry name in her profile.
-    paths = resolve_paths({"GAVEL_HOME": str(team.homes["ann"])})
-    pf = ProfileFile(paths.profile_file)
-    pf.save(
-        Profile(
-            user_id="ann",
-            display_name="Ann",
-            registry_usernames=("ann.ml", "carl.ml"),
-            team_ledger_url=team.ledger_url,
-        )
-    )
+        team.bob.membership.grant("bob", Role.APPROVER, PASS["bob"])
+    # Whoever ran the version's training run cannot approve it: the admin records that
+    # carl.ml is (also) ann's registry name.
+    team.ada.membership.map_names("carl", [], PASS["ada"])
+    team.ada.membership.map_names("ann", ["ann.ml", "carl.ml"], PASS["ada"])
     with pytest.raises(SeparationOfDuties, match="training run"):
         team.ann.governance.approve(rid, "ok", PASS["ann"])
 
@@ -190,7 +201,7 @@ def test_rejection_stops_the_request(team: Team) -> None:
     with pytest.raises(GavelError, match="rejected"):
         team.bob.governance.approve(rid, "ok", PASS["bob"])
     with pytest.raises(GavelError, match="rejected"):
-        team.bob.promotions.apply(rid)
+        team.bob.promotions.apply(rid, PASS["bob"])
 
 
 def _approved(team: Team, version: int = 2) -> str:
@@ -204,7 +215,7 @@ def test_alias_moved_since_request_is_a_conflict(team: Team) -> None:
     rid = _approved(team)
     with team.client() as c:
         c.set_registered_model_alias(team.model, "production", 3)
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert not outcome.applied
     assert outcome.request.state is RequestState.CONFLICT
     assert "moved from v1 to v3" in outcome.message
@@ -216,7 +227,7 @@ def test_deleted_version_voids_the_request(team: Team) -> None:
     rid = _approved(team)
     with team.client() as c:
         c.delete_model_version(team.model, 2)
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert outcome.request.state is RequestState.VOID
     assert "no longer exists" in outcome.message
 
@@ -226,7 +237,7 @@ def test_recreated_model_voids_the_request(team: Team) -> None:
     with team.client() as c:
         c.delete_registered_model(team.model)
     _seed_model(team.registry, team.model)  # same name, same version numbers, new identity
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert outcome.request.state is RequestState.VOID
     assert "deleted and recreated" in outcome.message
 
@@ -236,7 +247,7 @@ def test_changed_evidence_makes_the_request_stale(team: Team) -> None:
     run_id = team.ada.governance.request(rid).identity.run_id
     with team.client() as c:
         c.log_batch(run_id, {}, [MetricPoint("auc", 0.5, 1, 3)], {})
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert outcome.request.state is RequestState.STALE
 
 
@@ -250,7 +261,7 @@ def test_killed_between_registry_write_and_ledger_entry_applies_once(team: Team)
         # Die like a killed process: after the registry write, before the ledger entry.
         PromotionApplier._record_applied = lambda *a, **k: os._exit(9)
         ctx = build_context()
-        ctx.promotions.apply({rid!r})
+        ctx.promotions.apply({rid!r}, {PASS["bob"]!r})
         """
     )
     env = {**os.environ, "GAVEL_HOME": str(team.homes["bob"])}
@@ -258,14 +269,20 @@ def test_killed_between_registry_write_and_ledger_entry_applies_once(team: Team)
     assert proc.returncode == 9
     with team.client() as c:
         assert c.get_registered_model(team.model).aliases["production"] == 2
-    assert team.ann.governance.request(rid).state is RequestState.APPROVED
+    # The claim is bob's and still live: nobody else can apply it in the meantime.
+    request = team.ann.governance.request(rid)
+    assert request.state is RequestState.APPROVED and request.claim is not None
+    with pytest.raises(PromotionNotApplied, match="already being applied by bob"):
+        team.ann.promotions.apply(rid, PASS["ann"])
 
-    # Restart (a fresh context) and reconcile: exactly one applied event.
+    # Restart: the console lists what the registry shows but the ledger does not, and
+    # bob's apply records it without writing again: exactly one applied event.
     again = build_context(resolve_paths({"GAVEL_HOME": str(team.homes["bob"])}))
     try:
-        outcomes = again.promotions.reconcile()
-        assert [o.request.request_id for o in outcomes] == [rid]
-        assert not again.promotions.apply(rid).applied
+        assert [r.request_id for r in again.promotions.written_not_recorded()] == [rid]
+        outcome = again.promotions.apply(rid, PASS["bob"])
+        assert outcome.applied and outcome.reconciled
+        assert not again.promotions.apply(rid, PASS["bob"]).applied
     finally:
         again.close()
     applied = team.ann.audit.page(

@@ -33,7 +33,7 @@ def _profile(
     # Each desktop reads its own registry password from its own variable.
     cfg = replace(server.basic_config(who, name="reg"), secret_env=f"PW_{user.upper()}")
     ctx.registries.add(cfg)
-    ctx.governance.init_identity(user, user.title(), (f"{user}.ml",), PASS[user])
+    ctx.membership.init_identity(user, user.title(), (f"{user}.ml",), PASS[user])
     return ctx
 
 
@@ -63,19 +63,24 @@ def test_forbidden_apply_leaves_the_request_approved(
     ann = _profile(tmp_path / "ann", "ann", pg_database_url, server, "viewer")
     bob = _profile(tmp_path / "bob", "bob", pg_database_url, server, "viewer")
     try:
-        ada.governance.grant("ada", Role.REQUESTER)
-        ada.governance.grant("ann", Role.APPROVER)
-        ada.governance.grant("bob", Role.APPROVER)
+        for user in ("ann", "bob"):
+            ada.membership.approve_key(user, PASS["ada"])
+        # The admin account created the versions and carl.ml trained them: both are
+        # names of ada, the requester, so every approver is someone else.
+        ada.membership.map_names("ada", ["ada.ml", server.admin.username, "carl.ml"], PASS["ada"])
+        ada.membership.grant("ada", Role.REQUESTER, PASS["ada"])
+        ada.membership.grant("ann", Role.APPROVER, PASS["ada"])
+        ada.membership.grant("bob", Role.APPROVER, PASS["ada"])
         for ctx in (ada, ann, bob):
             ctx.sync.sync("reg")
         rid = ada.governance.create_request(
-            "reg", model, 2, "production", "Promote v2.", CHECKLIST
+            "reg", model, 2, "production", "Promote v2.", CHECKLIST, passphrase=PASS["ada"]
         ).request_id
         ann.governance.approve(rid, "ok", PASS["ann"])
         assert bob.governance.approve(rid, "ok", PASS["bob"]).state is RequestState.APPROVED
 
         with pytest.raises(PromotionNotApplied) as refused:
-            bob.promotions.apply(rid)
+            bob.promotions.apply(rid, PASS["bob"])
         assert "stays approved" in refused.value.message
         assert server.user.password not in refused.value.message
         assert ann.governance.request(rid).state is RequestState.APPROVED
@@ -83,7 +88,7 @@ def test_forbidden_apply_leaves_the_request_approved(
             assert c.get_registered_model(model).aliases["production"] == 1
 
         # Someone with write permission applies the same approved request.
-        outcome = ada.promotions.apply(rid)
+        outcome = ada.promotions.apply(rid, PASS["ada"])
         assert outcome.applied
         with MlflowRegistryClient(admin_cfg, server.admin.password) as c:
             assert c.get_registered_model(model).aliases["production"] == 2

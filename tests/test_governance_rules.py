@@ -1,4 +1,4 @@
-"""Pure governance rules: policy per tier, separation of duties, roles from events."""
+"""Pure governance rules: policy per tier, separation of duties, the strictest tier."""
 
 from __future__ import annotations
 
@@ -6,27 +6,26 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.domain.authority import AuthorityState
+from app.domain.authority_model import Member, RefusalKind
+from app.domain.authority_requests import decision_refusal
 from app.domain.errors import UsageError
 from app.domain.governance import (
     DEFAULT_POLICIES,
     Decision,
-    FoldEvent,
-    Identity,
-    InvalidState,
+    Evidence,
     MetricThreshold,
-    NotAuthorized,
     Policy,
     PromotionRequest,
     RequestState,
     Role,
-    SeparationOfDuties,
     SignatureMeaning,
     VersionIdentity,
-    check_can_decide,
-    fold_roles,
     policy_for,
     policy_status,
+    strictest_tier,
 )
+from app.services.signing import Ed25519Verifier
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 FULL_CHECKLIST = {
@@ -50,21 +49,32 @@ def _request(**kw: object) -> PromotionRequest:
         "created_seq": 1,
         "created_hash": "h" * 64,
         "alias_version_at_request": 2,
-        "evidence_digest": "e",
+        "version_creator": "carl",
+        "run_user": "carl",
     }
     base.update(kw)
     return PromotionRequest(**base)  # type: ignore[arg-type]
 
 
+APPROVERS = {"ann": {Role.APPROVER}, "bob": {Role.APPROVER}, "vic": {Role.VIEWER}}
+
+
 def _approve(req: PromotionRequest, *actors: str) -> PromotionRequest:
+    """Approvals with the roles each actor held when signing (what the fold records)."""
     for i, a in enumerate(actors):
         req.decisions.append(
-            Decision(10 + i, a, SignatureMeaning.APPROVAL, "ok", T, "ed25519:x", "h")
+            Decision(
+                10 + i,
+                a,
+                SignatureMeaning.APPROVAL,
+                "ok",
+                T,
+                "ed25519:x",
+                "h",
+                frozenset(APPROVERS.get(a, set())),
+            )
         )
     return req
-
-
-APPROVERS = {"ann": {Role.APPROVER}, "bob": {Role.APPROVER}, "vic": {Role.VIEWER}}
 
 
 @pytest.mark.parametrize(
@@ -83,9 +93,7 @@ APPROVERS = {"ann": {Role.APPROVER}, "bob": {Role.APPROVER}, "vic": {Role.VIEWER
 )
 def test_policy_table(tier: str, approvers: list[str], satisfied: bool, missing: str) -> None:
     req = _approve(_request(risk_tier=tier), *approvers)
-    status = policy_status(
-        req, policy_for(tier, DEFAULT_POLICIES), lambda u: APPROVERS.get(u, set()), {}
-    )
+    status = policy_status(req, policy_for(tier, DEFAULT_POLICIES))
     assert status.satisfied is satisfied
     assert missing in status.describe()
 
@@ -94,18 +102,41 @@ def test_checklist_and_thresholds_are_reported_in_words() -> None:
     policy = Policy(
         "high", 1, Role.APPROVER, ("rollback_plan",), (MetricThreshold.parse("auc >= 0.8"),)
     )
-    req = _approve(_request(checklist={}), "ann")
-    status = policy_status(req, policy, lambda u: APPROVERS.get(u, set()), {"auc": 0.75})
-    assert status.missing == (
+    # Thresholds are checked against the metrics the request recorded (what approvers saw).
+    req = _approve(_request(checklist={}, evidence=Evidence({"auc": 0.75})), "ann")
+    assert policy_status(req, policy).missing == (
         "checklist item 'rollback plan' missing",
         "metric auc = 0.75 does not meet auc >= 0.8",
     )
-    status = policy_status(req, policy, lambda u: APPROVERS.get(u, set()), {})
-    assert "metric 'auc' not logged" in status.describe()
-    ok = policy_status(
-        _approve(_request(), "ann"), policy, lambda u: APPROVERS.get(u, set()), {"auc": 0.8}
+    assert (
+        "metric 'auc' not logged" in policy_status(_approve(_request(), "ann"), policy).describe()
     )
-    assert ok.satisfied
+    ok = _approve(_request(evidence=Evidence({"auc": 0.8})), "ann")
+    assert policy_status(ok, policy).satisfied
+
+
+def test_an_approval_counts_only_with_the_role_held_when_signing() -> None:
+    # ann signed while she was a viewer; granting her the role later changes nothing.
+    req = _request(risk_tier="medium")
+    req.decisions.append(
+        Decision(5, "ann", SignatureMeaning.APPROVAL, "ok", T, "k", "h", frozenset({Role.VIEWER}))
+    )
+    assert not policy_status(req, DEFAULT_POLICIES["medium"]).satisfied
+
+
+@pytest.mark.parametrize(
+    ("tiers", "strictest"),
+    [
+        (("low", "high"), "high"),
+        (("medium", "low"), "medium"),
+        (("low", None), "low"),
+        (("", "low"), "high"),  # an untagged model counts as high
+        (("Critical",), "high"),
+        ((None,), "high"),
+    ],
+)
+def test_the_strictest_tier_applies(tiers: tuple[str | None, ...], strictest: str) -> None:
+    assert strictest_tier(*tiers) == strictest
 
 
 def test_threshold_parsing() -> None:
@@ -118,51 +149,77 @@ def test_threshold_parsing() -> None:
         Policy("high", 1, Role.APPROVER, ("coffee",))
 
 
-def _decide(actor: Identity, roles: set[Role], req: PromotionRequest, creator: str = "carl",
-            run_user: str = "carl") -> None:  # fmt: skip
-    check_can_decide(
-        actor, roles, req, DEFAULT_POLICIES["high"], creator, run_user, SignatureMeaning.APPROVAL
-    )
+def _state(**mapped: tuple[str, ...]) -> AuthorityState:
+    """A fold state with ann, bob (approvers), rita (requester) and registry names."""
+    s = AuthorityState(Ed25519Verifier())
+    for user, roles in (
+        ("ann", {Role.APPROVER}),
+        ("bob", {Role.APPROVER}),
+        ("rita", {Role.REQUESTER}),
+    ):
+        s.members[user] = Member(user, user.title(), key_id=f"k-{user}")
+        s.roles[user] = set(roles)
+    for user, names in mapped.items():
+        s.set_names(s.members[user], names)
+    return s
+
+
+def _refusal(
+    s: AuthorityState, actor: str, req: PromotionRequest
+) -> tuple[RefusalKind, str] | None:
+    refusal = decision_refusal(s, req, actor, SignatureMeaning.APPROVAL)
+    return None if refusal is None else (refusal.kind, refusal.reason)
 
 
 def test_separation_of_duties() -> None:
-    ann = Identity("ann", "Ann Approver", ("ann.mlflow",))
-    rita = Identity("rita", "Rita Requester")
-    approver = {Role.APPROVER}
-    _decide(ann, approver, _request())  # allowed
+    s = _state(ann=("ann.mlflow",), bob=("carl",))
+    medium = _request(risk_tier="medium", version_creator="", run_user="")
+    assert _refusal(s, "ann", medium) is None  # allowed
 
-    with pytest.raises(SeparationOfDuties, match="requested this promotion"):
-        _decide(rita, approver, _request())
-    with pytest.raises(SeparationOfDuties, match="created version 3"):
-        _decide(ann, approver, _request(), creator="ann.mlflow")
-    with pytest.raises(SeparationOfDuties, match="training run"):
-        _decide(ann, approver, _request(), run_user="ANN")
-    with pytest.raises(SeparationOfDuties, match="distinct people"):
-        _decide(ann, approver, _approve(_request(), "ann"))
-    with pytest.raises(NotAuthorized, match="approver role"):
-        _decide(ann, {Role.VIEWER}, _request())
-    with pytest.raises(InvalidState, match="rejected"):
-        _decide(ann, approver, _request(state=RequestState.REJECTED))
-
-
-def _role_event(seq: int, actor: str, action: str, user: str, role: str) -> FoldEvent:
-    return FoldEvent(seq, T, actor, action, f"user:{user}", None,
-                     {"user": user, "role": role}, "", "h", None)  # fmt: skip
-
-
-def test_roles_are_authorized_from_the_ledger() -> None:
-    roles, ignored = fold_roles(
-        [
-            _role_event(1, "mallory", "role.granted", "mallory", "approver"),  # not admin
-            _role_event(2, "ada", "role.granted", "ada", "admin"),  # bootstrap admin
-            _role_event(3, "mallory", "role.granted", "mallory", "admin"),  # not admin
-            _role_event(4, "ada", "role.granted", "ann", "approver"),
-            _role_event(5, "ada", "role.granted", "bob", "approver"),
-            _role_event(6, "ada", "role.revoked", "bob", "approver"),
-        ]
+    sod = RefusalKind.SEPARATION_OF_DUTIES
+    s.roles["rita"].add(Role.APPROVER)  # even with the role, the requester cannot approve
+    own = _refusal(s, "rita", medium)
+    assert own is not None and own[0] is sod and "requested this promotion" in own[1]
+    created = _refusal(s, "ann", _request(risk_tier="medium", version_creator="ANN.mlflow"))
+    assert created is not None and created[0] is sod and "created version 3" in created[1]
+    # bob's mapped registry name is carl, who trained the run.
+    trained = _refusal(s, "bob", _request(risk_tier="medium", version_creator=""))
+    assert trained is not None and "training run" in trained[1]
+    twice = _refusal(
+        s, "ann", _approve(_request(risk_tier="medium", version_creator="", run_user=""), "ann")
     )
-    assert roles.get("mallory", set()) == set()
-    assert roles["ada"] == {Role.ADMIN}
-    assert roles["ann"] == {Role.APPROVER}
-    assert roles["bob"] == set()
-    assert len(ignored) == 2
+    assert twice is not None and "distinct people" in twice[1]
+    s.roles["ann"] = {Role.VIEWER}
+    role = _refusal(s, "ann", medium)
+    assert role is not None and role[0] is RefusalKind.NOT_AUTHORIZED and "approver role" in role[1]
+    s.roles["ann"] = {Role.APPROVER}
+    closed = _refusal(s, "ann", _request(risk_tier="medium", state=RequestState.REJECTED))
+    assert closed is not None and "rejected" in closed[1]
+
+
+def test_high_risk_approval_needs_the_authors_mapped_to_people() -> None:
+    # carl.ml created the version; nobody's registry names include it: nobody can tell
+    # whether an approver is its author, so a high-risk approval is refused.
+    s = _state()
+    req = _request(version_creator="carl.ml", run_user="carl.ml")
+    refused = _refusal(s, "ann", req)
+    assert refused is not None and "maps to no Gavel identity" in refused[1]
+    # Medium risk: allowed (the request view says what could not be checked).
+    assert _refusal(s, "ann", _request(risk_tier="medium", version_creator="carl.ml")) is None
+    # Once an admin maps carl.ml to bob, ann may approve and bob may not.
+    s.set_names(s.members["bob"], ("carl.ml",))
+    assert _refusal(s, "ann", req) is None
+    assert "created version" in _refusal(s, "bob", req)[1]  # type: ignore[index]
+
+
+def test_a_lowered_tier_never_lowers_what_a_request_needs() -> None:
+    s = _state()
+    req = _request(risk_tier="high", version_creator="", run_user="")
+    s.tiers["model:reg/fraud"] = ("low", 9)  # a sync saw risk_tier=low since
+    assert s.effective_tier(req) == "high"
+    assert s.effective_tier(req, "low") == "high"
+    # ...and a raised one raises it.
+    low = _request(risk_tier="low", version_creator="", run_user="")
+    s.tiers["model:reg/fraud"] = ("medium", 10)
+    assert s.effective_tier(low) == "medium"
+    assert s.effective_tier(low, "high") == "high"

@@ -12,20 +12,20 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.authority_requests import parse_request
 from app.domain.governance import (
-    FoldEvent,
+    PromotionRequest,
     RequestState,
     SignatureMeaning,
     TargetKind,
-    fold_requests,
 )
-from app.domain.ledger import LedgerAction
+from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import LedgerQuery
 from app.services.governance import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
 from tests import test_governance_e2e as e2e
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.test_cli import assert_one_line_error, gavel
-from tests.test_cli_governance import _home
+from tests.test_cli_governance import _home, pp, signed
 from tests.test_governance_e2e import CHECKLIST, PASS, Team
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ team = e2e.team
 def _approved_stage_request(team: Team, stage: str = "production", version: int = 2) -> str:
     r = team.ada.governance.create_request(
         "reg", team.model, version, "", "Serve v2 from the Production stage.", CHECKLIST,
-        stage=stage,
+        stage=stage, passphrase=PASS["ada"],
     )  # fmt: skip
     team.ann.governance.approve(r.request_id, "ok", PASS["ann"])
     assert team.bob.governance.approve(r.request_id, "ok", PASS["bob"]).state is (
@@ -56,7 +56,7 @@ def _applied_events(team: Team) -> list[tuple[object, object]]:
 def test_stage_request_is_approved_and_applied_as_a_stage_transition(team: Team) -> None:
     r = team.ada.governance.create_request(
         "reg", team.model, 2, "", "Serve v2 from the Production stage.", CHECKLIST,
-        stage="production",
+        stage="production", passphrase=PASS["ada"],
     )  # fmt: skip
     assert (r.target_kind, r.stage, r.stage_at_request, r.alias) == (
         TargetKind.STAGE,
@@ -74,7 +74,7 @@ def test_stage_request_is_approved_and_applied_as_a_stage_transition(team: Team)
         RequestState.APPROVED
     )
 
-    outcome = team.bob.promotions.apply(r.request_id)
+    outcome = team.bob.promotions.apply(r.request_id, PASS["bob"])
     assert outcome.applied and not outcome.reconciled, outcome.message
     with team.client() as c:
         v2 = c.get_model_version(team.model, 2)
@@ -94,7 +94,7 @@ def test_stage_request_is_approved_and_applied_as_a_stage_transition(team: Team)
             {"stage": "Production", "version": 2, "request_id": r.request_id},
         )
     ]
-    assert not team.ann.promotions.apply(r.request_id).applied  # once only
+    assert not team.ann.promotions.apply(r.request_id, PASS["ann"]).applied  # once only
     assert team.ann.audit.verify().ok
 
     # The next syncs see v2 in Production, and the ledger explains it.
@@ -111,10 +111,11 @@ def test_interrupted_stage_apply_is_reconciled_once(team: Team) -> None:
     with team.client() as c:
         c.set_model_version_tag(team.model, 2, TAG_REQUEST, rid)
         c.transition_model_version_stage(team.model, 2, "Production", False)
-    outcomes = team.bob.promotions.reconcile()
-    assert [o.request.request_id for o in outcomes] == [rid]
+    assert [r.request_id for r in team.bob.promotions.written_not_recorded()] == [rid]
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
+    assert outcome.applied and outcome.reconciled
     assert team.ann.governance.request(rid).state is RequestState.APPLIED
-    assert not team.bob.promotions.apply(rid).applied
+    assert not team.bob.promotions.apply(rid, PASS["bob"]).applied
     assert len(_applied_events(team)) == 1
 
 
@@ -124,7 +125,7 @@ def test_stage_moved_behind_governance_is_a_conflict_then_a_violation(team: Team
         moved = c.transition_model_version_stage(team.model, 2, "Staging", False)
     assert moved.current_stage == "Staging"
 
-    outcome = team.bob.promotions.apply(rid)
+    outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert not outcome.applied
     assert outcome.request.state is RequestState.CONFLICT
     assert f"version 2 of {team.model} moved from stage None to stage Staging" in outcome.message
@@ -148,21 +149,17 @@ def test_request_events_without_a_target_kind_still_fold_as_alias_requests() -> 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     version = {"registry": "reg", "model": "fraud", "version": 3, "run_id": "r", "source": "s"}
 
-    def created(rid: str, target: dict[str, object]) -> FoldEvent:
-        after = {"request": {"version": version, "evidence_digest": "e", **target}}
-        return FoldEvent(1, at, "rita", "request.created", f"request:{rid}", None, after, "",
-                         "h" * 64, None)  # fmt: skip
+    def parsed(rid: str, target: dict[str, object]) -> PromotionRequest | None:
+        payload = {"version": version, **target}
+        event = LedgerEvent(1, at, "rita", "request.created", f"request:{rid}", None,
+                            {"request": payload}, "", "0" * 64, "h" * 64)  # fmt: skip
+        return parse_request(rid, event, payload)
 
-    folded = fold_requests(
-        [
-            created("old", {"alias": "champion", "alias_version_at_request": 2}),
-            created("stage", {"target_kind": "stage", "stage": "Production"}),
-            created("newer", {"target_kind": "traffic-split", "split": 0.1}),
-            created("bad", {"target_kind": "stage", "stage": "Retired"}),
-        ]
-    )
-    assert sorted(folded) == ["old", "stage"]
-    old, stage = folded["old"], folded["stage"]
+    old = parsed("old", {"alias": "champion", "alias_version_at_request": 2})
+    stage = parsed("stage", {"target_kind": "stage", "stage": "Production"})
+    assert parsed("newer", {"target_kind": "traffic-split", "split": 0.1}) is None
+    assert parsed("bad", {"target_kind": "stage", "stage": "Retired"}) is None
+    assert old is not None and stage is not None
     assert (old.target_kind, old.alias, old.alias_version_at_request) == (
         TargetKind.ALIAS,
         "champion",
@@ -182,14 +179,14 @@ def test_cli_request_create_with_a_stage(
     model = f"cli-stage-{uuid.uuid4().hex[:6]}"
     e2e._seed_model(seeded_registry, model)
     ada = _home(tmp_path, "ada", pg_database_url, seeded_registry)
-    assert gavel(ada, "roles", "grant", "ada", "requester").returncode == 0
+    assert signed(ada, "ada", "roles", "grant", "ada", "requester")[0] == 0
     assert gavel(ada, "sync").returncode == 0
 
-    created = gavel(ada, "request", "create", model, "3", "--stage", "staging",
-                    "--justification", "Shadow traffic first")  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    assert f"{model} v3 → stage Staging" in created.stdout
-    rid = created.stdout.split()[2].rstrip(":")
+    code, out, err = signed(ada, "ada", "request", "create", model, "3", "--stage", "staging",
+                            "--justification", "Shadow traffic first")  # fmt: skip
+    assert code == 0, err
+    assert f"{model} v3 → stage Staging" in out
+    rid = out.split()[2].rstrip(":")
     shown = json.loads(gavel(ada, "request", "show", rid, "--json").stdout)
     assert (shown["target_kind"], shown["stage"], shown["alias"]) == ("stage", "Staging", None)
     assert "stage: Staging" in gavel(ada, "request", "show", rid).stdout
@@ -200,5 +197,5 @@ def test_cli_request_create_with_a_stage(
     neither = gavel(ada, "request", "create", model, "3", "--justification", "j")
     assert "--alias" in assert_one_line_error(neither, 2)
     unknown = gavel(ada, "request", "create", model, "3", "--stage", "Retired",
-                    "--justification", "j")  # fmt: skip
+                    "--justification", "j", "--passphrase-env", "PP", env=pp("ada"))  # fmt: skip
     assert "Staging, Production, Archived" in assert_one_line_error(unknown, 2)

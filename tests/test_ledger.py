@@ -1,8 +1,10 @@
 """Audit ledger: canonical form, chain, triggers, tamper detection, signatures, export, replica.
 
-Store-level tests run on SQLite and on the real PostgreSQL (the `db` fixture is
-parametrized). Tampering tests drop the triggers first, as an attacker with database
-access would, and check that verify() names the first bad event.
+Store-level tests run on SQLite and on the real PostgreSQL (the `ledger_db` fixture
+is parametrized). These exercise the hash chain and signatures, so they append
+straight to the store; the authority rules are test_authority.py's. Tampering tests
+drop the triggers first, as an attacker with database access would, and check that
+verify() names the first bad event.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from app.domain.ledger import (
     chain_tail,
     to_epoch_us,
 )
-from app.domain.ledger_keys import key_enrollment
+from app.domain.ledger_keys import key_enrollment, key_subject
 from app.domain.ledger_query import (
     AliasMove,
     LedgerQuery,
@@ -54,7 +56,7 @@ from app.services.ledger_export import verify_export
 from app.services.signing import Ed25519Signer, Ed25519Verifier
 from app.stores.engine import Database
 from app.stores.ledger_store import LedgerStore
-from app.stores.migrate import alembic_config
+from app.stores.migrate import LEDGER_SCHEMA, alembic_config
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 SUBJECT = model_subject("prod", "fraud")
@@ -76,13 +78,42 @@ def _clock(start: datetime = T0) -> Callable[[], datetime]:
 
 
 @pytest.fixture
-def store(db: Database) -> LedgerStore:
-    return LedgerStore(db, clock=_clock())
+def store(ledger_db: Database) -> LedgerStore:
+    return LedgerStore(ledger_db, clock=_clock())
 
 
 @pytest.fixture
 def audit(store: LedgerStore) -> AuditService:
     return AuditService(store)
+
+
+def _record(
+    audit: AuditService,
+    actor: str,
+    action: LedgerAction,
+    subject: str,
+    before: object = None,
+    after: object = None,
+    reason: str = "",
+    signer: Ed25519Signer | None = None,
+) -> LedgerEvent:
+    """Straight into the store: these tests are about the chain and signatures; whether
+    an actor had the authority is the fold's question (test_authority.py)."""
+    draft = LedgerDraft(actor, str(action), subject, before, after, reason)  # type: ignore[arg-type]
+    return audit.store.append(draft, signer)
+
+
+def _enrol(audit: AuditService, actor: str, key: Ed25519Signer) -> LedgerEvent:
+    return audit.store.append(
+        LedgerDraft(
+            actor,
+            LedgerAction.KEY_ENROLLED.value,
+            key_subject(key.key_id),
+            after=key_enrollment(key.public_key, actor),
+            reason=f"{actor}'s officer key",
+        ),
+        key,
+    )
 
 
 def _fill(audit: AuditService, n: int) -> list[LedgerEvent]:
@@ -92,7 +123,8 @@ def _fill(audit: AuditService, n: int) -> list[LedgerEvent]:
         LedgerAction.POLICY_CHANGED,
     ]
     return [
-        audit.record(
+        _record(
+            audit,
             actor=["alice", "bob"][i % 2],
             action=actions[i % 3],
             subject=SUBJECT if i % 2 == 0 else model_subject("prod", "churn"),
@@ -255,7 +287,13 @@ def test_fast_and_full_paths_agree_on_where(
     assert full.problem is not None and fast.problem is not None
     assert (full.problem.kind, full.problem.seq) == (full_kind, seq)
     assert fast.problem.seq == seq
-    assert fast.events_checked == full.events_checked == seq - 1
+    if tamper == "forge":
+        # A bad signature spoils one event, not the chain: verification goes on to the end.
+        assert not full.chain_broken and not fast.chain_broken
+        assert fast.events_checked == full.events_checked == len(rows)
+    else:
+        assert full.chain_broken and fast.chain_broken
+        assert fast.events_checked == full.events_checked == seq - 1
 
 
 # ------------------------------------------------------------------ chain and queries
@@ -296,12 +334,13 @@ def test_queries_filter_in_sql(audit: AuditService) -> None:
     assert newest[0].after == {"n": 11, "score": 1.375}
 
 
-def test_alias_history_and_holder_at(db: Database) -> None:
-    audit = AuditService(LedgerStore(db, clock=_clock()))
+def test_alias_history_and_holder_at(ledger_db: Database) -> None:
+    audit = AuditService(LedgerStore(ledger_db, clock=_clock()))
     fraud, churn = model_subject("prod", "fraud"), model_subject("prod", "churn")
 
     def moved(subject: str, alias: str, before: int | None, after: int | None) -> None:
-        audit.record(
+        _record(
+            audit,
             "sync",
             LedgerAction.ALIAS_OBSERVED,
             subject,
@@ -312,7 +351,8 @@ def test_alias_history_and_holder_at(db: Database) -> None:
     moved(fraud, "champion", None, 1)  # T0
     moved(churn, "champion", None, 7)  # T0 + 1s
     moved(fraud, "challenger", None, 2)  # T0 + 2s
-    audit.record(  # T0 + 3s
+    _record(
+        audit,  # T0 + 3s
         "alice",
         LedgerAction.PROMOTION_APPLIED,
         fraud,
@@ -358,35 +398,35 @@ def test_verify_can_be_cancelled(audit: AuditService, store: LedgerStore) -> Non
         "UPDATE ledger_head SET hash = '" + "f" * 64 + "'",
     ],
 )
-def test_triggers_refuse_changes(audit: AuditService, db: Database, statement: str) -> None:
+def test_triggers_refuse_changes(audit: AuditService, ledger_db: Database, statement: str) -> None:
     _fill(audit, 4)
-    with pytest.raises(IntegrityError, match="append-only"), db.engine.begin() as conn:
+    with pytest.raises(IntegrityError, match="append-only"), ledger_db.engine.begin() as conn:
         conn.exec_driver_sql(statement)
     assert audit.verify().ok
     assert audit.count() == 4
 
 
 @pytest.mark.integration
-def test_truncate_is_refused_on_postgresql(make_db: Callable[[str], Database]) -> None:
-    db = make_db("postgresql")
-    AuditService(LedgerStore(db)).record("alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+def test_truncate_is_refused_on_postgresql(make_ledger_db: Callable[[str], Database]) -> None:
+    ledger_db = make_ledger_db("postgresql")
+    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
     for table in ("ledger_events", "ledger_head"):
-        with pytest.raises(IntegrityError, match="append-only"), db.engine.begin() as conn:
+        with pytest.raises(IntegrityError, match="append-only"), ledger_db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {table}")
 
 
-def test_migration_downgrades_and_upgrades_cleanly(db: Database) -> None:
+def test_migration_downgrades_and_upgrades_cleanly(ledger_db: Database) -> None:
     from alembic import command
 
-    cfg = alembic_config()
-    with db.engine.begin() as conn:
+    cfg = alembic_config(LEDGER_SCHEMA)
+    with ledger_db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0001")
-    with db.engine.begin() as conn:
+        command.downgrade(cfg, "base")
+    with ledger_db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    AuditService(LedgerStore(db)).record("alice", LedgerAction.COMMENT_ADDED, SUBJECT)
-    with pytest.raises(IntegrityError, match="append-only"), db.engine.begin() as conn:
+    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+    with pytest.raises(IntegrityError, match="append-only"), ledger_db.engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM ledger_events")
 
 
@@ -440,9 +480,11 @@ def _move_head(db: Database, event: LedgerEvent) -> None:
     _sql(db, "UPDATE ledger_head SET seq = :s, hash = :h", s=event.seq, h=event.hash)
 
 
-def test_edited_payload_is_named_and_the_first_edit_wins(audit: AuditService, db: Database) -> None:
+def test_edited_payload_is_named_and_the_first_edit_wins(
+    audit: AuditService, ledger_db: Database
+) -> None:
     _fill(audit, 10)
-    _drop_triggers(db)
+    _drop_triggers(ledger_db)
     for seq in (7, 4):
         row_body = audit.events([seq])[0]
         tampered = canonical_body(
@@ -451,7 +493,7 @@ def test_edited_payload_is_named_and_the_first_edit_wins(audit: AuditService, db
             draft=LedgerDraft(row_body.actor, row_body.action, row_body.subject, reason="nicer"),
             prev_hash=row_body.prev_hash,
         )
-        _sql(db, "UPDATE ledger_events SET body = :b WHERE seq = :s", b=tampered, s=seq)
+        _sql(ledger_db, "UPDATE ledger_events SET body = :b WHERE seq = :s", b=tampered, s=seq)
     report = audit.verify()
     assert report.problem is not None
     assert (report.problem.kind, report.problem.seq) == (ProblemKind.EDITED, 4)
@@ -459,10 +501,10 @@ def test_edited_payload_is_named_and_the_first_edit_wins(audit: AuditService, db
     assert report.head is not None and report.head.seq == 3
 
 
-def test_deleted_event_is_missing(audit: AuditService, db: Database) -> None:
+def test_deleted_event_is_missing(audit: AuditService, ledger_db: Database) -> None:
     _fill(audit, 10)
-    _drop_triggers(db)
-    _sql(db, "DELETE FROM ledger_events WHERE seq = 6")
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq = 6")
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.MISSING, 6)
@@ -470,62 +512,62 @@ def test_deleted_event_is_missing(audit: AuditService, db: Database) -> None:
 
 
 def test_forged_event_appended_without_the_chain_is_inserted(
-    audit: AuditService, db: Database
+    audit: AuditService, ledger_db: Database
 ) -> None:
     _fill(audit, 5)
-    _drop_triggers(db)
-    _insert_raw(db, 6, _forged_body(6, prev="e" * 64))
+    _drop_triggers(ledger_db)
+    _insert_raw(ledger_db, 6, _forged_body(6, prev="e" * 64))
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.INSERTED, 6)
 
 
-def test_event_inserted_mid_chain_is_named(audit: AuditService, db: Database) -> None:
+def test_event_inserted_mid_chain_is_named(audit: AuditService, ledger_db: Database) -> None:
     events = _fill(audit, 8)
-    _drop_triggers(db)
+    _drop_triggers(ledger_db)
     # Make room at 5 (two steps: PostgreSQL checks the primary key row by row).
-    _sql(db, "UPDATE ledger_events SET seq = -seq WHERE seq >= 5")
-    _sql(db, "UPDATE ledger_events SET seq = 1 - seq WHERE seq < 0")
+    _sql(ledger_db, "UPDATE ledger_events SET seq = -seq WHERE seq >= 5")
+    _sql(ledger_db, "UPDATE ledger_events SET seq = 1 - seq WHERE seq < 0")
     # A well-formed event that links correctly to event 4.
-    _insert_raw(db, 5, _forged_body(5, prev=events[3].hash))
+    _insert_raw(ledger_db, 5, _forged_body(5, prev=events[3].hash))
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.INSERTED, 5)
 
 
-def test_swapped_events_are_reordered(audit: AuditService, db: Database) -> None:
+def test_swapped_events_are_reordered(audit: AuditService, ledger_db: Database) -> None:
     _fill(audit, 8)
-    _drop_triggers(db)
-    _sql(db, "UPDATE ledger_events SET seq = -1 WHERE seq = 3")
-    _sql(db, "UPDATE ledger_events SET seq = 3 WHERE seq = 4")
-    _sql(db, "UPDATE ledger_events SET seq = 4 WHERE seq = -1")
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "UPDATE ledger_events SET seq = -1 WHERE seq = 3")
+    _sql(ledger_db, "UPDATE ledger_events SET seq = 3 WHERE seq = 4")
+    _sql(ledger_db, "UPDATE ledger_events SET seq = 4 WHERE seq = -1")
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.REORDERED, 3)
     assert "holds the recorded event 4" in problem.message
 
 
-def test_cut_tail_is_caught_by_the_head_record(audit: AuditService, db: Database) -> None:
+def test_cut_tail_is_caught_by_the_head_record(audit: AuditService, ledger_db: Database) -> None:
     _fill(audit, 8)
-    _drop_triggers(db)
-    _sql(db, "DELETE FROM ledger_events WHERE seq > 6")
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq > 6")
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.TRUNCATED, 7)
     # Appending would hide the cut behind a fresh head: refused.
     with pytest.raises(LedgerTampered, match="altered outside Gavel"):
-        audit.record("alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+        _record(audit, "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
 
 
 def test_cut_tail_with_head_rewound_is_caught_by_a_checkpoint(
-    audit: AuditService, db: Database
+    audit: AuditService, ledger_db: Database
 ) -> None:
     events = _fill(audit, 8)
     kept = audit.verify().head
     assert kept == events[-1].checkpoint
-    _drop_triggers(db)
-    _sql(db, "DELETE FROM ledger_events WHERE seq > 5")
-    _move_head(db, events[4])
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq > 5")
+    _move_head(ledger_db, events[4])
     assert audit.verify().ok  # without an outside anchor, a clean cut is invisible
     problem = audit.verify(checkpoint=Checkpoint.parse(str(kept))).problem
     assert problem is not None
@@ -534,19 +576,19 @@ def test_cut_tail_with_head_rewound_is_caught_by_a_checkpoint(
 
 
 def test_consistently_rewritten_history_is_caught_by_a_checkpoint(
-    audit: AuditService, db: Database
+    audit: AuditService, ledger_db: Database
 ) -> None:
     events = _fill(audit, 8)
     kept = events[5].checkpoint
-    _drop_triggers(db)
+    _drop_triggers(ledger_db)
     # Rewrite event 4 and re-chain everything after it: the chain itself is valid.
-    _sql(db, "DELETE FROM ledger_events WHERE seq >= 4")
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq >= 4")
     prev = events[2].hash
     for seq in range(4, 9):
         body = _forged_body(seq, prev, reason=f"rewritten {seq}")
-        _insert_raw(db, seq, body)
+        _insert_raw(ledger_db, seq, body)
         prev = body_hash(body)
-    _sql(db, "UPDATE ledger_head SET seq = 8, hash = :h", h=prev)
+    _sql(ledger_db, "UPDATE ledger_head SET seq = 8, hash = :h", h=prev)
     assert audit.verify().ok
     problem = audit.verify(checkpoint=kept).problem
     assert problem is not None
@@ -554,13 +596,16 @@ def test_consistently_rewritten_history_is_caught_by_a_checkpoint(
 
 
 def test_rehashed_last_event_is_caught_by_the_head_record(
-    audit: AuditService, db: Database
+    audit: AuditService, ledger_db: Database
 ) -> None:
     events = _fill(audit, 4)
-    _drop_triggers(db)
+    _drop_triggers(ledger_db)
     body = _forged_body(4, events[2].hash)
     _sql(
-        db, "UPDATE ledger_events SET body = :b, hash = :h WHERE seq = 4", b=body, h=body_hash(body)
+        ledger_db,
+        "UPDATE ledger_events SET body = :b, hash = :h WHERE seq = 4",
+        b=body,
+        h=body_hash(body),
     )
     problem = audit.verify().problem
     assert problem is not None
@@ -573,15 +618,15 @@ def test_rehashed_last_event_is_caught_by_the_head_record(
 @pytest.fixture
 def alice_key(audit: AuditService) -> Ed25519Signer:
     key = Ed25519Signer.generate()
-    audit.enroll_key("alice", key.public_key, "alice's officer key", proof=key)
+    _enrol(audit, "alice", key)
     return key
 
 
 def test_signed_events_verify_offline_from_the_ledger(
     audit: AuditService, alice_key: Ed25519Signer
 ) -> None:
-    signed = audit.record(
-        "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, reason="ok", signer=alice_key
+    signed = _record(
+        audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, reason="ok", signer=alice_key
     )
     assert signed.signer == alice_key.key_id and signed.signature is not None
     report = audit.verify()
@@ -592,26 +637,35 @@ def test_signed_events_verify_offline_from_the_ledger(
 def test_signing_is_refused_for_unknown_foreign_or_revoked_keys(
     audit: AuditService, alice_key: Ed25519Signer
 ) -> None:
+    # record() signs only what carries no authority (authority goes through the fold).
+    action = LedgerAction.EXPORT_MADE
     with pytest.raises(UsageError, match="not enrolled"):
-        audit.record(
-            "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=Ed25519Signer.generate()
-        )
+        audit.record("alice", action, SUBJECT, signer=Ed25519Signer.generate())
     with pytest.raises(UsageError, match="belongs to 'alice'"):
-        audit.record("bob", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
-    audit.revoke_key("security", alice_key.key_id, "laptop lost")
-    with pytest.raises(UsageError, match="revoked"):
+        audit.record("bob", action, SUBJECT, signer=alice_key)
+    with pytest.raises(UsageError, match="carries authority"):
         audit.record("alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(
+        audit,
+        "security",
+        LedgerAction.KEY_REVOKED,
+        key_subject(alice_key.key_id),
+        after={"key_id": alice_key.key_id},
+        reason="laptop lost",
+    )
+    with pytest.raises(UsageError, match="revoked"):
+        audit.record("alice", action, SUBJECT, signer=alice_key)
     assert audit.verify().ok
 
 
 def test_forged_signature_is_rejected(
-    audit: AuditService, alice_key: Ed25519Signer, db: Database
+    audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
 ) -> None:
-    event = audit.record("alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
-    audit.record("bob", LedgerAction.COMMENT_ADDED, SUBJECT)
-    _drop_triggers(db)
+    event = _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(audit, "bob", LedgerAction.COMMENT_ADDED, SUBJECT)
+    _drop_triggers(ledger_db)
     forged = Ed25519Signer.generate().sign(bytes.fromhex(event.hash))
-    _sql(db, "UPDATE ledger_events SET signature = :s WHERE seq = :q", s=forged, q=event.seq)
+    _sql(ledger_db, "UPDATE ledger_events SET signature = :s WHERE seq = :q", s=forged, q=event.seq)
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.BAD_SIGNATURE, event.seq)
@@ -619,11 +673,15 @@ def test_forged_signature_is_rejected(
 
 
 def test_stripped_signature_is_rejected(
-    audit: AuditService, alice_key: Ed25519Signer, db: Database
+    audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
 ) -> None:
-    event = audit.record("alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
-    _drop_triggers(db)
-    _sql(db, "UPDATE ledger_events SET signer = NULL, signature = NULL WHERE seq = :q", q=event.seq)
+    event = _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _drop_triggers(ledger_db)
+    _sql(
+        ledger_db,
+        "UPDATE ledger_events SET signer = NULL, signature = NULL WHERE seq = :q",
+        q=event.seq,
+    )
     problem = audit.verify().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == (ProblemKind.BAD_SIGNATURE, event.seq)
@@ -636,7 +694,7 @@ def test_jsonl_export_verifies_offline_and_is_recorded(
     audit: AuditService, alice_key: Ed25519Signer, tmp_path: Path
 ) -> None:
     _fill(audit, 20)
-    audit.record("alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
     out = tmp_path / "ledger.jsonl"
     result = audit.export(out, "jsonl", actor="auditor")
     assert result.events == 22 and result.head is not None and result.head.seq == 22
@@ -726,8 +784,8 @@ def test_csv_export(audit: AuditService, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def replica(make_db: Callable[[str], Database]) -> LedgerStore:
-    return LedgerStore(make_db("sqlite"))
+def replica(make_ledger_db: Callable[[str], Database]) -> LedgerStore:
+    return LedgerStore(make_ledger_db("sqlite"))
 
 
 def test_pull_copies_new_events_and_the_replica_verifies(
@@ -736,7 +794,7 @@ def test_pull_copies_new_events_and_the_replica_verifies(
     _fill(audit, 5)
     first = audit.pull_replica(store, replica)
     assert (first.imported, first.compared) == (6, 0)
-    audit.record("alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
     _fill(audit, 2)
     second = audit.pull_replica(store, replica)
     assert (second.imported, second.compared) == (3, 6)
@@ -748,17 +806,20 @@ def test_pull_copies_new_events_and_the_replica_verifies(
 
 
 def test_pull_refuses_a_rewritten_shared_ledger(
-    audit: AuditService, store: LedgerStore, replica: LedgerStore, db: Database
+    audit: AuditService, store: LedgerStore, replica: LedgerStore, ledger_db: Database
 ) -> None:
     events = _fill(audit, 6)
     audit.pull_replica(store, replica)
     _fill(audit, 2)
-    _drop_triggers(db)
+    _drop_triggers(ledger_db)
     # Rewrite a held event and re-hash it: its successor's link would break, but the
     # pull already knows the original.
     body = _forged_body(3, events[1].hash)
     _sql(
-        db, "UPDATE ledger_events SET body = :b, hash = :h WHERE seq = 3", b=body, h=body_hash(body)
+        ledger_db,
+        "UPDATE ledger_events SET body = :b, hash = :h WHERE seq = 3",
+        b=body,
+        h=body_hash(body),
     )
     with pytest.raises(LedgerTampered, match="event 3 differs") as caught:
         audit.pull_replica(store, replica)
@@ -767,13 +828,13 @@ def test_pull_refuses_a_rewritten_shared_ledger(
 
 
 def test_pull_refuses_a_broken_chain_in_new_events(
-    audit: AuditService, store: LedgerStore, replica: LedgerStore, db: Database
+    audit: AuditService, store: LedgerStore, replica: LedgerStore, ledger_db: Database
 ) -> None:
     _fill(audit, 4)
     audit.pull_replica(store, replica)
     _fill(audit, 4)
-    _drop_triggers(db)
-    _sql(db, "DELETE FROM ledger_events WHERE seq = 6")
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq = 6")
     with pytest.raises(LedgerTampered, match="Nothing was imported") as caught:
         audit.pull_replica(store, replica)
     assert caught.value.problem is not None
@@ -782,12 +843,12 @@ def test_pull_refuses_a_broken_chain_in_new_events(
 
 
 def test_pull_refuses_a_shared_ledger_that_lost_held_events(
-    audit: AuditService, store: LedgerStore, replica: LedgerStore, db: Database
+    audit: AuditService, store: LedgerStore, replica: LedgerStore, ledger_db: Database
 ) -> None:
     _fill(audit, 4)
     audit.pull_replica(store, replica)
-    _drop_triggers(db)
-    _sql(db, "DELETE FROM ledger_events WHERE seq >= 3")
+    _drop_triggers(ledger_db)
+    _sql(ledger_db, "DELETE FROM ledger_events WHERE seq >= 3")
     with pytest.raises(LedgerTampered, match="no longer holds event 3"):
         audit.pull_replica(store, replica)
     assert replica.count() == 4
@@ -831,3 +892,16 @@ def test_signature_helpers_round_trip() -> None:
 def test_epoch_microseconds_are_exact() -> None:
     at = datetime(2026, 11, 27, 10, 15, 30, 123456, tzinfo=UTC)
     assert to_epoch_us(at) == int(at.timestamp()) * 1_000_000 + 123_456
+
+
+def test_ledger_migrations_have_one_head_and_match_the_models(ledger_db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from app.stores.ledger_schema import LedgerBase
+    from app.stores.migrate import heads
+
+    assert heads(LEDGER_SCHEMA) == [LEDGER_SCHEMA.head]
+    with ledger_db.engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": LEDGER_SCHEMA.version_table})
+        assert compare_metadata(ctx, LedgerBase.metadata) == []

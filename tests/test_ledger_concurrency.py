@@ -16,7 +16,7 @@ import pytest
 
 from app.domain.ledger import LedgerAction
 from app.services.audit import AuditService
-from app.stores.engine import Database, make_engine
+from app.stores.engine import LEDGER, Database, make_engine
 from app.stores.ledger_store import LedgerStore
 
 WRITERS = 4
@@ -26,14 +26,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _writer(url: str, writer: int, barrier: Barrier) -> None:
-    db = Database(make_engine(url))
+    db = Database(make_engine(url), LEDGER)
     try:
         audit = AuditService(LedgerStore(db))
         barrier.wait(timeout=120)
         for i in range(APPENDS):
             audit.record(
                 f"writer-{writer}",
-                LedgerAction.COMMENT_ADDED,
+                LedgerAction.ALIAS_OBSERVED,
                 f"model:prod/m{writer}",
                 after={"writer": writer, "i": i},
             )
@@ -42,8 +42,10 @@ def _writer(url: str, writer: int, barrier: Barrier) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_concurrent_writers_keep_one_chain(kind: str, make_db: Callable[[str], Database]) -> None:
-    db = make_db(kind)
+def test_concurrent_writers_keep_one_chain(
+    kind: str, make_ledger_db: Callable[[str], Database]
+) -> None:
+    db = make_ledger_db(kind)
     url = db.engine.url.render_as_string(hide_password=False)
     audit = AuditService(LedgerStore(db))
     ctx = multiprocessing.get_context("spawn")

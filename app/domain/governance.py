@@ -1,7 +1,8 @@
-"""Governance rules: roles, policy per risk tier, separation of duties, request state.
+"""Governance words and rules: roles, policy per risk tier, requests and their evidence.
 
-Pure: no I/O. Every fact here is derived from ledger events, so authorization and
-request history are as tamper-evident as the ledger itself.
+Pure: no I/O. Who holds which role, which policy is in force and where each request
+stands are folded from signed ledger events by ``domain.authority``; this module
+holds the values those folds produce and the rules that read them.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import hashlib
 import json
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -30,6 +31,7 @@ class RequestState(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"  # policy satisfied, not yet applied to the registry
     REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"  # taken back by its requester (or an admin)
     APPLIED = "applied"
     CONFLICT = "conflict"  # the alias (or the version's stage) moved since the request
     VOID = "void"  # the version (or the model) it names is gone or was recreated
@@ -69,6 +71,19 @@ CHECKLIST: dict[str, str] = {
 }
 
 RISK_TIERS = ("high", "medium", "low")
+_TIER_RANK = {"low": 1, "medium": 2, "high": 3}
+
+
+def normalize_tier(tier: str) -> str:
+    """A tier as policies name it; an unknown or missing tier counts as high."""
+    t = tier.strip().lower()
+    return t if t in _TIER_RANK else "high"
+
+
+def strictest_tier(*tiers: str | None) -> str:
+    """The strictest of the tiers given (None: not known, ignored); high if none is."""
+    known = [normalize_tier(t) for t in tiers if t is not None]
+    return max(known, key=_TIER_RANK.__getitem__) if known else "high"
 
 
 # ------------------------------------------------------------------------- policy
@@ -158,24 +173,36 @@ DEFAULT_POLICIES: dict[str, Policy] = {
 
 def policy_for(risk_tier: str, policies: Mapping[str, Policy]) -> Policy:
     """The policy of a tier; an unknown or missing tier counts as high."""
-    tier = risk_tier.strip().lower()
-    return policies.get(tier) or policies.get("high") or DEFAULT_POLICIES["high"]
+    tier = normalize_tier(risk_tier)
+    return policies.get(tier) or DEFAULT_POLICIES[tier]
 
 
 # ----------------------------------------------------------------------- identity
+
+
+class MemberStatus(StrEnum):
+    """Where a person's enrolment stands on the ledger."""
+
+    ACTIVE = "active"  # a key an admin approved (or the ledger's founder)
+    PENDING = "pending"  # enrolled a key; no admin has approved it yet
+    REVOKED = "revoked"  # their key was revoked and no new one approved
+    UNKNOWN = "unknown"  # not on the ledger at all
 
 
 @dataclass(frozen=True)
 class Identity:
     """A person as the ledger knows them.
 
-    registry_usernames: names this person has in registries (for 'the creator of a
-    version cannot approve it').
+    registry_usernames: names this person has in registries, as an admin mapped them
+    (for 'the creator of a version cannot approve it'); what people say of themselves
+    does not count.
     """
 
     user_id: str
     display_name: str
     registry_usernames: tuple[str, ...] = ()
+    status: MemberStatus = MemberStatus.UNKNOWN
+    key_id: str | None = None
 
     def all_names(self) -> set[str]:
         return {self.user_id.lower(), *(u.lower() for u in self.registry_usernames)}
@@ -251,7 +278,12 @@ class VersionIdentity:
 
 @dataclass(frozen=True)
 class Evidence:
-    """The run evidence a request is approved on; a change makes the request STALE."""
+    """The run evidence a request is approved on; a change makes the request STALE.
+
+    A request records the metrics and dataset digests themselves, so its policy's
+    thresholds are checked against what the approvers saw, and apply compares the
+    digest of that record with the run as the registry shows it then.
+    """
 
     metrics: Mapping[str, float] = field(default_factory=dict)
     dataset_digests: tuple[str, ...] = ()
@@ -267,6 +299,23 @@ class Evidence:
         )
         return hashlib.sha256(body.encode()).hexdigest()
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metrics": {k: float(v) for k, v in sorted(self.metrics.items())},
+            "datasets": sorted(self.dataset_digests),
+        }
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> Evidence:
+        metrics = d.get("metrics", {})
+        datasets = d.get("datasets", [])
+        if not isinstance(metrics, Mapping) or not isinstance(datasets, list):
+            raise ValueError("evidence must hold a metrics table and a datasets list")
+        return cls(
+            {str(k): float(v) for k, v in metrics.items()},
+            tuple(str(x) for x in datasets),
+        )
+
 
 def request_subject(request_id: str) -> str:
     return f"request:{request_id}"
@@ -274,6 +323,11 @@ def request_subject(request_id: str) -> str:
 
 @dataclass(frozen=True)
 class Decision:
+    """A signed approval or rejection the ledger accepted.
+
+    roles: the roles its author held when it was recorded (authority is judged then).
+    """
+
     seq: int
     actor: str
     meaning: SignatureMeaning
@@ -281,15 +335,27 @@ class Decision:
     at: datetime
     signer: str | None
     event_hash: str
+    roles: frozenset[Role] = frozenset()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Someone is writing an approved request to the registry (promotion.apply_started)."""
+
+    actor: str
+    seq: int
+    at: datetime
 
 
 @dataclass
 class PromotionRequest:
-    """A request folded from its ledger events (see fold_requests).
+    """A request folded from its ledger events (see domain.authority).
 
     An alias request names ``alias`` and the version the alias pointed at when it was
     made; a stage request (target_kind STAGE, alias "") names ``stage`` and the stage
-    the version was in then.
+    the version was in then. ``risk_tier`` is the model's tier when the request was
+    made; the policy that applies is the stricter of it and the tier seen since.
+    ``version_creator`` and ``run_user`` are registry user names (separation of duties).
     """
 
     request_id: str
@@ -303,7 +369,7 @@ class PromotionRequest:
     created_seq: int
     created_hash: str
     alias_version_at_request: int | None
-    evidence_digest: str
+    evidence: Evidence = field(default_factory=Evidence)
     state: RequestState = RequestState.PENDING
     state_reason: str = ""
     decisions: list[Decision] = field(default_factory=list)
@@ -313,14 +379,27 @@ class PromotionRequest:
     target_kind: TargetKind = TargetKind.ALIAS
     stage: str = ""
     stage_at_request: str = ""
+    version_creator: str = ""
+    run_user: str = ""
+    claim: Claim | None = None
+    closed_at: datetime | None = None
 
     @property
     def approvals(self) -> list[Decision]:
         return [d for d in self.decisions if d.meaning is SignatureMeaning.APPROVAL]
 
     @property
+    def evidence_digest(self) -> str:
+        return self.evidence.digest()
+
+    @property
     def is_stage(self) -> bool:
         return self.target_kind is TargetKind.STAGE
+
+    @property
+    def is_open(self) -> bool:
+        """Not yet decided against, withdrawn, applied or stopped: it may still be applied."""
+        return self.state in (RequestState.PENDING, RequestState.APPROVED)
 
     @property
     def target_name(self) -> str:
@@ -332,6 +411,16 @@ class PromotionRequest:
         target = f"stage {self.stage}" if self.is_stage else self.alias
         return f"{self.identity.model} v{self.identity.version} → {target}"
 
+    def copy(self) -> PromotionRequest:
+        """A copy a caller may change without changing the fold it came from."""
+        return replace(
+            self,
+            checklist=dict(self.checklist),
+            decisions=list(self.decisions),
+            comments=list(self.comments),
+            event_seqs=list(self.event_seqs),
+        )
+
 
 @dataclass(frozen=True)
 class PolicyStatus:
@@ -342,21 +431,19 @@ class PolicyStatus:
         return "Policy satisfied." if self.satisfied else "; ".join(self.missing) + "."
 
 
-def policy_status(
-    request: PromotionRequest,
-    policy: Policy,
-    roles_at: Callable[[str], set[Role]],
-    metrics: Mapping[str, float],
-) -> PolicyStatus:
-    """What the policy still needs, in sentences a person can act on."""
+def counted_approvers(request: PromotionRequest, policy: Policy) -> set[str]:
+    """Distinct people whose approval counts: they held the policy's role when signing."""
+    return {d.actor for d in request.approvals if policy.required_role in d.roles}
+
+
+def policy_status(request: PromotionRequest, policy: Policy) -> PolicyStatus:
+    """What the policy still needs, in sentences a person can act on.
+
+    Thresholds are checked against the metrics the request recorded (what approvers
+    saw); apply refuses if the run no longer shows them (STALE).
+    """
     missing: list[str] = []
-    valid = [
-        d
-        for d in request.approvals
-        if policy.required_role in roles_at(d.actor) or Role.ADMIN in roles_at(d.actor)
-    ]
-    count = len({d.actor for d in valid})
-    need = policy.approvals_required - count
+    need = policy.approvals_required - len(counted_approvers(request, policy))
     if need > 0:
         role = policy.required_role.value
         if need == 1:
@@ -367,6 +454,7 @@ def policy_status(
     for item in policy.required_checklist:
         if not request.checklist.get(item, "").strip():
             missing.append(f"checklist item '{CHECKLIST[item]}' missing")
+    metrics = request.evidence.metrics
     for t in policy.metric_thresholds:
         value = metrics.get(t.metric)
         if value is None:
@@ -374,198 +462,6 @@ def policy_status(
         elif not t.holds(value):
             missing.append(f"metric {t.metric} = {value:g} does not meet {t}")
     return PolicyStatus(not missing, tuple(missing))
-
-
-def check_can_decide(
-    actor: Identity,
-    roles: set[Role],
-    request: PromotionRequest,
-    policy: Policy,
-    version_creator: str,
-    run_user: str,
-    meaning: SignatureMeaning,
-) -> None:
-    """Raise if ``actor`` may not approve/reject ``request``; the message says why."""
-    verb = "approve" if meaning is SignatureMeaning.APPROVAL else "reject"
-    if request.state is not RequestState.PENDING:
-        raise InvalidState(
-            f"Request {request.request_id} is {request.state.value}; only pending requests "
-            f"can be decided{': ' + request.state_reason if request.state_reason else ''}."
-        )
-    if policy.required_role not in roles:
-        have = ", ".join(sorted(r.value for r in roles)) or "no role"
-        raise NotAuthorized(
-            f"Only someone with the {policy.required_role.value} role can {verb} "
-            f"{request.risk_tier or 'high'}-risk promotions; {actor.user_id} has {have}."
-        )
-    names = actor.all_names()
-    if request.requester.lower() in names:
-        raise SeparationOfDuties(
-            f"{actor.user_id} requested this promotion and cannot also {verb} it; "
-            "another approver must decide."
-        )
-    if version_creator and version_creator.lower() in names:
-        raise SeparationOfDuties(
-            f"{actor.user_id} created version {request.identity.version} of "
-            f"{request.identity.model} ({version_creator}) and cannot {verb} its promotion."
-        )
-    if run_user and run_user.lower() in names:
-        raise SeparationOfDuties(
-            f"{actor.user_id} ran the training run of this version ({run_user}) and cannot "
-            f"{verb} its promotion."
-        )
-    if any(d.actor == actor.user_id for d in request.decisions):
-        raise SeparationOfDuties(
-            f"{actor.user_id} has already decided on this request; approvals must come from "
-            "distinct people."
-        )
-
-
-# ------------------------------------------------------------------------ folding
-
-
-@dataclass(frozen=True)
-class FoldEvent:
-    """The parts of a ledger event the folds need (kept independent of storage)."""
-
-    seq: int
-    at: datetime
-    actor: str
-    action: str
-    subject: str
-    before: object
-    after: object
-    reason: str
-    hash: str
-    signer: str | None
-
-
-def fold_roles(events: Iterable[FoldEvent]) -> tuple[dict[str, set[Role]], list[str]]:
-    """Current roles per user from role events in ledger order.
-
-    The first grant on a ledger with no admin must be an admin granting itself (the
-    first identity of a new ledger is its admin); later grants and revocations count
-    only when made by someone who was admin at that moment. Returns the roles and a
-    sentence for each event ignored.
-    """
-    roles: dict[str, set[Role]] = {}
-    ignored: list[str] = []
-    for ev in events:
-        if ev.action not in ("role.granted", "role.revoked"):
-            continue
-        after = ev.after if isinstance(ev.after, Mapping) else {}
-        user, role_name = after.get("user"), after.get("role")
-        try:
-            role = Role(str(role_name))
-        except ValueError:
-            ignored.append(f"Event {ev.seq} names an unknown role '{role_name}'.")
-            continue
-        if not isinstance(user, str) or not user:
-            ignored.append(f"Event {ev.seq} names no user.")
-            continue
-        has_admin = any(Role.ADMIN in r for r in roles.values())
-        bootstrap = (
-            not has_admin
-            and ev.action == "role.granted"
-            and role is Role.ADMIN
-            and user == ev.actor
-        )
-        if not bootstrap and Role.ADMIN not in roles.get(ev.actor, set()):
-            ignored.append(
-                f"Event {ev.seq}: {ev.actor} changed roles without being an admin; ignored."
-            )
-            continue
-        if ev.action == "role.granted":
-            roles.setdefault(user, set()).add(role)
-        else:
-            roles.setdefault(user, set()).discard(role)
-    return roles, ignored
-
-
-def fold_requests(
-    events: Iterable[FoldEvent], into: dict[str, PromotionRequest] | None = None
-) -> dict[str, PromotionRequest]:
-    """Requests and their state from request-related events in ledger order.
-
-    into: requests folded from earlier events, updated in place (incremental folding).
-    """
-    out: dict[str, PromotionRequest] = {} if into is None else into
-    for ev in events:
-        after = ev.after if isinstance(ev.after, Mapping) else {}
-        rid = _request_id(ev, after)
-        if rid is None:
-            continue
-        if ev.action == "request.created":
-            try:
-                req = after["request"]
-                # Requests from before stage targets carry no target_kind: an alias.
-                kind = TargetKind(str(req.get("target_kind", TargetKind.ALIAS.value)))
-                stage = parse_stage(str(req["stage"])) if kind is TargetKind.STAGE else ""
-                out[rid] = PromotionRequest(
-                    request_id=rid,
-                    identity=VersionIdentity.from_json(req["version"]),
-                    alias="" if stage else str(req["alias"]),
-                    justification=str(req.get("justification", "")),
-                    checklist={str(k): str(v) for k, v in req.get("checklist", {}).items()},
-                    risk_tier=str(req.get("risk_tier", "")),
-                    requester=ev.actor,
-                    created_at=ev.at,
-                    created_seq=ev.seq,
-                    created_hash=ev.hash,
-                    alias_version_at_request=req.get("alias_version_at_request"),
-                    evidence_digest=str(req.get("evidence_digest", "")),
-                    event_seqs=[ev.seq],
-                    target_kind=kind,
-                    stage=stage,
-                    stage_at_request=(
-                        stage_name(str(req.get("stage_at_request", ""))) if stage else ""
-                    ),
-                )
-            except (KeyError, TypeError, ValueError, UsageError):
-                continue
-            continue
-        request = out.get(rid)
-        if request is None:
-            continue
-        request.event_seqs.append(ev.seq)
-        if ev.action in ("request.approved", "request.rejected"):
-            # A decision counts only if it is signed and bound to this exact request.
-            if after.get("request_hash") != request.created_hash or not ev.signer:
-                continue
-            meaning = (
-                SignatureMeaning.APPROVAL
-                if ev.action == "request.approved"
-                else SignatureMeaning.REJECTION
-            )
-            request.decisions.append(
-                Decision(ev.seq, ev.actor, meaning, ev.reason, ev.at, ev.signer, ev.hash)
-            )
-            if meaning is SignatureMeaning.REJECTION and request.state is RequestState.PENDING:
-                request.state = RequestState.REJECTED
-                request.state_reason = f"rejected by {ev.actor}: {ev.reason}"
-            elif after.get("policy_satisfied") and request.state is RequestState.PENDING:
-                request.state = RequestState.APPROVED
-                request.state_reason = "policy satisfied"
-        elif ev.action == "comment.added":
-            request.comments.append((ev.actor, ev.reason, ev.at))
-        elif ev.action == "conflict.detected":
-            try:
-                request.state = RequestState(str(after.get("state")))
-            except ValueError:
-                request.state = RequestState.CONFLICT
-            request.state_reason = ev.reason
-        elif ev.action == "promotion.applied":
-            request.state = RequestState.APPLIED
-            request.state_reason = f"applied by {ev.actor}"
-            request.applied_seq = ev.seq
-    return out
-
-
-def _request_id(ev: FoldEvent, after: Mapping[str, object]) -> str | None:
-    if ev.subject.startswith("request:"):
-        return ev.subject[len("request:") :]
-    rid = after.get("request_id")
-    return rid if isinstance(rid, str) and ev.action == "promotion.applied" else None
 
 
 def unexplained(move_after: int | None, applied_versions: Sequence[int | None]) -> bool:

@@ -71,19 +71,42 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 class LedgerAction(StrEnum):
-    """Every kind of event Gavel records. Stored as the value; never renumber or rename."""
+    """Every kind of event Gavel records. Stored as the value; never renumber or rename.
 
+    Which of them carry authority (and so must be signed) is ``AUTHORITY_ACTIONS``.
+    """
+
+    # Event 1 of every ledger: its hash names the ledger (keyring entries use it).
+    LEDGER_CREATED = "ledger.created"
     REQUEST_CREATED = "request.created"
     REQUEST_APPROVED = "request.approved"
     REQUEST_REJECTED = "request.rejected"
+    # The requester (or an admin) took a request back before it was applied.
+    REQUEST_WITHDRAWN = "request.withdrawn"
     COMMENT_ADDED = "comment.added"
+    # Someone claimed an approved request to write it to the registry; at most one
+    # claim is live per request, so a promotion is applied exactly once.
+    PROMOTION_APPLY_STARTED = "promotion.apply_started"
     PROMOTION_APPLIED = "promotion.applied"
+    # The claimant could not write to the registry; the claim is released.
+    PROMOTION_APPLY_FAILED = "promotion.apply_failed"
     CONFLICT_DETECTED = "conflict.detected"
+    # A person's public key, signed by the key itself (proof of possession). On a
+    # ledger with members it waits for an admin: key.approved (a new member) or
+    # key.rotated (a replacement for a member's key).
     KEY_ENROLLED = "key.enrolled"
+    KEY_APPROVED = "key.approved"
+    KEY_ROTATED = "key.rotated"
     KEY_REVOKED = "key.revoked"
     ROLE_GRANTED = "role.granted"
     ROLE_REVOKED = "role.revoked"
     POLICY_CHANGED = "policy.changed"
+    # An admin records which registry user names belong to a member.
+    IDENTITY_MAPPED = "identity.mapped"
+    # An admin records that a ledger problem (e.g. a forged row) was investigated.
+    PROBLEM_ACKNOWLEDGED = "ledger.problem_acknowledged"
+    # A sync saw a model's risk_tier tag (first sight, or a change).
+    RISK_TIER_OBSERVED = "risk_tier.observed"
     # A sync saw an alias appear, move or disappear in a registry.
     ALIAS_OBSERVED = "alias.observed"
     # Any other registry change a sync saw (new version, tags, stage).
@@ -97,7 +120,41 @@ class LedgerAction(StrEnum):
     SERVING_DRIFT_RESOLVED = "serving.drift_resolved"
 
 
-KEY_ACTIONS = frozenset({LedgerAction.KEY_ENROLLED.value, LedgerAction.KEY_REVOKED.value})
+# Events that change which keys exist: verification follows them to check signatures.
+KEY_ACTIONS = frozenset(
+    {
+        LedgerAction.KEY_ENROLLED.value,
+        LedgerAction.KEY_ROTATED.value,
+        LedgerAction.KEY_REVOKED.value,
+    }
+)
+
+# Events that grant, change or use authority. Each must be signed by its actor's
+# enrolled key; no state is ever folded from one that is not (see domain.authority).
+AUTHORITY_ACTIONS = frozenset(
+    a.value
+    for a in (
+        LedgerAction.REQUEST_CREATED,
+        LedgerAction.REQUEST_APPROVED,
+        LedgerAction.REQUEST_REJECTED,
+        LedgerAction.REQUEST_WITHDRAWN,
+        LedgerAction.COMMENT_ADDED,
+        LedgerAction.PROMOTION_APPLY_STARTED,
+        LedgerAction.PROMOTION_APPLIED,
+        LedgerAction.PROMOTION_APPLY_FAILED,
+        LedgerAction.CONFLICT_DETECTED,
+        LedgerAction.KEY_ENROLLED,
+        LedgerAction.KEY_APPROVED,
+        LedgerAction.KEY_ROTATED,
+        LedgerAction.KEY_REVOKED,
+        LedgerAction.ROLE_GRANTED,
+        LedgerAction.ROLE_REVOKED,
+        LedgerAction.POLICY_CHANGED,
+        LedgerAction.IDENTITY_DECLARED,
+        LedgerAction.IDENTITY_MAPPED,
+        LedgerAction.PROBLEM_ACKNOWLEDGED,
+    )
+)
 
 
 class ExportFormat(StrEnum):
@@ -166,6 +223,9 @@ class LedgerEvent:
     hash: str
     signer: str | None = None
     signature: bytes | None = None
+    # False when the stored hash column differs from the SHA-256 of the body; ``hash``
+    # is always the body's own digest, so a signature is checked against the content.
+    intact: bool = True
 
     @property
     def checkpoint(self) -> Checkpoint:
@@ -290,7 +350,13 @@ def _plain(value: object) -> Any:
 def parse_event(
     seq: int, body: bytes, hash_: str, signer: str | None, signature: bytes | None
 ) -> LedgerEvent:
-    """Read a stored body back into an event; LedgerTampered when it is not a body."""
+    """Read a stored body back into an event; LedgerTampered when it is not a body.
+
+    The event's ``hash`` is computed from the body here, whatever the hash column says
+    (``intact`` tells whether they agree): every reader that checks a signature checks
+    it against what the event really says.
+    """
+    digest = body_hash(body)
     try:
         doc = json.loads(body)
         ev = doc["event"]
@@ -304,9 +370,10 @@ def parse_event(
             after=ev["after"],
             reason=ev["reason"],
             prev_hash=doc["prev"],
-            hash=hash_,
+            hash=digest,
             signer=doc["signer"],
             signature=signature,
+            intact=digest == hash_,
         )
     except (ValueError, KeyError, TypeError):
         raise LedgerTampered(
@@ -337,6 +404,11 @@ class ProblemKind(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     TRUNCATED = "truncated"
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    # An authority event without a signature, or whose author lacked the authority.
+    UNSIGNED = "unsigned"
+    UNAUTHORIZED = "unauthorized"
+    # The file is damaged (a bad page), which is not the same as events removed.
+    DAMAGED = "damaged"
 
 
 @dataclass(frozen=True)
@@ -358,7 +430,16 @@ class VerifyReport:
     events_checked: int
     signatures_checked: int
     head: Checkpoint | None
+    # The first problem not acknowledged by an admin (None: the ledger verifies).
     problem: VerifyProblem | None = None
+    # True when the hash chain itself breaks (events edited, removed, inserted).
+    chain_broken: bool = False
+    # Events whose signature fails while the chain holds (each one worthless by itself).
+    signature_problems: tuple[VerifyProblem, ...] = ()
+    # Every problem not acknowledged, in ledger order (``problem`` is the first).
+    open_problems: tuple[VerifyProblem, ...] = ()
+    # Refused events an admin acknowledged after investigating: reported, not failures.
+    acknowledged: tuple[VerifyProblem, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -366,11 +447,20 @@ class VerifyReport:
 
     def describe(self) -> str:
         if self.problem is not None:
-            return self.problem.message
+            more = len(self.open_problems) - 1
+            extra = f" ({more} more problem{'s' if more > 1 else ''} after it.)" if more > 0 else ""
+            return self.problem.message + extra
         if self.head is None:
             return "The audit ledger is empty."
-        return (
+        text = (
             f"The audit ledger verifies: {self.events_checked:,} events and "
             f"{self.signatures_checked:,} signatures checked; keep checkpoint {self.head} "
             "to prove at the next audit that nothing was rewritten."
         )
+        if self.acknowledged:
+            seqs = ", ".join(str(p.seq) for p in self.acknowledged)
+            text += (
+                f" {len(self.acknowledged)} refused event(s) ({seqs}) were investigated and "
+                "acknowledged by an admin; they count for nothing."
+            )
+        return text

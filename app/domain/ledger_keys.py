@@ -3,7 +3,13 @@
 A key is enrolled by a ``key.enrolled`` event whose "after" value carries the raw
 Ed25519 public key in base64 (see ``key_enrollment``), so a ledger or an export
 verifies offline. Its id is its fingerprint; its holder is the enrolling actor,
-and only the holder's events may be signed with it, until a ``key.revoked`` event.
+and only the holder's events may be signed with it, until a ``key.revoked`` event
+or a ``key.rotated`` event that replaces it.
+
+This table answers "was this signature made by the key it names, enrolled to that
+actor and not yet retired?" Whether the key's holder had the authority the event
+uses (an admin's countersignature of the key, a role) is ``domain.authority``'s
+question.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.domain.ledger import LedgerAction
 
@@ -44,13 +50,24 @@ def key_subject(key_id: str) -> str:
     return f"key:{key_id}"
 
 
-def key_enrollment(public_key: bytes, holder: str) -> dict[str, str]:
-    """The 'after' value of a key.enrolled event: everything needed to verify offline."""
+def key_enrollment(
+    public_key: bytes,
+    holder: str,
+    display_name: str = "",
+    registry_usernames: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The 'after' value of a key.enrolled event: everything needed to verify offline.
+
+    display_name and registry_usernames are what the holder says of themselves; the
+    names count for separation of duties only once an admin approves the key.
+    """
     return {
         "algorithm": KEY_ALGORITHM,
         "holder": holder,
         "key_id": key_id_for(public_key),
         "public_key": base64.b64encode(public_key).decode("ascii"),
+        "display_name": display_name or holder,
+        "registry_usernames": list(registry_usernames),
     }
 
 
@@ -72,7 +89,13 @@ def apply_key_event(keys: dict[str, EnrolledKey], seq: int, event: Mapping[str, 
     if not isinstance(after, Mapping):
         return f"Event {seq} is a key event without key details."
     key_id = after.get("key_id")
-    if event.get("action") == LedgerAction.KEY_REVOKED:
+    if event.get("action") == LedgerAction.KEY_ROTATED:
+        # The replaced key signs nothing after this event; the new key was enrolled
+        # (and is checked) by its own key.enrolled event.
+        key_id = after.get("old_key_id")
+        if not isinstance(key_id, str) or key_id not in keys:
+            return f"Event {seq} replaces key {key_id}, which was never enrolled."
+    if event.get("action") in (LedgerAction.KEY_REVOKED, LedgerAction.KEY_ROTATED):
         known = keys.get(key_id) if isinstance(key_id, str) else None
         if known is None:
             return f"Event {seq} revokes key {key_id}, which was never enrolled."

@@ -73,6 +73,7 @@ class ChainVerifier:
         self._key_seqs = sorted(key_seqs)
         self._key_index = 0
         self.problem: VerifyProblem | None = None
+        self.signature_problems: list[VerifyProblem] = []
         self.events_checked = 0
         self.signatures_checked = 0
 
@@ -234,8 +235,13 @@ class ChainVerifier:
             return _diagnose_link(seq, body, signer, prev, prev_prev)
         if signer is not None or signature is not None or action in KEY_ACTIONS:
             problem = self._check_signed(seq, body, digest, signer, signature, action)
-            if problem is not None:
+            if problem is not None and problem.kind is not ProblemKind.BAD_SIGNATURE:
                 return problem
+            if problem is not None:
+                # The chain is intact here, so keep verifying it: a bad signature makes
+                # one event worthless, not the ledger after it (an admin can
+                # acknowledge it; the authority fold never counts it).
+                self.signature_problems.append(problem)
         if self._expect is not None and seq == self._expect.seq and digest != self._expect.hash:
             return _checkpoint_mismatch(seq, digest, self._expect.hash)
         return None
@@ -248,11 +254,15 @@ class ChainVerifier:
         """
         if self.problem is None:
             self.problem = self._tail_problem(recorded_head)
+        signature_problems = tuple(self.signature_problems)
+        first = self.problem or (signature_problems[0] if signature_problems else None)
         return VerifyReport(
             events_checked=self.events_checked,
             signatures_checked=self.signatures_checked,
             head=self.head,
-            problem=self.problem,
+            problem=first,
+            chain_broken=self.problem is not None,
+            signature_problems=signature_problems,
         )
 
     def _tail_problem(self, recorded: Checkpoint | None) -> VerifyProblem | None:

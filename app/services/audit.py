@@ -10,14 +10,16 @@ import hashlib
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from app.domain.cancel import CancelToken
-from app.domain.errors import UsageError
+from app.domain.errors import CacheError, UsageError
 from app.domain.ledger import (
+    AUTHORITY_ACTIONS,
+    FORMAT,
     Checkpoint,
     ExportFailed,
     ExportFormat,
@@ -34,9 +36,6 @@ from app.domain.ledger import (
 from app.domain.ledger_keys import (
     EventSigner,
     SignatureVerifier,
-    key_enrollment,
-    key_id_for,
-    key_subject,
 )
 from app.domain.ledger_query import (
     ALIAS_ACTIONS,
@@ -50,7 +49,8 @@ from app.domain.ledger_verify import ChainVerifier, verify_bodies, verify_rows
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.services.ledger_export import file_sha256, write_csv, write_jsonl
 from app.services.signing import Ed25519Verifier
-from app.stores.ledger_store import DEFAULT_CHUNK, LedgerStore
+from app.stores.engine import LEDGER
+from app.stores.ledger_store import DEFAULT_CHUNK, LedgerAppend, LedgerStore
 
 PULL_PHASE = "Pulling the shared audit ledger"
 EXPORT_PHASE = "Exporting the audit ledger"
@@ -85,6 +85,17 @@ class AuditService:
         self._store = store
         self._signatures = signatures or Ed25519Verifier()
 
+    @property
+    def store(self) -> LedgerStore:
+        return self._store
+
+    @contextmanager
+    def appending(self) -> Iterator[LedgerAppend]:
+        """The store's append transaction (see LedgerStore.appending); refused where the
+        ledger is read-only."""
+        with self._store.appending() as tx:
+            yield tx
+
     # ------------------------------------------------------------------ recording
 
     def record(
@@ -97,53 +108,37 @@ class AuditService:
         reason: str = "",
         signer: EventSigner | None = None,
     ) -> LedgerEvent:
-        """Append one event; signed by ``signer`` (an enrolled key of ``actor``) if given.
+        """Append one event that carries no authority (an observation, an export record).
 
-        The signature is made inside the append, over the hash of the final body, so a
-        caller passes a signer rather than a signature.
+        Authority events (``AUTHORITY_ACTIONS``) are written only by
+        ``services.authority.AuthorityLedger.write``, which signs them and judges them
+        under the append lock; this refuses them.
         """
+        if str(action) in AUTHORITY_ACTIONS:
+            raise UsageError(
+                f"'{action}' carries authority: it is written through the governance "
+                "services, which sign it and check it first."
+            )
         draft = LedgerDraft(actor, str(action), subject, before, after, reason)
         if signer is not None:
             self._check_signer(actor, signer)
         return self._store.append(draft, signer)
 
-    def enroll_key(
-        self, actor: str, public_key: bytes, reason: str = "", proof: EventSigner | None = None
-    ) -> LedgerEvent:
-        """Record ``actor``'s Ed25519 public key so signatures by it verify offline.
-
-        proof: the matching signer, to sign the enrolment itself (proof of possession).
-        """
-        key_id = key_id_for(public_key)
-        if len(public_key) != 32:
-            raise UsageError("An Ed25519 public key is 32 raw bytes.")
-        if proof is not None and proof.key_id != key_id:
-            raise UsageError("The proof of possession was signed with another key.")
-        if key_id in self._store.enrolled_keys():
-            raise UsageError(f"Key {key_id} is already enrolled in the audit ledger.")
-        draft = LedgerDraft(
-            actor,
-            LedgerAction.KEY_ENROLLED.value,
-            key_subject(key_id),
-            None,
-            key_enrollment(public_key, actor),
-            reason,
-        )
-        return self._store.append(draft, proof)
-
-    def revoke_key(self, actor: str, key_id: str, reason: str) -> LedgerEvent:
-        """Record that a key must not sign anything after this event."""
-        if key_id not in self._store.enrolled_keys():
-            raise UsageError(f"Key {key_id} is not enrolled in the audit ledger.")
-        draft = LedgerDraft(
-            actor,
-            LedgerAction.KEY_REVOKED.value,
-            key_subject(key_id),
-            None,
-            {"key_id": key_id},
-            reason,
-        )
-        return self._store.append(draft)
+    def ensure_genesis(self) -> LedgerEvent | None:
+        """Record event 1 (``ledger.created``) on an empty ledger; its hash names the
+        ledger in keyring entries. Returns it when this call made it."""
+        with self.appending() as tx:
+            if tx.head.seq:
+                return None
+            return tx.add(
+                LedgerDraft(
+                    "gavel",
+                    LedgerAction.LEDGER_CREATED.value,
+                    "ledger",
+                    after={"format": FORMAT},
+                    reason="Audit ledger created.",
+                )
+            )
 
     def _check_signer(self, actor: str, signer: EventSigner) -> None:
         # verify() would reject these events; refuse to write them in the first place.
@@ -166,25 +161,50 @@ class AuditService:
         checkpoint: Checkpoint | None = None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        signatures: SignatureVerifier | None = None,
     ) -> VerifyReport:
         """Recompute the whole chain and every signature; report the first bad event.
 
+        This checks the record's integrity; whether each event's author held the
+        authority it used is the authority fold's check (AuthorityLedger.verify runs both).
+
         checkpoint: 'SEQ:HASH' kept from an earlier audit; the ledger must still extend it.
+        signatures: the verifier to use (default: this service's).
         """
+        signatures = signatures or self._signatures
+        try:
+            report = self._verify_chain(checkpoint, signatures, progress, cancel)
+        except CacheError:
+            damaged = self._damaged_report()
+            if damaged is not None:
+                return damaged
+            raise
+        if report.chain_broken:
+            # A damaged page hides rows like a deletion would: say which it is.
+            return self._damaged_report() or report
+        return report
+
+    def _verify_chain(
+        self,
+        checkpoint: Checkpoint | None,
+        signatures: SignatureVerifier,
+        progress: ProgressCallback,
+        cancel: CancelToken | None,
+    ) -> VerifyReport:
         recorded, last = self._store.bounds()
         key_seqs = self._store.key_event_seqs(last)
         with closing(self._store.iter_body_rows(last)) as rows:
             report = verify_bodies(
                 rows,
                 key_seqs,
-                self._signatures,
+                signatures,
                 expect=checkpoint,
                 recorded_head=recorded,
                 total=last,
                 progress=progress,
                 cancel=cancel,
             )
-        if report.problem is None or report.events_checked == last:
+        if not report.chain_broken or report.problem is None:
             return report
         # The fast pass reads rows by position, so it knows where the chain breaks but
         # not always why (a deleted event and two swapped ones look alike there). Full
@@ -194,13 +214,26 @@ class AuditService:
         with closing(self._store.iter_rows(1, upto)) as rows:
             precise = verify_rows(
                 rows,
-                self._signatures,
+                signatures,
                 expect=expect,
                 total=upto,
                 progress=progress,
                 cancel=cancel,
             )
-        return precise if precise.problem is not None else report
+        return precise if precise.chain_broken else report
+
+    def _damaged_report(self) -> VerifyReport | None:
+        damage = self._store.damage()
+        if damage is None:
+            return None
+        problem = VerifyProblem(
+            ProblemKind.DAMAGED,
+            0,
+            f"The audit ledger file ({self._store.where}) is damaged ({damage}). This is "
+            "damage to the file, not a sign that events were removed or rewritten. "
+            f"{LEDGER.damaged}",
+        )
+        return VerifyReport(0, 0, None, problem, chain_broken=True, open_problems=(problem,))
 
     # ------------------------------------------------------------------ exporting
 

@@ -1,8 +1,15 @@
-"""Who is acting: the profile's identity and its passphrase-protected signing key.
+"""Who is acting: the profile's user id and the passphrase-protected signing keys.
 
-The private key is kept in the keyring (or the session, where there is none) only
-encrypted with the person's passphrase, so signing needs two components: the user id
-(whose key it is) and the passphrase (21 CFR 11.200(a)(1)).
+profile.toml only says which user id this desktop acts as, i.e. which key to unlock;
+it grants nothing. Every action that carries authority is signed with that person's
+key, which only their passphrase unlocks (user id + passphrase: two components,
+21 CFR 11.200(a)(1)), and the ledger's fold decides whether the key counts.
+
+Keys live in the keyring (or the session, where there is none) only encrypted with
+the passphrase, one entry per ledger, person and key:
+``signing-key:<ledger id>:<user id>:<key id>``. An entry is never overwritten: a new
+key (enrolment, rotation) always gets a new entry, so a scratch profile on the same
+machine cannot replace anyone's key.
 """
 
 from __future__ import annotations
@@ -19,7 +26,6 @@ from cryptography.hazmat.primitives.serialization import (
 
 from app.connectors.credentials import CredentialStore
 from app.domain.errors import GavelError, UsageError
-from app.domain.governance import Identity
 from app.services.signing import Ed25519Signer
 from app.stores.profile_file import Profile, ProfileFile
 
@@ -29,19 +35,20 @@ MIN_PASSPHRASE = 8
 
 
 class NoIdentity(GavelError):
-    """This profile has no identity yet."""
+    """This profile has no identity yet, or its key is not on this computer."""
 
 
 class WrongPassphrase(GavelError):
     """The passphrase does not unlock the signing key."""
 
 
-def signing_key_entry(user_id: str) -> str:
-    return f"signing-key:{user_id}"
+def signing_key_entry(ledger_id: str, user_id: str, key_id: str) -> str:
+    """The keyring entry of one key: it names the ledger, the person and the key."""
+    return f"signing-key:{ledger_id}:{user_id}:{key_id}"
 
 
 class KeyVault:
-    """Passphrase-encrypted Ed25519 keys in the credential store, one per user id."""
+    """Passphrase-encrypted Ed25519 keys in the credential store, never overwritten."""
 
     def __init__(self, secrets: CredentialStore) -> None:
         self._secrets = secrets
@@ -50,27 +57,38 @@ class KeyVault:
     def persistent(self) -> bool:
         return self._secrets.persistent
 
-    def create(self, user_id: str, passphrase: str) -> Ed25519Signer:
+    def create(self, ledger_id: str, user_id: str, passphrase: str) -> Ed25519Signer:
+        """A new key, stored under its own new entry; the caller enrols it."""
         if len(passphrase) < MIN_PASSPHRASE:
             raise UsageError(f"Choose a passphrase of at least {MIN_PASSPHRASE} characters.")
         key = Ed25519PrivateKey.generate()
+        signer = Ed25519Signer(key)
+        entry = signing_key_entry(ledger_id, user_id, signer.key_id)
+        if self._secrets.get(entry) is not None:
+            # A fresh key's id is its fingerprint: a clash means something is badly wrong.
+            raise UsageError(f"The keyring already holds {entry}; nothing was changed.")
         pem = key.private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase.encode())
         )
-        self._secrets.set(signing_key_entry(user_id), pem.decode("ascii"))
-        return Ed25519Signer(key)
+        self._secrets.set(entry, pem.decode("ascii"))
+        return signer
 
-    def has_key(self, user_id: str) -> bool:
-        return self._secrets.get(signing_key_entry(user_id)) is not None
+    def discard(self, ledger_id: str, user_id: str, key_id: str) -> None:
+        """Forget a key that was created but never reached the ledger."""
+        self._secrets.delete(signing_key_entry(ledger_id, user_id, key_id))
 
-    def unlock(self, user_id: str, passphrase: str) -> Ed25519Signer:
-        """The signer for user_id; WrongPassphrase or NoIdentity otherwise."""
-        pem = self._secrets.get(signing_key_entry(user_id))
+    def has_key(self, ledger_id: str, user_id: str, key_id: str) -> bool:
+        return self._secrets.get(signing_key_entry(ledger_id, user_id, key_id)) is not None
+
+    def unlock(self, ledger_id: str, user_id: str, key_id: str, passphrase: str) -> Ed25519Signer:
+        """The signer of one key; WrongPassphrase or NoIdentity otherwise."""
+        pem = self._secrets.get(signing_key_entry(ledger_id, user_id, key_id))
         if pem is None:
             where = "keyring" if self._secrets.persistent else "session (no keyring available)"
             raise NoIdentity(
-                f"No signing key for {user_id} is in the {where}. "
-                "Run 'gavel identity init' (or Identity → Enroll) to create one."
+                f"The signing key {key_id} of {user_id} is not in this computer's {where}. "
+                "If it was lost, run 'gavel identity rotate' (Identity → Replace my key…) "
+                "and ask an admin to approve the new key."
             )
         try:
             key = load_pem_private_key(pem.encode("ascii"), passphrase.encode())
@@ -80,10 +98,15 @@ class KeyVault:
             ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise WrongPassphrase("The stored signing key is not an Ed25519 key.")
-        return Ed25519Signer(key)
+        signer = Ed25519Signer(key)
+        if signer.key_id != key_id:
+            raise WrongPassphrase(f"The keyring entry for key {key_id} holds another key.")
+        return signer
 
 
 class IdentityService:
+    """The profile (which user id this desktop acts as) and the key vault."""
+
     def __init__(self, profile: ProfileFile, vault: KeyVault) -> None:
         self._profile = profile
         self.vault = vault
@@ -94,17 +117,6 @@ class IdentityService:
     def save_profile(self, profile: Profile) -> None:
         self._profile.save(profile)
 
-    def current(self) -> Identity | None:
-        p = self._profile.load()
-        if not p.user_id:
-            return None
-        return Identity(p.user_id, p.display_name or p.user_id, p.registry_usernames)
-
-    def require(self) -> Identity:
-        me = self.current()
-        if me is None:
-            raise NoIdentity(
-                "This profile has no identity yet: run 'gavel identity init' "
-                "(or Identity → Enroll in the console) first."
-            )
-        return me
+    def user_id(self) -> str | None:
+        """The user id this profile acts as (it grants nothing by itself)."""
+        return self._profile.load().user_id or None

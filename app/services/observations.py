@@ -10,7 +10,7 @@ sees the difference and records it, so no move escapes the audit trail.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,10 +79,25 @@ def _in(stage: str | None) -> str:
     return "no stage" if stage == STAGE_NONE else f"stage {stage}"
 
 
+TierReader = Callable[[str], Mapping[str, str]]
+
+
 class ChangeObserver:
-    def __init__(self, audit: AuditService, identity: IdentityService) -> None:
+    """Records what syncs see change in the registries (observations, unsigned).
+
+    tiers: registry name -> model -> its risk_tier tag as cached, so a tier lowered in
+        the registry is on the ledger before anyone requests against it.
+    """
+
+    def __init__(
+        self,
+        audit: AuditService,
+        identity: IdentityService,
+        tiers: TierReader | None = None,
+    ) -> None:
         self._audit = audit
         self._identity = identity
+        self._tiers = tiers
 
     def observe(
         self,
@@ -97,11 +112,54 @@ class ChangeObserver:
         stages: model name -> version -> stage, for the versions in a stage now (a
         version left out is in stage "None"); None: stages are not compared.
         """
-        me = self._identity.current()
-        actor = me.user_id if me else SYNC_ACTOR
+        actor = self._identity.user_id() or SYNC_ACTOR
         recorded = self._observe_aliases(registry, aliases, actor)
         if stages is not None:
             recorded += self._observe_stages(registry, stages, actor)
+        if self._tiers is not None:
+            recorded += self._observe_tiers(registry, self._tiers(registry), actor)
+        return recorded
+
+    def _observe_tiers(
+        self, registry: str, tiers: Mapping[str, str], actor: str
+    ) -> list[LedgerEvent]:
+        """Record each model's tier the first time it is seen and whenever it changes.
+
+        The policy of a request is the stricter of its tier then and the tier seen since,
+        so lowering a tier in the registry never lowers what a pending request needs,
+        and the ledger says when it happened.
+        """
+        prefix = model_subject(registry, "")
+        known: dict[str, str] = {}
+        query = LedgerQuery(subject_prefix=prefix, actions=(LedgerAction.RISK_TIER_OBSERVED.value,))
+        for e in self._audit.page(query, limit=None):
+            tier = e.after.get("risk_tier") if isinstance(e.after, Mapping) else None
+            if isinstance(tier, str):
+                known[e.subject[len(prefix) :]] = tier
+        recorded = []
+        for model in sorted(tiers):
+            tier = tiers[model]
+            was = known.get(model)
+            if was == tier:
+                continue
+            recorded.append(
+                self._audit.record(
+                    actor,
+                    LedgerAction.RISK_TIER_OBSERVED,
+                    model_subject(registry, model),
+                    before=None if was is None else {"risk_tier": was},
+                    after={"risk_tier": tier},
+                    reason=(
+                        f"Sync of {registry} saw the risk tier of {model} change from "
+                        f"{was or 'not set'} to {tier or 'not set'}."
+                        if was is not None
+                        else f"Sync of {registry} recorded the risk tier of {model}: "
+                        f"{tier or 'not set'}."
+                    ),
+                )
+            )
+            if was is not None:
+                log.warning("risk tier of %s/%s changed: %s→%s", registry, model, was, tier)
         return recorded
 
     def _observe_aliases(

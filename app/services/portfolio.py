@@ -35,6 +35,10 @@ class PortfolioService:
         """(registry, model) of every cached model, sorted; cheap enough for pickers."""
         return self._q.model_names(registry)
 
+    def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
+        """(registry, model) -> risk_tier tag as cached ('' when untagged)."""
+        return self._q.risk_tiers(registry)
+
     def model_detail(self, model_key: int) -> ModelDetail | None:
         return self._q.model_detail(model_key)
 

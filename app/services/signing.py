@@ -68,3 +68,21 @@ class Ed25519Verifier:
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+class MemoVerifier:
+    """Remembers signatures that verified, so one audit checks each only once (the chain
+    verification and the authority fold both look at every signed event)."""
+
+    def __init__(self, inner: Ed25519Verifier | None = None) -> None:
+        self._inner = inner or Ed25519Verifier()
+        self._verified: set[tuple[bytes, bytes, bytes]] = set()
+
+    def verify(self, public_key: bytes, signature: bytes, message: bytes) -> bool:
+        key = (public_key, signature, message)
+        if key in self._verified:
+            return True
+        if not self._inner.verify(public_key, signature, message):
+            return False
+        self._verified.add(key)
+        return True

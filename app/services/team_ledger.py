@@ -1,18 +1,36 @@
 """Team mode: the ledger lives in a shared PostgreSQL; this desktop keeps a verified
-local replica in its cache so every decision stays reviewable offline."""
+local replica (ledger.sqlite3) so every decision stays reviewable offline.
+
+The replica is pulled at start-up, after every write this desktop makes and at every
+sync. When the shared ledger cannot be reached, the replica is served read-only and
+every view says how old it is ("as of replica <time>, N events").
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from app.domain.cancel import CancelToken
-from app.domain.ledger import LedgerError
+from app.domain.errors import GavelError
+from app.domain.ledger import LedgerError, LedgerEvent
 from app.domain.progress import ProgressCallback, no_progress
 from app.services.audit import AuditService, PullResult
-from app.stores.ledger_store import LedgerStore
+from app.services.team_setup import META_REPLICA_OF
+from app.stores.ledger_store import LedgerAppend, LedgerStore
 
 log = logging.getLogger("gavel.team_ledger")
+
+# ledger_meta keys of a replica (META_REPLICA_OF, the shared genesis hash, is team_setup's)
+META_PULLED_AT = "pulled_at"  # ISO time of the last successful pull
+META_PULLED_EVENTS = "pulled_events"
+
+
+class ReplicaStale(GavelError):
+    """The shared ledger accepted a write, but the local replica could not be updated."""
 
 
 class ReadOnlyAudit(AuditService):
@@ -32,14 +50,51 @@ class ReadOnlyAudit(AuditService):
             "everything already pulled stays readable."
         )
 
-    def record(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+    def record(self, *args: object, **kwargs: object) -> LedgerEvent:
         raise self._refuse()
 
-    def enroll_key(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+    @contextmanager
+    def appending(self) -> Iterator[LedgerAppend]:
         raise self._refuse()
+        yield  # unreachable: makes this a generator like the method it overrides
 
-    def revoke_key(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
-        raise self._refuse()
+
+@dataclass(frozen=True)
+class TeamStatus:
+    """Where this desktop's ledger lives and how fresh its view of it is.
+
+    online: the shared ledger answered at start-up (writes go there).
+    pulled_at / pulled_events: the replica's last successful pull.
+    problem: the last pull's failure as a sentence ('' when it worked).
+    """
+
+    team: bool
+    where: str = ""
+    online: bool = False
+    pulled_at: datetime | None = None
+    pulled_events: int = 0
+    problem: str = ""
+
+    def describe(self) -> str:
+        if not self.team:
+            return "Solo ledger (this computer only)"
+        if self.online and not self.problem:
+            return f"Team ledger at {self.where}"
+        return self.as_of()
+
+    def as_of(self) -> str:
+        """What a view built from the replica must say about its age."""
+        when = self.pulled_at.astimezone().strftime("%Y-%m-%d %H:%M") if self.pulled_at else "never"
+        return f"as of replica {when}, {self.pulled_events:,} events"
+
+
+def replica_status(replica: LedgerStore) -> tuple[datetime | None, int]:
+    pulled = replica.meta(META_PULLED_AT)
+    count = replica.meta(META_PULLED_EVENTS)
+    return (
+        datetime.fromisoformat(pulled) if pulled else None,
+        int(count) if count and count.isdigit() else 0,
+    )
 
 
 class TeamLedger:
@@ -56,11 +111,40 @@ class TeamLedger:
         self._shared = shared
         self._replica = replica
         self._audit = audit
+        self.problem = ""
+
+    @property
+    def where(self) -> str:
+        return self._shared.where
 
     def pull(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> PullResult:
         """Copy new shared events into the replica; LedgerTampered if history changed."""
-        result = self._audit.pull_replica(self._shared, self._replica, progress, cancel)
+        try:
+            result = self._audit.pull_replica(self._shared, self._replica, progress, cancel)
+        except GavelError as exc:
+            self.problem = exc.message
+            raise
+        self.problem = ""
+        genesis = self._shared.genesis_hash()
+        if genesis is not None:
+            self._replica.set_meta(META_REPLICA_OF, genesis)
+        self._replica.set_meta(META_PULLED_AT, datetime.now(UTC).isoformat())
+        self._replica.set_meta(META_PULLED_EVENTS, str(result.head.seq if result.head else 0))
         log.info("pulled %d ledger events (head %s)", result.imported, result.head)
         return result
+
+    def pull_after_write(self) -> None:
+        """After this desktop wrote to the shared ledger: bring the replica up to it."""
+        try:
+            self.pull()
+        except GavelError as exc:
+            raise ReplicaStale(
+                "Recorded in the team ledger, but this computer's replica could not be "
+                f"updated: {exc.message}"
+            ) from None
+
+    def status(self) -> TeamStatus:
+        pulled_at, events = replica_status(self._replica)
+        return TeamStatus(True, self.where, True, pulled_at, events, self.problem)

@@ -10,20 +10,45 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.domain.errors import CacheCorrupt, CacheError
+from app.domain.errors import CacheCorrupt, CacheError, ConfigError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite+pysqlite:///{path}"
+
+
+def check_ledger_url(url: str) -> None:
+    """A team ledger URL: PostgreSQL (or a local SQLite file), with no password in it."""
+    try:
+        parsed = make_url(url)
+    except Exception:
+        raise ConfigError(
+            "The team ledger URL is not a database URL; write it like "
+            "postgresql+psycopg://user@host/database."
+        ) from None
+    if parsed.password:
+        raise ConfigError(
+            "The team ledger URL contains a password; give the URL without it and pass the "
+            "password with 'gavel team join URL --user U --password-env VAR' (it is kept in "
+            "the keyring)."
+        )
+    # SQLite serves profiles on one machine sharing a file (local disk only: SQLite's
+    # locks are not safe over network file systems).
+    if parsed.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ConfigError(
+            "A team ledger is a PostgreSQL database (postgresql+psycopg://user@host/database), "
+            "or a SQLite file on this machine (sqlite+pysqlite:////path/ledger.sqlite3)."
+        )
 
 
 def make_engine(url: str) -> Engine:
@@ -54,11 +79,41 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
-class Database:
-    """An engine plus a session factory; the one handle stores are given."""
+@dataclass(frozen=True)
+class StoreKind:
+    """Which of Gavel's databases an engine serves, for error sentences that say which
+    file holds what and what to do with it."""
 
-    def __init__(self, engine: Engine) -> None:
+    name: str  # "local cache" / "audit ledger"
+    damaged: str  # what to do when the file is damaged
+
+
+CACHE = StoreKind(
+    "local cache",
+    "It only holds a copy of your registries: move it aside and Gavel builds a new one at "
+    "the next sync. The audit ledger (ledger.sqlite3) is a separate file and is not "
+    "affected.",
+)
+LEDGER = StoreKind(
+    "audit ledger",
+    "It holds the record of every decision and cannot be rebuilt: do not delete it. Keep "
+    "a copy, run 'gavel audit verify', and restore it from a backup or an export (in team "
+    "mode the shared ledger still holds every event: move the file aside and Gavel pulls "
+    "a new replica).",
+)
+
+
+class Database:
+    """An engine plus a session factory; the one handle stores are given.
+
+    kind: which database this is (the cache or the ledger), for error sentences.
+    where: its file or server, as shown to people (never with a password).
+    """
+
+    def __init__(self, engine: Engine, kind: StoreKind = CACHE, where: str = "") -> None:
         self.engine = engine
+        self.kind = kind
+        self.where = where or engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @property
@@ -74,7 +129,7 @@ class Database:
             session.commit()
         except BaseException as exc:
             session.rollback()
-            translated = translate_db_error(exc)
+            translated = translate_db_error(exc, self.kind, self.where)
             if translated is not None:
                 raise translated from None
             raise
@@ -85,30 +140,32 @@ class Database:
         self.engine.dispose()
 
 
-def translate_db_error(exc: BaseException) -> CacheError | None:
+def translate_db_error(
+    exc: BaseException, kind: StoreKind = CACHE, where: str = ""
+) -> CacheError | None:
     """Map environment failures to CacheError; return None for bugs."""
     if not isinstance(exc, DatabaseError):
         return None
     orig = getattr(exc, "orig", None)
     text = str(orig or exc).lower()
+    the = f"The {kind.name}" + (f" ({where})" if where else "")
     if isinstance(orig, sqlite3.DatabaseError) and (
         "file is not a database" in text or "malformed" in text
     ):
-        return CacheCorrupt(
-            "The local cache file is damaged or is not a Gavel cache. "
-            "Move it aside (Gavel will build a new one on the next sync)."
-        )
+        return CacheCorrupt(f"{the} is damaged or is not a Gavel {kind.name}. {kind.damaged}")
     if isinstance(exc, OperationalError):
         if "locked" in text or "busy" in text:
             return CacheError(
-                "The local cache is busy (another Gavel may be syncing). Try again in a moment."
+                f"{the} is busy (another Gavel may be writing to it). Try again in a moment."
             )
         if "disk" in text and "full" in text:
-            return CacheError("The disk holding the local cache is full. Free space and retry.")
+            return CacheError(f"The disk holding the {kind.name} is full. Free space and retry.")
         if "readonly" in text or "read-only" in text:
-            return CacheError("The local cache is read-only. Check the file's permissions.")
+            return CacheError(f"{the} is read-only. Check the file's permissions.")
         if "unable to open" in text:
-            return CacheError("The local cache file cannot be opened. Check its folder exists.")
+            return CacheError(f"{the} cannot be opened. Check its folder exists.")
         if "could not connect" in text or "connection refused" in text:
-            return CacheError("The database server cannot be reached. Check it is running.")
+            return CacheError(
+                f"The database server of the {kind.name} cannot be reached. Check it is running."
+            )
     return None

@@ -1,25 +1,42 @@
-"""ORM rows of the audit ledger, on the cache's metadata (imported by app.stores.schema).
+"""ORM rows of the audit ledger, on a metadata of its own.
+
+The ledger lives in its own database: ``ledger.sqlite3`` beside the cache (a solo
+ledger, or a team ledger's verified replica), or the team's shared PostgreSQL. The
+cache can be thrown away and rebuilt by a sync; the ledger never.
 
 ledger_events holds each event's exact canonical bytes (``body``) and its hash; the
 other columns are copies of body fields so the UI filters in SQL. They are an index,
 not evidence: readers rebuild events from ``body``, and verification trusts only it.
-Both tables refuse UPDATE and DELETE through triggers created by migration 0002
-(ledger_head accepts an UPDATE that moves it forward).
+Both event tables refuse UPDATE and DELETE through triggers created by the ledger's
+first migration (ledger_head accepts an UPDATE that moves it forward).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from app.stores.schema import Base
+from app.stores.schema import NAMING_CONVENTION
 
 # INTEGER PRIMARY KEY on SQLite makes seq the rowid: rows sit in sequence order and
 # range scans need no separate index.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class LedgerEventRow(Base):
+class LedgerBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LedgerEventRow(LedgerBase):
     __tablename__ = "ledger_events"
     __table_args__ = (
         Index("ix_ledger_events_subject_seq", "subject", "seq"),
@@ -39,7 +56,7 @@ class LedgerEventRow(Base):
     subject: Mapped[str] = mapped_column(String(500))
 
 
-class LedgerHeadRow(Base):
+class LedgerHeadRow(LedgerBase):
     """The one row every append locks, and the head it recorded.
 
     Locking it serialises appends from every process (a write lock on SQLite, a row
@@ -52,3 +69,13 @@ class LedgerHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerMetaRow(LedgerBase):
+    """Facts about this copy of the ledger that are not ledger events (e.g. when a
+    replica was last pulled). Never evidence: nothing authoritative is read here."""
+
+    __tablename__ = "ledger_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")

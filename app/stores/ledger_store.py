@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,7 +39,7 @@ from app.domain.ledger import (
 from app.domain.ledger_keys import EnrolledKey, EventSigner, apply_key_event
 from app.domain.ledger_query import LedgerQuery
 from app.stores.engine import Database
-from app.stores.ledger_schema import LedgerEventRow, LedgerHeadRow
+from app.stores.ledger_schema import LedgerEventRow, LedgerHeadRow, LedgerMetaRow
 
 DEFAULT_CHUNK = 10_000
 
@@ -61,25 +62,26 @@ class LedgerStore:
     # ------------------------------------------------------------------ writing
 
     def append(self, draft: LedgerDraft, signer: EventSigner | None = None) -> LedgerEvent:
-        """Number, chain, hash (and sign) the draft and store it, under the append lock.
+        """Number, chain, hash (and sign) the draft and store it, under the append lock."""
+        with self.appending() as tx:
+            return tx.add(draft, signer)
 
-        The timestamp is taken once the lock is held, so time follows sequence order
-        on one machine.
+    @contextmanager
+    def appending(self) -> Iterator[LedgerAppend]:
+        """Hold the append lock for one transaction: read what others appended, decide,
+        append. Everything added commits together, or nothing does.
+
+        This is where claims serialise: a writer reads the events after what it has
+        folded (``LedgerAppend.events``) with the lock held, so no other process can
+        append between its check and its event.
         """
         with self._db.session() as s:
             conn = s.connection()
             head = _lock_head(conn)
-            seq = head.seq + 1
-            key_id = signer.key_id if signer is not None else None
-            body = canonical_body(
-                seq=seq, at=self._clock(), draft=draft, prev_hash=head.hash, signer=key_id
-            )
-            digest = body_hash(body)
-            signature = signer.sign(bytes.fromhex(digest)) if signer is not None else None
-            event = parse_event(seq, body, digest, key_id, signature)
-            conn.execute(insert(_E), [_row_values(event, body, signature)])
-            _move_head(conn, seq, digest)
-        return event
+            tx = LedgerAppend(conn, head, self._clock)
+            yield tx
+            if tx.head != head:
+                _move_head(conn, tx.head.seq, tx.head.hash)
 
     @contextmanager
     def importing(self, expected_head: Checkpoint | None) -> Iterator[LedgerImport]:
@@ -111,6 +113,41 @@ class LedgerStore:
         return sink.added
 
     # ------------------------------------------------------------------ reading
+
+    @property
+    def where(self) -> str:
+        """The ledger's file or server, as shown to people."""
+        return self._db.where
+
+    def damage(self) -> str | None:
+        """On SQLite, what ``PRAGMA quick_check`` finds wrong with the file; None if sound.
+
+        A damaged page can hide rows from a read, which would look like events removed
+        behind Gavel's back; verification asks this first so it reports damage as damage.
+        """
+        if not self._db.is_sqlite:
+            return None
+        try:
+            with self._db.engine.connect() as conn:
+                rows = [r[0] for r in conn.exec_driver_sql("PRAGMA quick_check").all()]
+        except Exception as exc:  # a file too damaged to check is damaged
+            return str(getattr(exc, "orig", exc)).splitlines()[0]
+        return None if rows == ["ok"] else "; ".join(str(r) for r in rows[:3])
+
+    def genesis_hash(self) -> str | None:
+        """The hash of event 1, which names this ledger; None while it is empty."""
+        with self._db.session() as s:
+            return s.execute(select(_E.hash).where(_E.seq == 1)).scalar_one_or_none()
+
+    def meta(self, key: str) -> str | None:
+        """A fact about this copy of the ledger (ledger_meta); never evidence."""
+        with self._db.session() as s:
+            row = s.get(LedgerMetaRow, key)
+            return row.value if row is not None else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db.session() as s:
+            s.merge(LedgerMetaRow(key=key, value=value))
 
     def head(self) -> Checkpoint | None:
         """The last stored event's (seq, hash); None when the ledger is empty."""
@@ -283,6 +320,60 @@ class LedgerStore:
                     continue  # verify() reports malformed key events; here they enrol nothing
                 apply_key_event(keys, seq, event)
         return keys
+
+
+class LedgerAppend:
+    """Appends inside ``LedgerStore.appending()``, with the append lock held."""
+
+    def __init__(self, conn: Connection, head: Checkpoint, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+        self.head = head
+
+    def events(self, after_seq: int, actions: Sequence[str] = ()) -> list[LedgerEvent]:
+        """Events after ``after_seq`` up to the locked head (those with ``actions``, if
+        given): everything committed before this transaction took the lock."""
+        stmt = select(_E.seq, _E.body, _E.hash, _E.signer, _E.signature).where(
+            _E.seq > after_seq, _E.seq <= self.head.seq
+        )
+        if actions:
+            stmt = stmt.where(_E.action.in_(list(actions)))
+        rows = self._conn.execute(stmt.order_by(_E.seq)).all()
+        return [parse_event(*row) for row in rows]
+
+    def prepare(self, draft: LedgerDraft, signer: EventSigner | None = None) -> _Prepared:
+        """The next event as it would be stored (numbered, chained, hashed, signed).
+
+        The timestamp is taken with the lock held, so time follows sequence order on
+        one machine.
+        """
+        seq = self.head.seq + 1
+        key_id = signer.key_id if signer is not None else None
+        body = canonical_body(
+            seq=seq, at=self._clock(), draft=draft, prev_hash=self.head.hash, signer=key_id
+        )
+        digest = body_hash(body)
+        signature = signer.sign(bytes.fromhex(digest)) if signer is not None else None
+        return _Prepared(parse_event(seq, body, digest, key_id, signature), body, signature)
+
+    def store(self, prepared: _Prepared) -> LedgerEvent:
+        """Insert an event ``prepare`` built for the current head."""
+        event = prepared.event
+        if event.seq != self.head.seq + 1 or event.prev_hash != self.head.hash:
+            raise LedgerError("An event was prepared for another position of the ledger.")
+        self._conn.execute(insert(_E), [_row_values(event, prepared.body, prepared.signature)])
+        self.head = Checkpoint(event.seq, event.hash)
+        return event
+
+    def add(self, draft: LedgerDraft, signer: EventSigner | None = None) -> LedgerEvent:
+        return self.store(self.prepare(draft, signer))
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    event: LedgerEvent
+    body: bytes
+    signature: bytes | None
 
 
 class LedgerImport:

@@ -30,6 +30,16 @@ class AppPaths:
         return self.data_dir / "cache.sqlite3"
 
     @property
+    def ledger_db(self) -> Path:
+        """The audit ledger (solo), or the team ledger's verified replica: never the cache."""
+        return self.data_dir / "ledger.sqlite3"
+
+    @property
+    def legacy_ledger_archive(self) -> Path:
+        """Where the ledger Gavel 0.1 kept inside the cache is archived (see ledger_archive)."""
+        return self.data_dir / "ledger-0.1-archive.jsonl"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "gavel.log"
 

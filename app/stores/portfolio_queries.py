@@ -103,6 +103,16 @@ class PortfolioQueries:
         with self._db.session() as s:
             return [(reg, name) for reg, name in s.execute(stmt)]
 
+    def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
+        """(registry, model) -> the model's risk_tier tag ('' when it has none), in one query."""
+        stmt = select(RegistryRow.name, ModelRow.name, ModelRow.risk_tier).join(
+            RegistryRow, RegistryRow.id == ModelRow.registry_id
+        )
+        if registry is not None:
+            stmt = stmt.where(RegistryRow.name == registry)
+        with self._db.session() as s:
+            return {(reg, name): tier or "" for reg, name, tier in s.execute(stmt)}
+
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         """Portfolio rows for the given ids (the visible ones)."""
         if not keys:

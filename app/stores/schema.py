@@ -186,6 +186,3 @@ class DatasetInputRow(Base):
 
 # Serving endpoints' state and samples live on this metadata too (same reason as below).
 from app.stores import endpoint_schema as _endpoint_schema  # noqa: F401, E402
-
-# The audit ledger's rows live on this metadata; imported here so Base.metadata is complete.
-from app.stores import ledger_schema as _ledger_schema  # noqa: F401, E402

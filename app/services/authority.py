@@ -1,0 +1,183 @@
+"""The authority fold, kept current, and the only way authority events are written.
+
+``AuthorityLedger`` folds the ledger's authority events (``domain.authority``) as they
+arrive and answers questions under a lock (``read``). Writes go through ``write``:
+with the ledger's append lock held it folds whatever other desktops appended, lets
+the caller build its events from that state, judges each event exactly as every
+reader's fold will, and stores it. So the check and the append are one step, on
+SQLite and on PostgreSQL, whatever number of processes write at once.
+
+Blocking and thread-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TypeVar
+
+from app.domain.authority import AuthorityState
+from app.domain.authority_model import (
+    FOLDED_ACTIONS,
+    AuthorityProblem,
+    Refusal,
+    RefusalKind,
+)
+from app.domain.cancel import CancelToken
+from app.domain.errors import GavelError, UsageError
+from app.domain.governance import InvalidState, NotAuthorized, SeparationOfDuties
+from app.domain.ledger import (
+    AUTHORITY_ACTIONS,
+    Checkpoint,
+    LedgerDraft,
+    LedgerError,
+    LedgerEvent,
+    ProblemKind,
+    VerifyProblem,
+    VerifyReport,
+)
+from app.domain.ledger_keys import EventSigner, SignatureVerifier
+from app.domain.ledger_query import LedgerQuery
+from app.domain.progress import ProgressCallback, no_progress
+from app.services.audit import AuditService
+from app.services.signing import Ed25519Verifier, MemoVerifier
+
+log = logging.getLogger("gavel.authority")
+
+T = TypeVar("T")
+# Ledger events read per query while folding.
+_FOLD_SPAN = 20_000
+
+Build = Callable[[AuthorityState], Sequence[LedgerDraft]]
+
+_PROBLEM_KINDS = {
+    RefusalKind.UNSIGNED: ProblemKind.UNSIGNED,
+    RefusalKind.BAD_SIGNATURE: ProblemKind.BAD_SIGNATURE,
+}
+
+
+class LedgerProblem(GavelError):
+    """The ledger holds an event the authority fold refused (forged, or raced)."""
+
+
+def refusal_error(refusal: Refusal) -> GavelError:
+    """The error a refused write raises: the fold's own sentence, capitalised."""
+    text = refusal.reason[:1].upper() + refusal.reason[1:]
+    match refusal.kind:
+        case RefusalKind.NOT_AUTHORIZED:
+            return NotAuthorized(text)
+        case RefusalKind.SEPARATION_OF_DUTIES:
+            return SeparationOfDuties(text)
+        case RefusalKind.INVALID_STATE:
+            return InvalidState(text)
+        case RefusalKind.MALFORMED:
+            return UsageError(text)
+        case _:
+            return LedgerError(text)
+
+
+class AuthorityLedger:
+    """The fold over one ledger (the local one, or the team's shared one)."""
+
+    def __init__(self, audit: AuditService, signatures: SignatureVerifier | None = None) -> None:
+        self._audit = audit
+        self._signatures = signatures or Ed25519Verifier()
+        self._lock = threading.RLock()
+        self._state = AuthorityState(self._signatures)
+
+    @property
+    def audit(self) -> AuditService:
+        return self._audit
+
+    def read(self, fn: Callable[[AuthorityState], T]) -> T:
+        """Bring the fold up to the ledger's head, then answer ``fn`` under the lock.
+
+        fn must not keep references into the state: copy what it returns.
+        """
+        with self._lock:
+            self._catch_up(self._state)
+            return fn(self._state)
+
+    def fresh(self) -> AuthorityState:
+        """A fold of the whole ledger from event 1, shared with nobody: what apply trusts
+        just before it writes to the registry (nothing cached can have drifted)."""
+        state = AuthorityState(self._signatures)
+        self._catch_up(state)
+        return state
+
+    def verify(
+        self,
+        checkpoint: Checkpoint | None = None,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> VerifyReport:
+        """The whole audit: the hash chain and every signature (AuditService.verify), then
+        the authority of every event (a fresh fold); problems an admin acknowledged are
+        reported but do not fail it."""
+        memo = MemoVerifier()
+        chain = self._audit.verify(checkpoint, progress, cancel, signatures=memo)
+        if chain.chain_broken:
+            return replace(chain, open_problems=(chain.problem,) if chain.problem else ())
+        state = AuthorityState(memo)
+        self._catch_up(state)
+        found = {p.seq: p for p in chain.signature_problems}
+        for problem in state.problems:
+            found[problem.seq] = VerifyProblem(
+                _PROBLEM_KINDS.get(problem.kind, ProblemKind.UNAUTHORIZED),
+                problem.seq,
+                AuthorityProblem.describe(replace(problem, acknowledged=None)),
+            )
+        acked = {p.seq for p in state.problems if p.acknowledged is not None}
+        open_ = tuple(found[s] for s in sorted(found) if s not in acked)
+        return replace(
+            chain,
+            problem=open_[0] if open_ else None,
+            open_problems=open_,
+            acknowledged=tuple(found[s] for s in sorted(acked)),
+        )
+
+    def write(self, signer: EventSigner | None, build: Build) -> list[LedgerEvent]:
+        """Append the events ``build`` makes from the current state, each judged by the
+        fold first; all of them or none. A refused event raises the fold's sentence.
+
+        build: called with the append lock held and the state current; raise a
+            GavelError to refuse with a sentence of your own.
+        """
+        with self._lock:
+            self._catch_up(self._state)
+            stored = False
+            try:
+                with self._audit.appending() as tx:
+                    self._state.fold_all(tx.events(self._state.scanned, FOLDED_ACTIONS))
+                    events = []
+                    for draft in build(self._state):
+                        if draft.action not in AUTHORITY_ACTIONS:
+                            raise UsageError(f"'{draft.action}' is not an authority event.")
+                        prepared = tx.prepare(draft, signer)
+                        refusal = self._state.judge(prepared.event)
+                        if refusal is not None:
+                            raise refusal_error(refusal)
+                        events.append(tx.store(prepared))
+                        stored = True
+                        # Later events of the same write see this one.
+                        self._state.fold(prepared.event)
+            except BaseException:
+                if stored:
+                    # The fold saw events the failed transaction did not keep.
+                    self._state = AuthorityState(self._signatures)
+                raise
+        for event in events:
+            log.info("ledger event %d: %s by %s", event.seq, event.action, event.actor)
+        return events
+
+    def _catch_up(self, state: AuthorityState) -> None:
+        # Sequence numbers are gapless, so the count is the newest seq. Windows of seqs
+        # (not LIMIT) keep each query an index range, whatever the ledger size.
+        head = self._audit.count()
+        for start in range(state.scanned + 1, head + 1, _FOLD_SPAN):
+            end = min(start + _FOLD_SPAN - 1, head)
+            query = LedgerQuery(actions=FOLDED_ACTIONS, from_seq=start, to_seq=end)
+            state.fold_all(self._audit.page(query, limit=None))
+            state.scanned = max(state.scanned, end)
