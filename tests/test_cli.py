@@ -145,3 +145,23 @@ def test_wrong_password_is_one_sentence_without_the_secret(
     assert test.returncode == 1
     ok = gavel(tmp_path, "sync", env={"MLFLOW_PW": mlflow_auth_server.user.password})
     assert ok.returncode == 0, ok.stderr
+
+
+@pytest.mark.parametrize(
+    ("file", "data", "says"),
+    [
+        ("config.toml", '[[registry]]\nname = "café"\n'.encode("latin-1"), "is not UTF-8 text"),
+        ("config.toml", '[[registry]]\nname = "café"\n'.encode("utf-16"), "looks like UTF-16"),
+        ("config.toml", b"[[registry]\n", "is not valid TOML"),
+        ("profile.toml", 'display_name = "Zoë"\n'.encode("latin-1"), "is not UTF-8 text"),
+    ],
+)
+def test_unreadable_config_files_are_one_sentence(
+    tmp_path: Path, file: str, data: bytes, says: str
+) -> None:
+    path = tmp_path / "config" / file
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    line = assert_one_line_error(gavel(tmp_path, "registry", "list"), 1)
+    assert line.startswith(f"gavel: {path} ")
+    assert says in line
