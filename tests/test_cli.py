@@ -147,6 +147,33 @@ def test_wrong_password_is_one_sentence_without_the_secret(
     assert ok.returncode == 0, ok.stderr
 
 
+def _files_holding(root: Path, value: str) -> list[Path]:
+    return [f for f in root.rglob("*") if f.is_file() and value.encode() in f.read_bytes()]
+
+
+def test_url_with_credentials_is_refused_and_never_stored(tmp_path: Path) -> None:
+    password = "pw-" + uuid.uuid4().hex
+    for url in (f"http://ana:{password}@mlflow:5000", "http://ana@mlflow:5000"):
+        line = assert_one_line_error(gavel(tmp_path, "registry", "add", "a", "--url", url), 2)
+        assert line == (
+            "gavel: The registry URL contains a user name or password; give the URL without "
+            "them and use --username/--password-env (or the dialog's fields)."
+        )
+    assert _files_holding(tmp_path, password) == []  # not in config.toml, cache or logs
+    listed = gavel(tmp_path, "registry", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_hand_edited_url_with_credentials_is_refused_on_load(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[[registry]]\nname = "a"\nurl = "http://ana:pw-4711@mlflow:5000"\n')
+    line = assert_one_line_error(gavel(tmp_path, "registry", "list"), 1)
+    assert line.startswith(f"gavel: {config}, registry #1: the URL contains a user name")
+    assert "pw-4711" not in line
+    assert _files_holding(tmp_path / "logs", "pw-4711") == []
+
+
 @pytest.mark.parametrize(
     ("file", "data", "says"),
     [

@@ -7,8 +7,71 @@ from pathlib import Path
 
 import pytest
 
-from app.domain.errors import ConfigError
+from app.domain.errors import ConfigError, UsageError
+from app.domain.registry import RegistryConfig
+from app.domain.urls import reject_credentials_in_url
+from app.stores.config_file import ConfigFile
 from app.stores.toml_file import read_toml
+
+PASSWORD = "hunter22-pw"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"http://ana:{PASSWORD}@mlflow.example.com:5000",
+        f"https://ana:{PASSWORD}@mlflow.example.com/path?q=1",
+        "http://ana@mlflow.example.com",
+        f"ana:{PASSWORD}@mlflow.example.com:5000",  # no scheme: refused, not echoed
+        f"ftp://ana:{PASSWORD}@mlflow.example.com",
+    ],
+)
+def test_registry_url_with_credentials_is_refused_without_echoing_it(url: str) -> None:
+    with pytest.raises(UsageError) as info:
+        RegistryConfig(name="prod", url=url)
+    assert info.value.message == (
+        "The registry URL contains a user name or password; give the URL without them and "
+        "use --username/--password-env (or the dialog's fields)."
+    )
+    assert PASSWORD not in str(info.value) and "ana" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://mlflow.example.com/models/a@b", "http://127.0.0.1:5000?owner=ana@example.com"],
+)
+def test_an_at_sign_after_the_host_is_not_a_credential(url: str) -> None:
+    assert RegistryConfig(name="prod", url=url).url == url
+
+
+def test_a_url_rule_may_accept_a_user_name_and_refuse_only_a_password() -> None:
+    # The shape a PostgreSQL ledger URL needs: the user in the URL, the password elsewhere.
+    reject_credentials_in_url("postgresql+psycopg://ana@db/ledger", "X", allow_user=True)
+    with pytest.raises(UsageError) as info:
+        reject_credentials_in_url(
+            f"postgresql+psycopg://ana:{PASSWORD}@db/ledger",
+            "The team ledger URL",
+            "keep the password in the keyring entry 'team-ledger'",
+            allow_user=True,
+        )
+    assert info.value.message == (
+        "The team ledger URL contains a password; give the URL without it and keep the "
+        "password in the keyring entry 'team-ledger'."
+    )
+
+
+def test_hand_edited_config_with_credentials_in_a_url_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[[registry]]\nname = "prod"\nurl = "https://ana:{PASSWORD}@mlflow.example.com"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as info:
+        ConfigFile(path).registries()
+    message = info.value.message
+    assert message.startswith(f"{path}, registry #1: the URL contains a user name or password")
+    assert "'username'" in message and "'secret_env'" in message
+    assert PASSWORD not in message
 
 
 def test_utf8_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:

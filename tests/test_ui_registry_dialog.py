@@ -162,3 +162,28 @@ def test_edit_keeps_the_stored_token_and_warns_when_secrets_do_not_persist(
     dialog.save()
     assert ctx.registries.get("prod").url == "https://mlflow2.example.com"
     assert ctx.registries.resolve_secret(ctx.registries.get("prod")) == "tok-123"
+
+
+def test_url_with_credentials_is_refused_as_typed_and_never_saved(
+    ctx: AppContext, runner: TaskRunner, qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = _dialog(ctx, runner, qtbot)
+    _fill(dialog, qtbot, "prod", "https://ana:hunter22@mlflow.example.com")
+    assert dialog.error.isVisible()  # said while typing, before Save
+    assert dialog.error.text() == (
+        "The registry URL contains a user name or password; give the URL without them and "
+        "use --username/--password-env (or the dialog's fields)."
+    )
+    save_screenshot(dialog, "registry_dialog_url_credentials")
+    dialog.test_button.click()
+    assert dialog.result_kind == ""  # nothing was sent
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert dialog.saved is None and dialog.result() == 0
+    assert dialog.error.isVisible()
+    assert ctx.registries.configs() == []
+    assert [f for f in tmp_path.rglob("*") if f.is_file() and b"hunter22" in f.read_bytes()] == []
+
+    dialog.url.setText("https://mlflow.example.com")
+    assert not dialog.error.isVisible()
+    dialog.save()
+    assert dialog.saved is not None

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import AuthKind, RegistryConfig
+from app.domain.urls import reject_credentials_in_url
 from app.stores.toml_file import read_toml, write_toml
 
 # The keys a [[registry]] table may hold, with their type and meaning; anything else
@@ -105,6 +106,16 @@ def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:
     for required in ("name", "url"):
         if required not in kwargs:
             raise ConfigError(f"{where}: '{required}' is required.")
+    try:
+        # A hand-edited file cannot use --username/--password-env: say what to edit.
+        reject_credentials_in_url(
+            kwargs["url"],
+            "the URL",
+            "set 'username' (with auth = \"basic\"), then enter the password in "
+            "Registries → Edit or name its environment variable in 'secret_env'",
+        )
+    except GavelError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
     try:
         kwargs["auth"] = AuthKind(kwargs.get("auth", "none"))
     except ValueError:
