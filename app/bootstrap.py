@@ -146,7 +146,7 @@ def build_context(paths: AppPaths | None = None, db_url: str | None = None) -> A
     setup_logging(paths)
     config = ConfigFile(paths.config_file)
     db = open_database(db_url or sqlite_url(paths.cache_db))
-    credentials = CredentialStore()
+    credentials = CredentialStore(allow_plaintext=config.allow_plaintext_keyring())
     if not credentials.persistent:
         log.warning("%s", credentials.describe())
 

@@ -192,3 +192,46 @@ def test_unreadable_config_files_are_one_sentence(
     line = assert_one_line_error(gavel(tmp_path, "registry", "list"), 1)
     assert line.startswith(f"gavel: {path} ")
     assert says in line
+
+
+def test_store_secret_in_a_plaintext_keyring_needs_the_opt_in(tmp_path: Path) -> None:
+    from app.connectors.credentials import CredentialStore, registry_secret_key
+
+    token = "tok-" + uuid.uuid4().hex
+    env = {"MY_TOKEN": token, "GAVEL_ALLOW_PLAINTEXT_KEYRING": ""}
+    name = f"pt-{uuid.uuid4().hex[:8]}"
+    added = gavel(
+        tmp_path,
+        "registry", "add", name, "--url", "http://x", "--token-env", "MY_TOKEN", "--store-secret",
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    warning = added.stderr.strip().splitlines()
+    assert len(warning) == 1
+    assert warning[0].startswith(
+        "Warning: The only keyring available is a plaintext file (keyrings.alt PlaintextKeyring"
+    )
+    assert "registry secrets are kept for this session only" in warning[0]
+    assert warning[0].endswith(f"'{name}' keeps reading MY_TOKEN at every sync.")
+    # The registry still works in the next command: it reads the variable, as it said.
+    config = (tmp_path / "config" / "config.toml").read_text()
+    assert 'secret_env = "MY_TOKEN"' in config
+    assert CredentialStore().get(registry_secret_key(name)) is None
+    assert _files_holding(tmp_path, token) == []
+
+    # With the opt-in in config.toml the secret goes to the plaintext keyring.
+    (tmp_path / "config" / "config.toml").write_text(
+        config + "\n[secrets]\nallow_plaintext_keyring = true\n"
+    )
+    stored = f"{name}-kept"
+    added = gavel(
+        tmp_path,
+        "registry", "add", stored, "--url", "http://x", "--token-env", "MY_TOKEN", "--store-secret",
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stderr == ""
+    try:
+        assert CredentialStore().get(registry_secret_key(stored)) == token
+    finally:
+        CredentialStore().delete(registry_secret_key(stored))

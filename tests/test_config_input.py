@@ -74,6 +74,22 @@ def test_hand_edited_config_with_credentials_in_a_url_is_refused(tmp_path: Path)
     assert PASSWORD not in message
 
 
+def test_the_secrets_table_is_validated(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    config = ConfigFile(path)
+    assert config.allow_plaintext_keyring() is False  # no file: the safe default
+    path.write_text("[secrets]\nallow_plaintext_keyring = true\n", encoding="utf-8")
+    assert config.allow_plaintext_keyring() is True
+    config.add_registry(RegistryConfig(name="prod", url="https://mlflow.example.com"))
+    assert config.allow_plaintext_keyring() is True  # saving registries keeps the table
+    path.write_text('[secrets]\nallow_plaintext_keyring = "yes"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="'allow_plaintext_keyring' must be a bool"):
+        config.allow_plaintext_keyring()
+    path.write_text("[secrets]\nallow_plaintext = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[secrets\]: unknown key\(s\) allow_plaintext"):
+        config.allow_plaintext_keyring()
+
+
 def test_utf8_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     # What Windows Notepad saves as "UTF-8 with BOM".
     path = tmp_path / "profile.toml"

@@ -24,6 +24,14 @@ REGISTRY_KEYS: dict[str, tuple[type, str]] = {
     "timeout_s": (float, "seconds to wait for each HTTP request"),
     "is_demo": (bool, "the bundled demo registry"),
 }
+# The keys of the top-level [secrets] table, declared like the registry keys.
+SECRETS_TABLE = "secrets"
+SECRETS_KEYS: dict[str, tuple[type, str]] = {
+    "allow_plaintext_keyring": (
+        bool,
+        "store registry secrets even when the only keyring writes them unencrypted to a file",
+    ),
+}
 
 
 class ConfigFile:
@@ -46,6 +54,24 @@ class ConfigFile:
             seen.add(cfg.name)
             out.append(cfg)
         return out
+
+    def allow_plaintext_keyring(self) -> bool:
+        """[secrets] allow_plaintext_keyring: the user accepts a plaintext keyring file."""
+        return bool(self._secrets_table().get("allow_plaintext_keyring", False))
+
+    def _secrets_table(self) -> dict[str, Any]:
+        where = f"{self.path}, [{SECRETS_TABLE}]"
+        table = self._load().get(SECRETS_TABLE, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table.")
+        unknown = set(table) - set(SECRETS_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+        for key, value in table.items():
+            typ, _ = SECRETS_KEYS[key]
+            if not isinstance(value, typ):
+                raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
+        return table
 
     def registry(self, name: str) -> RegistryConfig:
         for cfg in self.registries():
