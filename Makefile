@@ -2,6 +2,10 @@
 # Each venv is rebuilt only when what it installs from changes.
 
 PY ?= $(shell command -v python3.11 || command -v python3)
+# The console runs from a venv with the app's runtime dependencies only: the test
+# extra brings keyrings.alt, whose plaintext file would become the "OS keyring".
+APP_VENV := .venv-app
+# Tests, lint and packaging: the app plus the test and packaging extras.
 VENV := .venv
 BIN := $(VENV)/bin
 MLFLOW_VENV := .venv-mlflow
@@ -11,10 +15,18 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger \
-	bench-audit-view bench-endpoints bench-charts bench-lineage venv mlflow-venv mlserver-venv clean
+	bench-audit-view bench-endpoints bench-charts bench-lineage app-venv venv mlflow-venv \
+	mlserver-venv clean
 
-run: venv mlflow-venv
-	$(BIN)/gavel
+run: app-venv mlflow-venv
+	$(APP_VENV)/bin/gavel
+
+app-venv: $(APP_VENV)/.installed
+$(APP_VENV)/.installed: pyproject.toml
+	test -x $(APP_VENV)/bin/python || $(PY) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/pip install -q --upgrade pip
+	$(APP_VENV)/bin/pip install -q -e .
+	touch $@
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml

@@ -239,7 +239,7 @@ def build_context(
         if archived:
             log.warning("archived %d events of the 0.1 ledger", archived)
     db = open_database(db_url or sqlite_url(paths.cache_db))
-    credentials = credentials or CredentialStore()
+    credentials = credentials or CredentialStore(allow_plaintext=config.allow_plaintext_keyring())
     if not credentials.persistent:
         log.warning("%s", credentials.describe())
 

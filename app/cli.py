@@ -106,17 +106,27 @@ def _cmd_registry(ctx: Any, args: argparse.Namespace) -> int:
             secret = os.environ.get(secret_env)
             if not secret:
                 raise UsageError(f"The environment variable {secret_env} is not set or empty.")
+        wants_stored = args.store_secret and bool(secret_env)
+        # Kept for this session only, the secret would be gone when this command exits;
+        # then the registry keeps reading the variable instead.
+        store_secret = wants_stored and ctx.registries.secrets_persistent
         cfg = RegistryConfig(
             name=args.name,
             url=args.url,
             auth=auth,
             username=args.username or "",
-            secret_env="" if args.store_secret else secret_env,
+            secret_env="" if store_secret else secret_env,
             verify_tls=not args.insecure,
             ca_bundle=args.ca_bundle,
             timeout_s=args.timeout,
         )
-        ctx.registries.add(cfg, secret if args.store_secret else None)
+        ctx.registries.add(cfg, secret if store_secret else None)
+        if wants_stored and not store_secret:
+            print(
+                f"Warning: {ctx.registries.secrets_description()} "
+                f"'{cfg.name}' keeps reading {secret_env} at every sync.",
+                file=sys.stderr,
+            )
         print(f"Added registry '{cfg.name}' ({cfg.url}). Run 'gavel sync {cfg.name}' to fetch it.")
         return EXIT_OK
     if args.action == "list":

@@ -15,6 +15,10 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="gavel-tests-"))
 # The keyring backend is a plain file under the session dir: real keyring API, no
 # Secret Service needed, nothing written to the developer's own keyring.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyrings.alt.file.PlaintextKeyring"
+# Gavel keeps secrets out of a plaintext keyring unless the user opts in; the suite
+# opts in so tests of everything else keep secrets across the contexts and processes
+# they build, as an OS keyring would. test_credentials.py covers the default (no opt-in).
+os.environ["GAVEL_ALLOW_PLAINTEXT_KEYRING"] = "1"
 os.environ["XDG_DATA_HOME"] = str(_SESSION_DIR / "xdg-data")
 os.environ["XDG_CONFIG_HOME"] = str(_SESSION_DIR / "xdg-config")
 os.environ["XDG_CACHE_HOME"] = str(_SESSION_DIR / "xdg-cache")

@@ -145,3 +145,93 @@ def test_wrong_password_is_one_sentence_without_the_secret(
     assert test.returncode == 1
     ok = gavel(tmp_path, "sync", env={"MLFLOW_PW": mlflow_auth_server.user.password})
     assert ok.returncode == 0, ok.stderr
+
+
+def _files_holding(root: Path, value: str) -> list[Path]:
+    return [f for f in root.rglob("*") if f.is_file() and value.encode() in f.read_bytes()]
+
+
+def test_url_with_credentials_is_refused_and_never_stored(tmp_path: Path) -> None:
+    password = "pw-" + uuid.uuid4().hex
+    for url in (f"http://ana:{password}@mlflow:5000", "http://ana@mlflow:5000"):
+        line = assert_one_line_error(gavel(tmp_path, "registry", "add", "a", "--url", url), 2)
+        assert line == (
+            "gavel: The registry URL contains a user name or password; give the URL without "
+            "them and use --username/--password-env (or the dialog's fields)."
+        )
+    assert _files_holding(tmp_path, password) == []  # not in config.toml, cache or logs
+    listed = gavel(tmp_path, "registry", "list", "--json")
+    assert json.loads(listed.stdout) == []
+
+
+def test_hand_edited_url_with_credentials_is_refused_on_load(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[[registry]]\nname = "a"\nurl = "http://ana:pw-4711@mlflow:5000"\n')
+    line = assert_one_line_error(gavel(tmp_path, "registry", "list"), 1)
+    assert line.startswith(f"gavel: {config}, registry #1: the URL contains a user name")
+    assert "pw-4711" not in line
+    assert _files_holding(tmp_path / "logs", "pw-4711") == []
+
+
+@pytest.mark.parametrize(
+    ("file", "data", "says"),
+    [
+        ("config.toml", '[[registry]]\nname = "café"\n'.encode("latin-1"), "is not UTF-8 text"),
+        ("config.toml", '[[registry]]\nname = "café"\n'.encode("utf-16"), "looks like UTF-16"),
+        ("config.toml", b"[[registry]\n", "is not valid TOML"),
+        ("profile.toml", 'display_name = "Zoë"\n'.encode("latin-1"), "is not UTF-8 text"),
+    ],
+)
+def test_unreadable_config_files_are_one_sentence(
+    tmp_path: Path, file: str, data: bytes, says: str
+) -> None:
+    path = tmp_path / "config" / file
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    line = assert_one_line_error(gavel(tmp_path, "registry", "list"), 1)
+    assert line.startswith(f"gavel: {path} ")
+    assert says in line
+
+
+def test_store_secret_in_a_plaintext_keyring_needs_the_opt_in(tmp_path: Path) -> None:
+    from app.connectors.credentials import CredentialStore, registry_secret_key
+
+    token = "tok-" + uuid.uuid4().hex
+    env = {"MY_TOKEN": token, "GAVEL_ALLOW_PLAINTEXT_KEYRING": ""}
+    name = f"pt-{uuid.uuid4().hex[:8]}"
+    added = gavel(
+        tmp_path,
+        "registry", "add", name, "--url", "http://x", "--token-env", "MY_TOKEN", "--store-secret",
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    warning = added.stderr.strip().splitlines()
+    assert len(warning) == 1
+    assert warning[0].startswith(
+        "Warning: The only keyring available is a plaintext file (keyrings.alt PlaintextKeyring"
+    )
+    assert "registry secrets are kept for this session only" in warning[0]
+    assert warning[0].endswith(f"'{name}' keeps reading MY_TOKEN at every sync.")
+    # The registry still works in the next command: it reads the variable, as it said.
+    config = (tmp_path / "config" / "config.toml").read_text()
+    assert 'secret_env = "MY_TOKEN"' in config
+    assert CredentialStore().get(registry_secret_key(name)) is None
+    assert _files_holding(tmp_path, token) == []
+
+    # With the opt-in in config.toml the secret goes to the plaintext keyring.
+    (tmp_path / "config" / "config.toml").write_text(
+        config + "\n[secrets]\nallow_plaintext_keyring = true\n"
+    )
+    stored = f"{name}-kept"
+    added = gavel(
+        tmp_path,
+        "registry", "add", stored, "--url", "http://x", "--token-env", "MY_TOKEN", "--store-secret",
+        env=env,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stderr == ""
+    try:
+        assert CredentialStore().get(registry_secret_key(stored)) == token
+    finally:
+        CredentialStore().delete(registry_secret_key(stored))

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import configparser
 import logging
 import uuid
+from pathlib import Path
 from typing import Any
 
 import keyring
+import keyring.backends.chainer
 import keyring.backends.fail
+import keyring.backends.null
 import keyring.errors
+import keyrings.alt.file
+import keyrings.alt.file_base
+import keyrings.alt.multi
 import pytest
 
 from app.connectors.credentials import (
+    ALLOW_PLAINTEXT_ENV,
     CredentialStore,
+    KeyringKind,
+    classify_backend,
     registry_secret_key,
     resolve_registry_secret,
 )
@@ -37,11 +48,52 @@ class BrokenKeyring:
         raise keyring.errors.KeyringError("locked")
 
 
+class MemoryKeyring:
+    """Stands in for an OS keyring (Secret Service, Keychain…): keeps values in memory."""
+
+    name = "Memory OS keyring"
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, key: str) -> str | None:
+        return self.values.get((service, key))
+
+    def set_password(self, service: str, key: str, password: str) -> None:
+        self.values[(service, key)] = password
+
+    def delete_password(self, service: str, key: str) -> None:
+        if self.values.pop((service, key), None) is None:
+            raise keyring.errors.PasswordDeleteError("not found")
+
+
+def _plaintext_file() -> Path:
+    """The file conftest's PlaintextKeyring writes (under the session's tmp dir)."""
+    return Path(keyring.get_keyring().file_path)
+
+
+def _in_plaintext_file(value: str) -> bool:
+    """Whether value is readable in that file (base64 is an encoding, not encryption)."""
+    parser = configparser.RawConfigParser()
+    parser.read(_plaintext_file(), encoding="utf-8")
+    return any(
+        base64.decodebytes(stored.encode()) == value.encode()
+        for section in parser.sections()
+        if section != "keyring-setting"
+        for _, stored in parser.items(section)
+    )
+
+
 def test_round_trip_on_the_test_keyring() -> None:
-    # conftest selects keyrings.alt's PlaintextKeyring in a tmp dir for the session.
+    # conftest selects keyrings.alt's PlaintextKeyring in a tmp dir for the session and
+    # opts in to storing secrets there (GAVEL_ALLOW_PLAINTEXT_KEYRING=1).
     store = CredentialStore()
+    assert store.kind is KeyringKind.PLAINTEXT
     assert store.persistent
-    assert "system keyring" in store.describe()
+    assert store.describe() == (
+        "Secrets are stored unencrypted in a plaintext file (keyrings.alt PlaintextKeyring, "
+        f"{_plaintext_file()}), as you allowed."
+    )
     key = f"registry:rt-{uuid.uuid4().hex[:8]}"
     assert store.get(key) is None
     assert store.set(key, SECRET) is True
@@ -130,3 +182,123 @@ def test_session_only_message_says_so() -> None:
     with pytest.raises(SecretUnavailable) as info:
         resolve_registry_secret(_cfg(auth=AuthKind.BEARER), store, {})
     assert "this session" in info.value.message
+
+
+def test_plaintext_keyring_without_opt_in_keeps_secrets_for_the_session() -> None:
+    store = CredentialStore(environ={})
+    assert store.kind is KeyringKind.PLAINTEXT
+    assert not store.persistent
+    assert store.describe() == (
+        "The only keyring available is a plaintext file (keyrings.alt PlaintextKeyring, "
+        f"{_plaintext_file()}): registry secrets are kept for this session only; set "
+        "[secrets] allow_plaintext_keyring = true in config.toml to store them there anyway."
+    )
+    key = registry_secret_key(f"pt-{uuid.uuid4().hex[:8]}")
+    assert store.set(key, SECRET) is False
+    assert store.get(key) == SECRET
+    assert not _in_plaintext_file(SECRET)
+    assert CredentialStore(environ={}).get(key) is None  # gone with the session
+    cfg = RegistryConfig(name=key.split(":")[1], url="http://127.0.0.1:1", auth=AuthKind.BEARER)
+    with pytest.raises(SecretUnavailable) as info:
+        resolve_registry_secret(cfg, CredentialStore(environ={}), {})
+    assert "not stored in this session" in info.value.message
+
+
+def test_a_new_session_only_secret_removes_the_older_plaintext_copy() -> None:
+    key = registry_secret_key(f"stale-{uuid.uuid4().hex[:8]}")
+    old = "old-" + uuid.uuid4().hex
+    assert CredentialStore(allow_plaintext=True, environ={}).set(key, old) is True
+    assert _in_plaintext_file(old)
+    assert CredentialStore(environ={}).set(key, SECRET) is False
+    assert not _in_plaintext_file(old)  # a changed password leaves no readable copy
+    assert CredentialStore(environ={}).get(key) is None  # and never comes back stale
+
+
+@pytest.mark.parametrize(
+    ("allow", "environ"),
+    [(True, {}), (False, {ALLOW_PLAINTEXT_ENV: "1"}), (False, {ALLOW_PLAINTEXT_ENV: "true"})],
+)
+def test_opting_in_stores_secrets_in_the_plaintext_keyring(
+    allow: bool, environ: dict[str, str]
+) -> None:
+    store = CredentialStore(allow_plaintext=allow, environ=environ)
+    assert store.persistent
+    key = registry_secret_key(f"optin-{uuid.uuid4().hex[:8]}")
+    value = "tok-" + uuid.uuid4().hex
+    assert store.set(key, value) is True
+    try:
+        assert CredentialStore(environ={}).get(key) == value  # persisted, readable later
+        assert _in_plaintext_file(value)  # where describe() said it would go
+    finally:
+        store.delete(key)
+
+
+def test_only_a_yes_in_the_environment_opts_in() -> None:
+    for value in ("", "0", "no", "false"):
+        assert not CredentialStore(environ={ALLOW_PLAINTEXT_ENV: value}).persistent
+
+
+def test_encrypted_entries_persist_in_a_plaintext_keyring_without_opt_in() -> None:
+    store = CredentialStore(environ={})
+    assert store.persistent_encrypted
+    key = f"signing-key:{uuid.uuid4().hex[:8]}"
+    pem = f"-----BEGIN ENCRYPTED PRIVATE KEY-----\n{uuid.uuid4().hex}\n"
+    assert store.set(key, pem, encrypted=True) is True
+    try:
+        assert CredentialStore(environ={}).get(key) == pem  # survives the session
+    finally:
+        store.delete(key)
+    assert CredentialStore(environ={}).get(key) is None
+
+
+@pytest.mark.parametrize(
+    "backend", [keyring.backends.fail.Keyring(), keyring.backends.null.Keyring()]
+)
+def test_without_a_keyring_everything_is_kept_for_the_session(backend: Any) -> None:
+    store = CredentialStore(backend, allow_plaintext=True)  # nothing to opt in to
+    assert store.kind is KeyringKind.NONE
+    assert not store.persistent and not store.persistent_encrypted
+    assert "secrets are kept for this session only" in store.describe()
+    assert store.set("registry:x", SECRET) is False
+    assert store.set("signing-key:x", "ciphertext", encrypted=True) is False
+    assert store.get("registry:x") == SECRET
+    assert store.get("signing-key:x") == "ciphertext"
+
+
+def test_an_os_keyring_stores_secrets_without_opt_in() -> None:
+    backend = MemoryKeyring()
+    store = CredentialStore(backend, environ={})
+    assert store.kind is KeyringKind.SECURE and store.persistent
+    assert store.describe() == "Secrets are kept in the system keyring (Memory OS keyring)."
+    assert store.set("registry:x", SECRET) is True
+    assert backend.values == {("gavel", "registry:x"): SECRET}
+
+
+class UnknownFileKeyring(keyrings.alt.file_base.Keyring):
+    """A file-backed keyrings.alt backend Gavel does not know: assumed unencrypted."""
+
+    filename = "unknown.cfg"
+    scheme = "unknown"
+    version = "1.0"
+
+    def encrypt(self, password: bytes, assoc: bytes | None = None) -> bytes:
+        return password
+
+    def decrypt(self, password_encrypted: bytes, assoc: bytes | None = None) -> bytes:
+        return password_encrypted
+
+
+def test_plaintext_files_are_recognised_behind_wrappers(monkeypatch: pytest.MonkeyPatch) -> None:
+    plaintext = keyrings.alt.file.PlaintextKeyring()
+    assert classify_backend(plaintext) is KeyringKind.PLAINTEXT
+    assert classify_backend(UnknownFileKeyring()) is KeyringKind.PLAINTEXT
+    wrapped = keyrings.alt.multi.MultipartKeyringWrapper(plaintext)
+    assert classify_backend(wrapped) is KeyringKind.PLAINTEXT
+    # keyring's chainer writes to the first backend in priority order.
+    chainer = keyring.backends.chainer.ChainerBackend
+    monkeypatch.setattr(chainer, "backends", [plaintext, MemoryKeyring()])
+    assert classify_backend(chainer()) is KeyringKind.PLAINTEXT
+    monkeypatch.setattr(chainer, "backends", [MemoryKeyring(), plaintext])
+    assert classify_backend(chainer()) is KeyringKind.SECURE
+    monkeypatch.setattr(chainer, "backends", [])
+    assert classify_backend(chainer()) is KeyringKind.NONE

@@ -11,6 +11,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
+from app.domain.errors import SecretUnavailable
 from app.domain.registry import AuthKind, RegistryConfig
 from app.services.registries import RegistryService
 from app.ui.registry_dialog import RegistryDialog
@@ -162,3 +163,58 @@ def test_edit_keeps_the_stored_token_and_warns_when_secrets_do_not_persist(
     dialog.save()
     assert ctx.registries.get("prod").url == "https://mlflow2.example.com"
     assert ctx.registries.resolve_secret(ctx.registries.get("prod")) == "tok-123"
+
+
+def test_url_with_credentials_is_refused_as_typed_and_never_saved(
+    ctx: AppContext, runner: TaskRunner, qtbot: QtBot, tmp_path: Path
+) -> None:
+    dialog = _dialog(ctx, runner, qtbot)
+    _fill(dialog, qtbot, "prod", "https://ana:hunter22@mlflow.example.com")
+    assert dialog.error.isVisible()  # said while typing, before Save
+    assert dialog.error.text() == (
+        "The registry URL contains a user name or password; give the URL without them and "
+        "use --username/--password-env (or the dialog's fields)."
+    )
+    save_screenshot(dialog, "registry_dialog_url_credentials")
+    dialog.test_button.click()
+    assert dialog.result_kind == ""  # nothing was sent
+    dialog.buttons.button(dialog.buttons.StandardButton.Save).click()
+    assert dialog.saved is None and dialog.result() == 0
+    assert dialog.error.isVisible()
+    assert ctx.registries.configs() == []
+    assert [f for f in tmp_path.rglob("*") if f.is_file() and b"hunter22" in f.read_bytes()] == []
+
+    dialog.url.setText("https://mlflow.example.com")
+    assert not dialog.error.isVisible()
+    dialog.save()
+    assert dialog.saved is not None
+
+
+def test_plaintext_keyring_without_opt_in_keeps_the_token_for_the_session(
+    runner: TaskRunner, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GAVEL_ALLOW_PLAINTEXT_KEYRING")  # conftest's opt-in
+    ctx = make_context(tmp_path / "home")
+    try:
+        dialog = _dialog(ctx, runner, qtbot)
+        _fill(dialog, qtbot, "prod", "https://mlflow.example.com")
+        dialog.auth.setCurrentIndex(dialog.auth.findData(AuthKind.BEARER.value))
+        assert dialog.secret_stored.text() == "Keep it for this session"
+        assert dialog.secret_warning.isVisible()
+        assert dialog.secret_warning.text().startswith(
+            "The only keyring available is a plaintext file (keyrings.alt PlaintextKeyring"
+        )
+        assert "set [secrets] allow_plaintext_keyring = true" in dialog.secret_warning.text()
+        save_screenshot(dialog, "registry_dialog_plaintext_keyring")
+        qtbot.keyClicks(dialog.secret, "tok-session-only")
+        dialog.save()
+        cfg = ctx.registries.get("prod")
+        assert ctx.registries.resolve_secret(cfg) == "tok-session-only"
+    finally:
+        ctx.close()
+    later = make_context(tmp_path / "home")
+    try:
+        with pytest.raises(SecretUnavailable, match="not stored in this session"):
+            later.registries.resolve_secret(later.registries.get("prod"))
+    finally:
+        later.close()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from app.domain.errors import UsageError
+from app.domain.urls import reject_credentials_in_url
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -37,6 +38,8 @@ class RegistryConfig:
 
     def __post_init__(self) -> None:
         validate_registry_name(self.name)
+        # Before any message that names the URL, so a password is never echoed.
+        reject_registry_url_credentials(self.url)
         if not self.url.startswith(("http://", "https://")):
             raise UsageError(f"The registry URL '{self.url}' must start with http:// or https://.")
         if self.auth is AuthKind.BASIC and not self.username:
@@ -53,6 +56,13 @@ def validate_registry_name(name: str) -> None:
             f"'{name}' is not a valid registry name: use letters, digits, '.', '_' or '-' "
             "(up to 64 characters, starting with a letter or digit)."
         )
+
+
+def reject_registry_url_credentials(url: str) -> None:
+    """UsageError when a registry URL carries a user name or password (see app.domain.urls)."""
+    reject_credentials_in_url(
+        url, "The registry URL", "use --username/--password-env (or the dialog's fields)"
+    )
 
 
 @dataclass(frozen=True)

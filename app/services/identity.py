@@ -55,7 +55,9 @@ class KeyVault:
 
     @property
     def persistent(self) -> bool:
-        return self._secrets.persistent
+        """Whether keys outlive this session (they are encrypted, so a plaintext keyring
+        file keeps them too)."""
+        return self._secrets.persistent_encrypted
 
     def create(self, ledger_id: str, user_id: str, passphrase: str) -> Ed25519Signer:
         """A new key, stored under its own new entry; the caller enrols it."""
@@ -70,7 +72,8 @@ class KeyVault:
         pem = key.private_bytes(
             Encoding.PEM, PrivateFormat.PKCS8, BestAvailableEncryption(passphrase.encode())
         )
-        self._secrets.set(entry, pem.decode("ascii"))
+        # Already encrypted with the passphrase: safe even in a plaintext keyring file.
+        self._secrets.set(entry, pem.decode("ascii"), encrypted=True)
         return signer
 
     def discard(self, ledger_id: str, user_id: str, key_id: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import AuthKind, RegistryConfig
+from app.domain.urls import reject_credentials_in_url
 from app.stores.toml_file import read_toml, write_toml
 
 # The keys a [[registry]] table may hold, with their type and meaning; anything else
@@ -22,6 +23,14 @@ REGISTRY_KEYS: dict[str, tuple[type, str]] = {
     "ca_bundle": (str, "path to a CA bundle for TLS verification"),
     "timeout_s": (float, "seconds to wait for each HTTP request"),
     "is_demo": (bool, "the bundled demo registry"),
+}
+# The keys of the top-level [secrets] table, declared like the registry keys.
+SECRETS_TABLE = "secrets"
+SECRETS_KEYS: dict[str, tuple[type, str]] = {
+    "allow_plaintext_keyring": (
+        bool,
+        "store registry secrets even when the only keyring writes them unencrypted to a file",
+    ),
 }
 
 
@@ -45,6 +54,24 @@ class ConfigFile:
             seen.add(cfg.name)
             out.append(cfg)
         return out
+
+    def allow_plaintext_keyring(self) -> bool:
+        """[secrets] allow_plaintext_keyring: the user accepts a plaintext keyring file."""
+        return bool(self._secrets_table().get("allow_plaintext_keyring", False))
+
+    def _secrets_table(self) -> dict[str, Any]:
+        where = f"{self.path}, [{SECRETS_TABLE}]"
+        table = self._load().get(SECRETS_TABLE, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table.")
+        unknown = set(table) - set(SECRETS_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+        for key, value in table.items():
+            typ, _ = SECRETS_KEYS[key]
+            if not isinstance(value, typ):
+                raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
+        return table
 
     def registry(self, name: str) -> RegistryConfig:
         for cfg in self.registries():
@@ -105,6 +132,16 @@ def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:
     for required in ("name", "url"):
         if required not in kwargs:
             raise ConfigError(f"{where}: '{required}' is required.")
+    try:
+        # A hand-edited file cannot use --username/--password-env: say what to edit.
+        reject_credentials_in_url(
+            kwargs["url"],
+            "the URL",
+            "set 'username' (with auth = \"basic\"), then enter the password in "
+            "Registries → Edit or name its environment variable in 'secret_env'",
+        )
+    except GavelError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
     try:
         kwargs["auth"] = AuthKind(kwargs.get("auth", "none"))
     except ValueError:

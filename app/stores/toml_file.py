@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import tomllib
 from pathlib import Path
@@ -17,12 +18,33 @@ def read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it.") from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
+    try:
+        return tomllib.loads(_utf8_text(path, raw))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix or remove it.") from None
+
+
+def _utf8_text(path: Path, raw: bytes) -> str:
+    """The file as text; ConfigError saying how to re-save it when it is not UTF-8."""
+    # Windows Notepad writes UTF-8 with a byte-order mark; it is still UTF-8.
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    # NUL never occurs in TOML text but fills every other byte of UTF-16 (which, for
+    # ASCII content, would otherwise decode as UTF-8 and fail later, less clearly).
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in raw:
+        found = "it looks like UTF-16"
+    else:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            found = f"byte 0x{raw[exc.start]:02x} on line {line}"
+    raise ConfigError(
+        f"{path} is not UTF-8 text ({found}); open it in an editor and save it again "
+        "with the encoding UTF-8."
+    )
 
 
 def write_toml(path: Path, data: dict[str, Any]) -> None:

@@ -22,7 +22,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.errors import GavelError, UsageError
-from app.domain.registry import AuthKind, ConnectionReport, RegistryConfig
+from app.domain.registry import (
+    AuthKind,
+    ConnectionReport,
+    RegistryConfig,
+    reject_registry_url_credentials,
+)
 from app.services.registries import RegistryService
 from app.ui.resources import icon
 from app.ui.tasks import TaskHandle, TaskRunner
@@ -220,6 +225,11 @@ class RegistryDialog(QDialog):
     def _inputs_changed(self) -> None:
         self._update_enabled()
         self.error.hide()
+        try:
+            # Said as soon as it is typed, not at Save: the password is already on screen.
+            reject_registry_url_credentials(self.url.text().strip())
+        except UsageError as exc:
+            self.show_error(exc.message)
         # A result is about the settings it tested; after an edit it would mislead.
         self._drop_test()
         self.result_label.hide()
