@@ -118,9 +118,9 @@ def _enrol(audit: AuditService, actor: str, key: Ed25519Signer) -> LedgerEvent:
 
 def _fill(audit: AuditService, n: int) -> list[LedgerEvent]:
     actions = [
-        LedgerAction.REQUEST_CREATED,
-        LedgerAction.COMMENT_ADDED,
-        LedgerAction.POLICY_CHANGED,
+        LedgerAction.ALIAS_OBSERVED,
+        LedgerAction.REGISTRY_CHANGE_OBSERVED,
+        LedgerAction.EXPORT_MADE,
     ]
     return [
         _record(
@@ -324,7 +324,7 @@ def test_queries_filter_in_sql(audit: AuditService) -> None:
     assert audit.count(LedgerQuery(subject_prefix="model:prod/")) == 12
     assert audit.count(LedgerQuery(subject_prefix="model:prod_")) == 0  # '_' is not a wildcard
     assert audit.seqs(LedgerQuery(actor="bob")) == [2, 4, 6, 8, 10, 12]
-    assert audit.seqs(LedgerQuery(actions=(LedgerAction.POLICY_CHANGED,))) == [3, 6, 9, 12]
+    assert audit.seqs(LedgerQuery(actions=(LedgerAction.EXPORT_MADE,))) == [3, 6, 9, 12]
     window = LedgerQuery(since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=4))
     assert audit.seqs(window) == [3, 4, 5]
     page = audit.page(LedgerQuery(from_seq=5, to_seq=9, actor="alice"), limit=2)
@@ -409,7 +409,7 @@ def test_triggers_refuse_changes(audit: AuditService, ledger_db: Database, state
 @pytest.mark.integration
 def test_truncate_is_refused_on_postgresql(make_ledger_db: Callable[[str], Database]) -> None:
     ledger_db = make_ledger_db("postgresql")
-    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.ALIAS_OBSERVED, SUBJECT)
     for table in ("ledger_events", "ledger_head"):
         with pytest.raises(IntegrityError, match="append-only"), ledger_db.engine.begin() as conn:
             conn.exec_driver_sql(f"TRUNCATE {table}")
@@ -425,7 +425,7 @@ def test_migration_downgrades_and_upgrades_cleanly(ledger_db: Database) -> None:
     with ledger_db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+    _record(AuditService(LedgerStore(ledger_db)), "alice", LedgerAction.ALIAS_OBSERVED, SUBJECT)
     with pytest.raises(IntegrityError, match="append-only"), ledger_db.engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM ledger_events")
 
@@ -556,7 +556,7 @@ def test_cut_tail_is_caught_by_the_head_record(audit: AuditService, ledger_db: D
     assert (problem.kind, problem.seq) == (ProblemKind.TRUNCATED, 7)
     # Appending would hide the cut behind a fresh head: refused.
     with pytest.raises(LedgerTampered, match="altered outside Gavel"):
-        _record(audit, "alice", LedgerAction.COMMENT_ADDED, SUBJECT)
+        _record(audit, "alice", LedgerAction.ALIAS_OBSERVED, SUBJECT)
 
 
 def test_cut_tail_with_head_rewound_is_caught_by_a_checkpoint(
@@ -626,7 +626,7 @@ def test_signed_events_verify_offline_from_the_ledger(
     audit: AuditService, alice_key: Ed25519Signer
 ) -> None:
     signed = _record(
-        audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, reason="ok", signer=alice_key
+        audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, reason="ok", signer=alice_key
     )
     assert signed.signer == alice_key.key_id and signed.signature is not None
     report = audit.verify()
@@ -661,8 +661,8 @@ def test_signing_is_refused_for_unknown_foreign_or_revoked_keys(
 def test_forged_signature_is_rejected(
     audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
 ) -> None:
-    event = _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
-    _record(audit, "bob", LedgerAction.COMMENT_ADDED, SUBJECT)
+    event = _record(audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, signer=alice_key)
+    _record(audit, "bob", LedgerAction.ALIAS_OBSERVED, SUBJECT)
     _drop_triggers(ledger_db)
     forged = Ed25519Signer.generate().sign(bytes.fromhex(event.hash))
     _sql(ledger_db, "UPDATE ledger_events SET signature = :s WHERE seq = :q", s=forged, q=event.seq)
@@ -675,7 +675,7 @@ def test_forged_signature_is_rejected(
 def test_stripped_signature_is_rejected(
     audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
 ) -> None:
-    event = _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    event = _record(audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, signer=alice_key)
     _drop_triggers(ledger_db)
     _sql(
         ledger_db,
@@ -694,7 +694,7 @@ def test_jsonl_export_verifies_offline_and_is_recorded(
     audit: AuditService, alice_key: Ed25519Signer, tmp_path: Path
 ) -> None:
     _fill(audit, 20)
-    _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, signer=alice_key)
     out = tmp_path / "ledger.jsonl"
     result = audit.export(out, "jsonl", actor="auditor")
     assert result.events == 22 and result.head is not None and result.head.seq == 22
@@ -794,7 +794,7 @@ def test_pull_copies_new_events_and_the_replica_verifies(
     _fill(audit, 5)
     first = audit.pull_replica(store, replica)
     assert (first.imported, first.compared) == (6, 0)
-    _record(audit, "alice", LedgerAction.REQUEST_APPROVED, SUBJECT, signer=alice_key)
+    _record(audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, signer=alice_key)
     _fill(audit, 2)
     second = audit.pull_replica(store, replica)
     assert (second.imported, second.compared) == (3, 6)

@@ -244,6 +244,11 @@ def test_unsigned_authority_and_an_edited_profile_give_nothing(team: Team) -> No
     assert problem.seq == forged.seq and "not signed" in problem.reason
     report = ann.authority.verify()
     assert not report.ok and report.problem is not None and report.problem.seq == forged.seq
+    # An export of the ledger shows it to anyone who verifies the file alone.
+    export = team.ann.home / "ledger.jsonl"
+    assert _cli(team.ann, "audit", "export", "--out", str(export)).returncode == 0
+    by_file = _cli(team.ann, "audit", "verify", "--file", str(export))
+    assert by_file.returncode == 1 and f"Event {forged.seq} (role.granted by ada)" in by_file.stdout
 
 
 # 4 ------------------------------------------------------------------------------------

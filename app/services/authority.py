@@ -15,16 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import TypeVar
 
 from app.domain.authority import AuthorityState
 from app.domain.authority_model import (
     FOLDED_ACTIONS,
-    AuthorityProblem,
     Refusal,
     RefusalKind,
 )
+from app.domain.authority_report import combined_report
 from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError, UsageError
 from app.domain.governance import InvalidState, NotAuthorized, SeparationOfDuties
@@ -34,8 +33,6 @@ from app.domain.ledger import (
     LedgerDraft,
     LedgerError,
     LedgerEvent,
-    ProblemKind,
-    VerifyProblem,
     VerifyReport,
 )
 from app.domain.ledger_keys import EventSigner, SignatureVerifier
@@ -51,11 +48,6 @@ T = TypeVar("T")
 _FOLD_SPAN = 20_000
 
 Build = Callable[[AuthorityState], Sequence[LedgerDraft]]
-
-_PROBLEM_KINDS = {
-    RefusalKind.UNSIGNED: ProblemKind.UNSIGNED,
-    RefusalKind.BAD_SIGNATURE: ProblemKind.BAD_SIGNATURE,
-}
 
 
 class LedgerProblem(GavelError):
@@ -118,25 +110,10 @@ class AuthorityLedger:
         reported but do not fail it."""
         memo = MemoVerifier()
         chain = self._audit.verify(checkpoint, progress, cancel, signatures=memo)
-        if chain.chain_broken:
-            return replace(chain, open_problems=(chain.problem,) if chain.problem else ())
         state = AuthorityState(memo)
-        self._catch_up(state)
-        found = {p.seq: p for p in chain.signature_problems}
-        for problem in state.problems:
-            found[problem.seq] = VerifyProblem(
-                _PROBLEM_KINDS.get(problem.kind, ProblemKind.UNAUTHORIZED),
-                problem.seq,
-                AuthorityProblem.describe(replace(problem, acknowledged=None)),
-            )
-        acked = {p.seq for p in state.problems if p.acknowledged is not None}
-        open_ = tuple(found[s] for s in sorted(found) if s not in acked)
-        return replace(
-            chain,
-            problem=open_[0] if open_ else None,
-            open_problems=open_,
-            acknowledged=tuple(found[s] for s in sorted(acked)),
-        )
+        if not chain.chain_broken:
+            self._catch_up(state)
+        return combined_report(chain, state)
 
     def write(self, signer: EventSigner | None, build: Build) -> list[LedgerEvent]:
         """Append the events ``build`` makes from the current state, each judged by the

@@ -26,6 +26,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+from app.domain.authority import AuthorityState
+from app.domain.authority_model import FOLDED_ACTIONS
+from app.domain.authority_report import combined_report
 from app.domain.cancel import CancelToken
 from app.domain.ledger import (
     Checkpoint,
@@ -40,7 +43,7 @@ from app.domain.ledger import (
 from app.domain.ledger_keys import SignatureVerifier
 from app.domain.ledger_verify import VERIFY_PHASE, ChainVerifier
 from app.domain.progress import Progress, ProgressCallback, no_progress
-from app.services.signing import Ed25519Verifier
+from app.services.signing import MemoVerifier
 
 CSV_COLUMNS = (
     "seq",
@@ -60,6 +63,7 @@ CSV_COLUMNS = (
 _PREFIX = b'{"body":'
 _HASH_SEP = b',"hash":"'
 _CHUNK = 5_000
+_FOLDED = frozenset(FOLDED_ACTIONS)
 
 
 def jsonl_line(row: StoredRow) -> bytes:
@@ -149,16 +153,28 @@ def verify_export(
     checkpoint: one kept from an earlier audit (or from the ``export.made`` event that
         recorded this export) that the file must reach.
     """
-    verifier = ChainVerifier(signatures or Ed25519Verifier(), expect=checkpoint)
+    memo = MemoVerifier(signatures)
+    verifier = ChainVerifier(memo, expect=checkpoint)
+    # The export is judged like the ledger: who had the authority for each event.
+    state = AuthorityState(memo)
     rows: list[StoredRow] = []
     bad_line: VerifyProblem | None = None
+
+    def feed(chunk: list[StoredRow]) -> VerifyProblem | None:
+        problem = verifier.feed(chunk)
+        upto = verifier.events_checked
+        state.fold_all(
+            stored_to_event(row) for row in chunk if row[5] in _FOLDED and row[0] <= upto
+        )
+        return problem  # only a broken chain stops the reading
+
     try:
         with path.open("rb") as f:
             for number, raw in enumerate(f, 1):
                 try:
                     rows.append(_parse_line(raw.removesuffix(b"\n")))
                 except _BadLine:
-                    if verifier.feed(rows) is None:
+                    if feed(rows) is None:
                         seq = verifier.events_checked + 1
                         bad_line = VerifyProblem(
                             ProblemKind.EDITED,
@@ -169,7 +185,7 @@ def verify_export(
                     rows = []
                     break
                 if len(rows) >= _CHUNK:
-                    if verifier.feed(rows) is not None:
+                    if feed(rows) is not None:
                         rows = []
                         break
                     rows = []
@@ -178,8 +194,15 @@ def verify_export(
                         cancel.raise_if_cancelled()
     except OSError as exc:
         raise ExportFailed(f"Cannot read the export {path}: {exc.strerror or exc}.") from None
-    verifier.feed(rows)
+    feed(rows)
     report = verifier.finish()
     if bad_line is not None:
-        return VerifyReport(report.events_checked, report.signatures_checked, report.head, bad_line)
-    return report
+        return VerifyReport(
+            report.events_checked,
+            report.signatures_checked,
+            report.head,
+            bad_line,
+            chain_broken=True,
+            open_problems=(bad_line,),
+        )
+    return combined_report(report, state)

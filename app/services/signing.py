@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from app.domain.errors import UsageError
-from app.domain.ledger_keys import key_id_for
+from app.domain.ledger_keys import SignatureVerifier, key_id_for
 
 
 class Ed25519Signer:
@@ -74,7 +74,7 @@ class MemoVerifier:
     """Remembers signatures that verified, so one audit checks each only once (the chain
     verification and the authority fold both look at every signed event)."""
 
-    def __init__(self, inner: Ed25519Verifier | None = None) -> None:
+    def __init__(self, inner: SignatureVerifier | None = None) -> None:
         self._inner = inner or Ed25519Verifier()
         self._verified: set[tuple[bytes, bytes, bytes]] = set()
 
