@@ -29,6 +29,7 @@ from app.domain.ledger import (
     GENESIS_HASH,
     KEY_ACTIONS,
     Checkpoint,
+    ExportFailed,
     LedgerAction,
     LedgerDraft,
     LedgerError,
@@ -55,7 +56,7 @@ from app.services.audit import AuditService
 from app.services.ledger_export import verify_export
 from app.services.signing import Ed25519Signer, Ed25519Verifier
 from app.stores.engine import Database
-from app.stores.ledger_store import LedgerStore
+from app.stores.ledger_store import DEFAULT_CHUNK, LedgerStore
 from app.stores.migrate import LEDGER_SCHEMA, alembic_config
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -763,6 +764,61 @@ def test_tampered_export_is_caught_offline(audit: AuditService, tmp_path: Path) 
     _rewrite_lines(garbled, lambda lines: lines.insert(2, b'{"body": 1}\n'))
     problem = verify_export(garbled).problem
     assert problem is not None and (problem.kind, problem.seq) == (ProblemKind.EDITED, 3)
+
+
+def test_an_export_that_cannot_be_written_leaves_no_file_and_keeps_the_last_one(
+    audit: AuditService, tmp_path: Path
+) -> None:
+    _fill(audit, 5)
+    out = tmp_path / "ledger.jsonl"
+    audit.export(out, actor="auditor")
+    kept, events = out.read_bytes(), audit.count()
+
+    # The whole file is written, then it cannot take its name: a folder has it.
+    taken = tmp_path / "taken.jsonl"
+    taken.mkdir()
+    with pytest.raises(ExportFailed, match="Cannot write the export"):
+        audit.export(taken, actor="auditor")
+    with pytest.raises(ExportFailed, match="Cannot write the export"):
+        audit.export(tmp_path / "no-such-folder" / "ledger.jsonl", actor="auditor")
+    # Cancelled before the first chunk is written, over the earlier export's name.
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        audit.export(out, actor="auditor", cancel=cancel)
+
+    assert sorted(p.name for p in tmp_path.iterdir() if "jsonl" in p.name) == [
+        "ledger.jsonl",
+        "taken.jsonl",
+    ]
+    assert list(taken.iterdir()) == []
+    assert out.read_bytes() == kept
+    assert audit.count() == events  # no export.made for an export that was not made
+
+
+def test_an_export_cancelled_midway_leaves_no_file(
+    make_ledger_db: Callable[[str], Database], tmp_path: Path
+) -> None:
+    audit = AuditService(LedgerStore(make_ledger_db("sqlite"), clock=_clock()))
+    # One event more than a read chunk, so the export writes one chunk and then stops.
+    with audit.appending() as tx:
+        for i in range(DEFAULT_CHUNK + 1):
+            tx.add(LedgerDraft("sync", LedgerAction.ALIAS_OBSERVED.value, SUBJECT, after={"n": i}))
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    cancel = CancelToken()
+    written: list[int] = []
+
+    def progress(p: Progress) -> None:
+        written.append(p.done)
+        if p.done:  # the user presses Cancel once the first chunk is in the file
+            cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        audit.export(exports / "ledger.jsonl", actor="auditor", progress=progress, cancel=cancel)
+    assert written == [DEFAULT_CHUNK]
+    assert list(exports.iterdir()) == []
+    assert audit.count() == DEFAULT_CHUNK + 1
 
 
 def test_csv_export(audit: AuditService, tmp_path: Path) -> None:
