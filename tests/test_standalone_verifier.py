@@ -163,6 +163,31 @@ def test_bad_usage_and_unreadable_files_exit_2(tmp_path: Path) -> None:
         assert proc.stderr.strip() and "Traceback" not in proc.stderr, args
 
 
+def test_a_record_that_is_not_a_format_1_body_breaks_the_chain(tmp_path: Path) -> None:
+    path, _head, _digest = _doc_example(tmp_path)
+    lines = path.read_bytes().splitlines(keepends=True)
+    prev = json.loads(lines[-1])["hash"]
+    event = (
+        '"action":"alias.observed","actor":"gavel-sync","after":null,"before":null,'
+        '"reason":"","subject":"model:reg/m","ts":"2026-12-02T10:43:00.000000Z"'
+    )
+    tail = f'"prev":"{prev}","seq":11,"signer":null}}'
+    bodies = {
+        "missing-reason": '{"event":{' + event.replace('"reason":"",', "") + '},"format":1,' + tail,
+        "repeated-member": '{"event":{' + event + ',"actor":"ada"},"format":1,' + tail,
+        "format-2": '{"event":{' + event + '},"format":2,' + tail,
+        "time-spelling": '{"event":{' + event.replace(".000000Z", "Z") + '},"format":1,' + tail,
+    }
+    for name, body in bodies.items():
+        # Hashed and chained correctly: only the record itself is wrong.
+        data = body.encode()
+        row = (11, data, hashlib.sha256(data).hexdigest(), None, None, "alias.observed")
+        forged = tmp_path / f"{name}.jsonl"
+        forged.write_bytes(b"".join(lines) + jsonl_line(row))
+        verdict = standalone(forged)
+        assert (verdict.ok, verdict.first, verdict.events) == (False, 11, 10), name
+
+
 def test_the_verifier_needs_only_the_standard_library_and_cryptography() -> None:
     tree = ast.parse(VERIFIER.read_text(encoding="utf-8"))
     roots = {
