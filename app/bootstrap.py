@@ -288,6 +288,7 @@ def build_context(
     if team_ledger is not None:
         # Every sync also refreshes the offline replica of the team ledger.
         observers.append(lambda _registry, _aliases, _stages: team_ledger.pull())
+    sync = SyncService(config, writer, reader, observers=observers)
     endpoints = EndpointService(
         EndpointConfigFile(paths.config_file),
         config,
@@ -302,7 +303,7 @@ def build_context(
         db=db,
         credentials=credentials,
         registries=registries,
-        sync=SyncService(config, writer, reader, observers=observers),
+        sync=sync,
         portfolio=portfolio,
         demo=DemoService(paths.demo_dir, registries),
         audit=audit,
@@ -311,7 +312,7 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
-        promotions=PromotionApplier(governance),
+        promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,
         team_status=ledger.status,

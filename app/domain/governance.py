@@ -13,7 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -32,6 +32,7 @@ class RequestState(StrEnum):
     APPROVED = "approved"  # policy satisfied, not yet applied to the registry
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"  # taken back by its requester (or an admin)
+    EXPIRED = "expired"  # waited longer than its policy allows
     APPLIED = "applied"
     CONFLICT = "conflict"  # the alias (or the version's stage) moved since the request
     VOID = "void"  # the version (or the model) it names is gone or was recreated
@@ -127,10 +128,14 @@ class Policy:
     required_role: Role = Role.APPROVER
     required_checklist: tuple[str, ...] = ()
     metric_thresholds: tuple[MetricThreshold, ...] = ()
+    # Days a request may wait for its decisions and apply; None: no limit.
+    request_expiry_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.approvals_required < 1:
             raise UsageError("A policy needs at least one approval.")
+        if self.request_expiry_days is not None and self.request_expiry_days < 1:
+            raise UsageError("A request expiry is at least one day.")
         unknown = [c for c in self.required_checklist if c not in CHECKLIST]
         if unknown:
             raise UsageError(
@@ -145,7 +150,19 @@ class Policy:
             "required_role": self.required_role.value,
             "required_checklist": list(self.required_checklist),
             "metric_thresholds": [str(t) for t in self.metric_thresholds],
+            # Only when set, so policies recorded before expiries existed keep their form.
+            **(
+                {"request_expiry_days": self.request_expiry_days}
+                if self.request_expiry_days is not None
+                else {}
+            ),
         }
+
+    def expires_at(self, created_at: datetime) -> datetime | None:
+        """When a request made at ``created_at`` expires under this policy (None: never)."""
+        if self.request_expiry_days is None:
+            return None
+        return created_at + timedelta(days=self.request_expiry_days)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Policy:
@@ -158,6 +175,11 @@ class Policy:
                 metric_thresholds=tuple(
                     MetricThreshold.parse(str(t))
                     for t in data.get("metric_thresholds", ())  # type: ignore[attr-defined]
+                ),
+                request_expiry_days=(
+                    int(data["request_expiry_days"])  # type: ignore[call-overload]
+                    if data.get("request_expiry_days") is not None
+                    else None
                 ),
             )
         except (KeyError, ValueError, TypeError) as exc:

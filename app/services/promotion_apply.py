@@ -14,6 +14,7 @@ user, the policy of the strictest tier). Its outcome is signed too: applied, fai
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -61,9 +62,18 @@ class ApplyOutcome:
     message: str
 
 
+ModelRefresher = Callable[[str, str], object]
+
+
 class PromotionApplier:
-    def __init__(self, governance: GovernanceService) -> None:
+    """refresh: re-reads one model (registry, name) into the cache after an apply, so
+    every view shows the new alias or stage at once, not at the next sync."""
+
+    def __init__(
+        self, governance: GovernanceService, refresh: ModelRefresher = lambda _r, _m: None
+    ) -> None:
         self._gov = governance
+        self._refresh = refresh
 
     def apply(self, request_id: str, passphrase: str) -> ApplyOutcome:
         """Claim the request, re-check it, write tags then the alias (or stage), record it."""
@@ -92,6 +102,11 @@ class PromotionApplier:
             self._release(request, me, signer, exc.message)
             raise
         log.info("request %s: %s", request.request_id, outcome.message)
+        try:
+            self._refresh(request.identity.registry, request.identity.model)
+        except GavelError as exc:
+            # The ledger holds the outcome; the cache catches up at the next sync.
+            log.warning("cache not refreshed after apply: %s", exc.message)
         return outcome
 
     def _claim(self, request: PromotionRequest, me: str, signer: EventSigner) -> None:

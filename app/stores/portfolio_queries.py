@@ -21,6 +21,7 @@ from app.domain.portfolio import (
     RegistryStatus,
     RunDetail,
     VersionRow,
+    VersionState,
 )
 from app.stores.engine import Database
 from app.stores.schema import (
@@ -102,6 +103,34 @@ class PortfolioQueries:
         stmt = stmt.order_by(func.lower(ModelRow.name), ModelRow.name, RegistryRow.name)
         with self._db.session() as s:
             return [(reg, name) for reg, name in s.execute(stmt)]
+
+    def version_state(self, registry: str, model: str, version: int) -> VersionState | None:
+        """The model's aliases and the version's identity and stage, as cached; None when
+        the version is not in the cache (deleted, or never synced)."""
+        with self._db.session() as s:
+            found = s.execute(
+                select(
+                    ModelRow.id,
+                    VersionRecord.creation_ts,
+                    VersionRecord.run_id,
+                    VersionRecord.current_stage,
+                )
+                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+                .join(VersionRecord, VersionRecord.model_id == ModelRow.id)
+                .where(
+                    RegistryRow.name == registry,
+                    ModelRow.name == model,
+                    VersionRecord.version == version,
+                )
+            ).first()
+            if found is None:
+                return None
+            aliases = dict(
+                s.execute(
+                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == found[0])
+                ).all()
+            )
+        return VersionState(aliases, found[1], found[2] or "", found[3] or "")
 
     def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
         """(registry, model) -> the model's risk_tier tag ('' when it has none), in one query."""

@@ -127,6 +127,40 @@ class SnapshotWriter:
             )
         return SnapshotStats(m_written, m_deleted, v_written, v_deleted, r_written), alias_changes
 
+    def refresh_model(
+        self,
+        registry: str,
+        model: RegisteredModel,
+        versions: list[ModelVersion],
+        refreshed_at: datetime,
+    ) -> bool:
+        """Re-write one cached model from a fresh registry read (after an apply): its
+        fields, tags, aliases, versions and their tags; runs stay as the last sync left
+        them. Returns False when the model is not in the cache (nothing is written)."""
+        with self._db.session() as s:
+            mid = s.scalar(
+                select(ModelRow.id)
+                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+                .where(RegistryRow.name == registry, ModelRow.name == model.name)
+            )
+            if mid is None:
+                return False
+            s.execute(
+                update(ModelRow)
+                .where(ModelRow.id == mid)
+                .values(synced_at=refreshed_at, **_model_fields(model, versions))
+            )
+            _sync_kv(
+                s, ModelTagRow, ModelTagRow.model_id, ModelTagRow.key, ModelTagRow.value,
+                {mid: dict(model.tags)},
+            )  # fmt: skip
+            _sync_kv(
+                s, AliasRow, AliasRow.model_id, AliasRow.alias, AliasRow.version,
+                {mid: {a: int(v) for a, v in model.aliases.items()}},
+            )  # fmt: skip
+            _write_versions(s, {model.name: mid}, versions, refreshed_at)
+        return True
+
 
 def _registry_id(s: Session, name: str, url: str) -> int:
     rid = s.scalar(select(RegistryRow.id).where(RegistryRow.name == name))
