@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from sqlalchemy import make_url
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.endpoints import EndpointConfig
 from app.domain.errors import ConfigError, GavelError
-from app.domain.registry import ConnectionReport, RegistryConfig
+from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
@@ -256,6 +256,14 @@ def build_context(
         with MlflowRegistryClient(cfg, secret) as client:
             return client.probe()
 
+    def linker(cfg: RegistryConfig, secret: str | None) -> tuple[LinkState, str]:
+        from app.connectors.mlflow_registry import MlflowRegistryClient
+
+        # A liveness check must answer within seconds, whatever the sync timeout is.
+        quick = replace(cfg, timeout_s=min(cfg.timeout_s, 5.0))
+        with MlflowRegistryClient(quick, secret, retries=0) as client:
+            return client.check_link()
+
     def endpoint_client(cfg: EndpointConfig, token: str | None) -> EndpointClient:
         from app.connectors.endpoints import EndpointClient
 
@@ -263,7 +271,7 @@ def build_context(
 
     queries = PortfolioQueries(db)
     writer = SnapshotWriter(db)
-    registries = RegistryService(config, queries, writer, credentials, prober)
+    registries = RegistryService(config, queries, writer, credentials, prober, linker)
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
     try:
