@@ -18,15 +18,15 @@ from app.domain.endpoint_metrics import WindowStats
 from app.domain.endpoint_timeline import HealthBand, health_bands, outages
 from app.domain.endpoints import EndpointSample
 from app.domain.performance import HistoryAxis, metric_across_versions
-from app.ui.charts.endpoint_charts import EndpointCharts
-from app.ui.charts.performance_charts import (
+from app.ui.insights.performance_charts import (
     ComparisonChart,
     HistorySeries,
     MetricHistoryChart,
     MetricsAcrossVersionsChart,
 )
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
+from app.ui.serving.endpoint_charts import EndpointCharts
+from app.ui.shell.main_window import MainWindow
 from tests import lineage_data as data
 from tests.test_ui_lineage import pixel_spread
 from tests.ui_helpers import make_context, no_leaks, save_screenshot

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import QApplication
 from app.bootstrap import AppContext
 from app.domain.errors import CacheCorrupt
 from app.ui.main import run_console
-from app.ui.main_window import MainWindow
-from app.ui.qt_log import install_qt_message_handler, restore_qt_message_handler
+from app.ui.shell.main_window import MainWindow
+from app.ui.shell.qt_log import install_qt_message_handler, restore_qt_message_handler
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]

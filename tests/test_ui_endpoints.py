@@ -26,17 +26,17 @@ from app.domain.endpoints import (
 from app.domain.serving import ServingState, ServingStatus
 from app.services.endpoints import EndpointStatus, ProbeOutcome
 from app.stores.endpoint_store import EndpointStore
-from app.ui.endpoint_dialog import EndpointDialog
-from app.ui.endpoints_model import (
+from app.ui.common.tasks import TaskRunner
+from app.ui.main import build_main_window
+from app.ui.portfolio.portfolio_model import Column
+from app.ui.serving.endpoint_dialog import EndpointDialog
+from app.ui.serving.endpoints_model import (
     DRIFT_BACKGROUND,
     EndpointColumn,
     EndpointsModel,
     drift_by_model,
 )
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.portfolio_model import Column
-from app.ui.tasks import TaskRunner
+from app.ui.shell.main_window import MainWindow
 from tests import lineage_data as data
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.fixtures.serving import MlserverEndpoint

@@ -24,11 +24,11 @@ from app.domain.ledger import (
 )
 from app.domain.ledger_query import LedgerQuery, alias_payload, model_subject
 from app.stores.ledger_store import LedgerStore
-from app.ui.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
-from app.ui.audit_page import AuditTrailPage
+from app.ui.audit.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
+from app.ui.audit.audit_page import AuditTrailPage
+from app.ui.common.tasks import TaskRunner
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
+from app.ui.shell.main_window import MainWindow
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]

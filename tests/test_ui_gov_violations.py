@@ -17,12 +17,12 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext
 from app.connectors.mlflow_registry import MlflowRegistryClient
 from app.domain.entities import MetricPoint
-from app.ui.identity_dialogs import SESSION_ONLY_WARNING, EnrollDialog
+from app.ui.common.tasks import TaskRunner
+from app.ui.governance.identity_dialogs import SESSION_ONLY_WARNING, EnrollDialog
+from app.ui.governance.violations_page import ViolationColumn
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.portfolio_model import VIOLATION_TOOLTIP, Column
-from app.ui.tasks import TaskRunner
-from app.ui.violations_page import ViolationColumn
+from app.ui.portfolio.portfolio_model import VIOLATION_TOOLTIP, Column
+from app.ui.shell.main_window import MainWindow
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 

@@ -27,15 +27,15 @@ from app.domain.ledger_query import LedgerQuery
 from app.services.governance import TAG_REQUEST
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
-from app.ui.approvals_page import ApprovalsPage
-from app.ui.audit_model import AuditColumn
-from app.ui.comment_dialog import CommentDialog
-from app.ui.identity_dialogs import RolesDialog
-from app.ui.inbox_model import InboxColumn, InboxFilter
+from app.ui.audit.audit_model import AuditColumn
+from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.comment_dialog import CommentDialog
+from app.ui.governance.identity_dialogs import RolesDialog
+from app.ui.governance.inbox_model import InboxColumn, InboxFilter
+from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.signing_dialog import PART11_STATEMENT, SigningDialog, canonical_manifest
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.request_dialog import RequestPromotionDialog
-from app.ui.signing_dialog import PART11_STATEMENT, SigningDialog, canonical_manifest
+from app.ui.shell.main_window import MainWindow
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import no_leaks, save_screenshot
 

@@ -20,12 +20,12 @@ from app.domain.lineage_layout import layout_graph
 from app.services.lineage import LineageService
 from app.stores.lineage_queries import LineageQueries
 from app.stores.portfolio_queries import PortfolioQueries
-from app.ui.lineage_items import NodeItem
-from app.ui.lineage_view import LineagePanel
+from app.ui.common.tasks import TaskRunner
+from app.ui.insights.lineage_items import NodeItem
+from app.ui.insights.lineage_view import LineagePanel
+from app.ui.insights.model_insights import ModelInsights
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.model_insights import ModelInsights
-from app.ui.tasks import TaskRunner
+from app.ui.shell.main_window import MainWindow
 from tests import lineage_data as data
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 

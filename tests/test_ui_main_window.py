@@ -17,9 +17,9 @@ from app.domain.portfolio import PortfolioSort
 from app.domain.registry import RegistryConfig
 from app.services.demo_portfolio import DEMO_MODELS
 from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.portfolio_model import Column
-from app.ui.registry_sidebar import ALL_REGISTRIES
+from app.ui.portfolio.portfolio_model import Column
+from app.ui.portfolio.registry_sidebar import ALL_REGISTRIES
+from app.ui.shell.main_window import MainWindow
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import dead_url, make_context, no_leaks, save_screenshot, seed_cache
 

@@ -13,11 +13,11 @@ from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.domain.errors import GavelError
-from app.ui.context import ConsoleContext
-from app.ui.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
-from app.ui.main_window import MainWindow
-from app.ui.qt_log import install_qt_message_handler, restore_qt_message_handler
-from app.ui.resources import icon, stylesheet
+from app.ui.common.context import ConsoleContext
+from app.ui.common.resources import icon, stylesheet
+from app.ui.shell.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
+from app.ui.shell.main_window import MainWindow
+from app.ui.shell.qt_log import install_qt_message_handler, restore_qt_message_handler
 
 log = logging.getLogger("gavel.ui")
 
