@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext
 from app.domain.cancel import CancelToken
 from app.domain.governance import Role
+from app.ui.common.formatting import badge_text
 from app.ui.governance.alias_history import AliasMovesModel, load_alias_history
 from app.ui.governance.governance_data import load_governance
 from app.ui.governance.inbox_model import InboxFilter, InboxModel, filter_items
@@ -24,7 +25,6 @@ from app.ui.governance.request_detail import TimelineModel, load_request_detail
 from app.ui.governance.violations_page import ViolationsModel
 from app.ui.main import build_main_window
 from app.ui.shell.main_window import MainWindow
-from app.ui.shell.navigation import badge_text
 from tests.ui_helpers import make_context, no_leaks, save_screenshot, seed_cache
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]

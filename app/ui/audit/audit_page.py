@@ -36,6 +36,7 @@ from app.domain.progress import Progress, ProgressCallback
 from app.services.audit import ExportResult
 from app.ui.audit.audit_model import AuditColumn, AuditTrailModel
 from app.ui.common.context import ConsoleContext
+from app.ui.common.formatting import progress_text
 from app.ui.common.ledger_text import ACTION_LABELS
 from app.ui.common.resources import icon
 from app.ui.common.signals import emit
@@ -43,7 +44,6 @@ from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.governance_data import GovernanceData
-from app.ui.shell.status import progress_text
 
 log = logging.getLogger("gavel.ui.audit")
 

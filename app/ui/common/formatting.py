@@ -1,4 +1,5 @@
-"""How times and counts read in the console: relative for scanning, UTC for the record."""
+"""How times, counts and risk read in the console: relative for scanning, UTC for the
+record, the same colours and counts on every page."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from app.domain.portfolio import VersionRow
+from app.domain.progress import Progress
 
 
 def from_ms(ms: int | None) -> datetime | None:
@@ -64,3 +66,35 @@ def aliases_text(aliases: Mapping[str, int]) -> str:
 def version_label(v: VersionRow) -> str:
     """A version with the aliases it holds: 'v4 · champion, production'."""
     return f"v{v.version} · {', '.join(v.aliases)}" if v.aliases else f"v{v.version}"
+
+
+def badge_text(title: str, count: int | None) -> str:
+    """'Approvals (3)'; no count (None or 0) shows the bare title."""
+    return f"{title} ({count:,})" if count else title
+
+
+def progress_text(progress: Progress) -> str:
+    """'demo: reading runs 40 of 120' — counts a person can follow."""
+    if progress.total:
+        return f"{progress.phase} {progress.done:,} of {progress.total:,}"
+    if progress.done:
+        return f"{progress.phase} ({progress.done:,})"
+    return f"{progress.phase}…"
+
+
+# Risk tier words seen in registries, mapped to a traffic-light colour.
+_RISK_COLORS = {
+    "unacceptable": "#b91c1c",
+    "critical": "#b91c1c",
+    "high": "#dc2626",
+    "medium": "#d97706",
+    "moderate": "#d97706",
+    "limited": "#d97706",
+    "low": "#16a34a",
+    "minimal": "#16a34a",
+}
+MISSING_COLOR = "#94a3b8"
+
+
+def risk_color(tier: str) -> str:
+    return _RISK_COLORS.get(tier.strip().lower(), "#64748b") if tier else MISSING_COLOR

@@ -27,6 +27,7 @@ from app.domain.governance import Role, SignatureMeaning
 from app.domain.progress import ProgressCallback
 from app.services.promotion_apply import ApplyOutcome
 from app.ui.common.context import ConsoleContext
+from app.ui.common.formatting import badge_text
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table
@@ -42,7 +43,6 @@ from app.ui.governance.inbox_model import (
 )
 from app.ui.governance.request_detail import RequestDetail, RequestDetailView, load_request_detail
 from app.ui.governance.signing_dialog import SigningDialog
-from app.ui.shell.navigation import badge_text
 
 log = logging.getLogger("gavel.ui.approvals")
 

@@ -11,12 +11,11 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.governance import RequestState
-from app.ui.common.formatting import relative_time, utc_text
+from app.ui.common.formatting import relative_time, risk_color, utc_text
 from app.ui.common.ledger_text import STATE_LABELS
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
 from app.ui.governance.governance_data import GovernanceData, InboxItem
-from app.ui.portfolio.portfolio_model import risk_color
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

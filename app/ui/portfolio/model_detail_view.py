@@ -17,10 +17,9 @@ from PySide6.QtWidgets import (
 from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import aliases_text, from_ms, local_text
+from app.ui.common.formatting import aliases_text, from_ms, local_text, risk_color
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, muted_label, row_table, section_title
-from app.ui.portfolio.portfolio_model import risk_color
 from app.ui.portfolio.run_panel import RunPanel
 from app.ui.portfolio.versions_model import VersionColumn, VersionsModel
 

@@ -27,7 +27,14 @@ from PySide6.QtGui import QColor, QIcon
 from app.domain.errors import GavelError
 from app.domain.portfolio import PortfolioRow, PortfolioSort
 from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import aliases_text, from_ms, relative_time, utc_text
+from app.ui.common.formatting import (
+    MISSING_COLOR,
+    aliases_text,
+    from_ms,
+    relative_time,
+    risk_color,
+    utc_text,
+)
 from app.ui.common.resources import dot_icon, icon
 from app.ui.common.signals import emit
 
@@ -81,23 +88,6 @@ SORT_OF_COLUMN: dict[Column, PortfolioSort] = {
     Column.LAST_UPDATED: PortfolioSort.LAST_UPDATED,
 }
 COLUMN_OF_SORT = {sort: column for column, sort in SORT_OF_COLUMN.items()}
-
-# Risk tier words seen in registries, mapped to a traffic-light colour.
-_RISK_COLORS = {
-    "unacceptable": "#b91c1c",
-    "critical": "#b91c1c",
-    "high": "#dc2626",
-    "medium": "#d97706",
-    "moderate": "#d97706",
-    "limited": "#d97706",
-    "low": "#16a34a",
-    "minimal": "#16a34a",
-}
-_MISSING_COLOR = "#94a3b8"
-
-
-def risk_color(tier: str) -> str:
-    return _RISK_COLORS.get(tier.strip().lower(), "#64748b") if tier else _MISSING_COLOR
 
 
 class PortfolioModel(QAbstractTableModel):
@@ -400,7 +390,7 @@ class PortfolioModel(QAbstractTableModel):
         if column == Column.RISK_TIER:
             return QColor(risk_color(row.risk_tier))
         if column == Column.OWNER and not row.owner:
-            return QColor(_MISSING_COLOR)
+            return QColor(MISSING_COLOR)
         return None
 
     def _decoration(self, row: PortfolioRow, column: Column) -> QIcon | None:

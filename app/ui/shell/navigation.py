@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.common.formatting import badge_text
 from app.ui.common.signals import emit
 
 Badge = Callable[[], int | None]
@@ -37,11 +38,6 @@ class _Page:
     widget: QWidget
     badge: Badge | None
     tooltip: str
-
-
-def badge_text(title: str, count: int | None) -> str:
-    """'Approvals (3)'; no count (None or 0) shows the bare title."""
-    return f"{title} ({count:,})" if count else title
 
 
 class PageNavigator(QWidget):

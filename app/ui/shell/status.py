@@ -15,17 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.progress import Progress
+from app.ui.common.formatting import progress_text
 from app.ui.common.resources import icon
 from app.ui.common.tasks import TaskHandle
-
-
-def progress_text(progress: Progress) -> str:
-    """'demo: reading runs 40 of 120' — counts a person can follow."""
-    if progress.total:
-        return f"{progress.phase} {progress.done:,} of {progress.total:,}"
-    if progress.done:
-        return f"{progress.phase} ({progress.done:,})"
-    return f"{progress.phase}…"
 
 
 class TaskProgress(QWidget):
