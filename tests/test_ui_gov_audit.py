@@ -27,8 +27,7 @@ from app.stores.ledger_store import LedgerStore
 from app.ui.audit.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
 from app.ui.audit.audit_page import AuditTrailPage
 from app.ui.common.tasks import TaskRunner
-from app.ui.main import build_main_window
-from app.ui.shell.main_window import MainWindow
+from app.ui.console import Console, build_console
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
@@ -66,29 +65,29 @@ def _fill(ctx: AppContext, n: int = EVENTS) -> None:
             )
 
 
-def _open(ctx: AppContext, qtbot: QtBot) -> MainWindow:
-    window = build_main_window(ctx)
-    window.resize(1360, 860)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+def _open(ctx: AppContext, qtbot: QtBot) -> Console:
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    return console
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
     _fill(ctx)
-    win = _open(ctx, qtbot)
+    console = _open(ctx, qtbot)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def _audit_page(window: MainWindow, qtbot: QtBot) -> AuditTrailPage:
-    assert window.pages.select("audit")
-    page = window.governance.audit
+def _audit_page(console: Console, qtbot: QtBot) -> AuditTrailPage:
+    assert console.window.pages.select("audit")
+    page = console.audit.page
     qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0)
     return page
 
@@ -141,8 +140,8 @@ def test_model_passes_qtmodeltester_loaded_or_not(
         runner.shutdown()
 
 
-def test_filters_run_in_sql_and_say_when_nothing_matches(window: MainWindow, qtbot: QtBot) -> None:
-    page = _audit_page(window, qtbot)
+def test_filters_run_in_sql_and_say_when_nothing_matches(console: Console, qtbot: QtBot) -> None:
+    page = _audit_page(console, qtbot)
     model = page.model
     assert page.count_label.text() == f"{EVENTS} events"
 
@@ -176,9 +175,9 @@ def test_filters_run_in_sql_and_say_when_nothing_matches(window: MainWindow, qtb
 
 
 def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext
+    console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
-    page = _audit_page(window, qtbot)
+    page = _audit_page(console, qtbot)
     assert not page.progress.isVisible()
     qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.report is not None)
@@ -192,7 +191,7 @@ def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
     page.copy_button.click()
     assert QApplication.clipboard().text() == str(report.head)
     _wait_rows_loaded(qtbot, page.model, range(30))
-    save_screenshot(window, "gov_audit_verified")
+    save_screenshot(console.window, "gov_audit_verified")
 
     # The kept checkpoint proves, next time, that nothing before it was rewritten.
     page.checkpoint.setText(str(report.head))
@@ -219,9 +218,9 @@ def _drop_ledger_triggers(ctx: AppContext) -> None:
 
 
 def test_tampered_event_is_reported_and_selected(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext
+    console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
-    page = _audit_page(window, qtbot)
+    page = _audit_page(console, qtbot)
     victim = ctx.audit.events([121])[0]  # a comment by ada
     _drop_ledger_triggers(ctx)
     forged = canonical_body(
@@ -262,13 +261,13 @@ def test_tampered_event_is_reported_and_selected(
     assert row is not None
     _wait_rows_loaded(qtbot, page.model, range(max(0, row - 15), row + 15))
     assert page.model.data(page.model.index(row, AuditColumn.SUMMARY)) == "Nothing to see."
-    save_screenshot(window, "gov_audit_tampered")
+    save_screenshot(console.window, "gov_audit_tampered")
 
 
 def test_export_runs_in_a_worker_and_is_recorded(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext, tmp_path: Path
+    console: Console, qtbot: QtBot, ctx: AppContext, tmp_path: Path
 ) -> None:
-    page = _audit_page(window, qtbot)
+    page = _audit_page(console, qtbot)
     before = page.model.rowCount()
     target = tmp_path / "ledger.jsonl"
     page.choose_export = lambda _parent: (target, ExportFormat.JSONL)
@@ -298,11 +297,11 @@ def test_a_million_events_load_lazily_and_verify_cancels(
     from bench.bench_ledger import _chain
 
     assert LedgerStore(ctx.db).import_events(_chain(1_000_000), None) == 1_000_000
-    window = _open(ctx, qtbot)
+    console = _open(ctx, qtbot)
     try:
-        page = window.governance.audit
+        page = console.audit.page
         # How fast is measured in bench/bench_audit_view.py; this checks it stays lazy.
-        window.pages.select("audit")
+        console.window.pages.select("audit")
         page.model.reload()
         qtbot.waitUntil(lambda: page.model.rowCount() == 1_000_000, timeout=5000)
         qtbot.waitUntil(lambda: page.model.is_loaded(0), timeout=5000)
@@ -324,6 +323,6 @@ def test_a_million_events_load_lazily_and_verify_cancels(
         assert messages[-1] == "Verification was cancelled; nothing was changed."
         assert page.report is None and page.verify_button.isEnabled()
     finally:
-        window.close()
-        window.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QDateTime, QItemSelectionModel, Qt, QTimer, QTimeZone, Signal
 from PySide6.QtWidgets import (
@@ -42,8 +43,6 @@ from app.ui.common.resources import icon
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table
-from app.ui.governance.governance_controller import GovernanceController
-from app.ui.governance.governance_data import GovernanceData
 
 log = logging.getLogger("gavel.ui.audit")
 
@@ -86,6 +85,21 @@ def intact_text(report: VerifyReport, checkpoint: Checkpoint | None) -> str:
     )
 
 
+class GovernanceFeed(Protocol):
+    """What the audit trail needs from governance (its state controller fits): who
+    the people in the ledger are, who acts here, and when the ledger moved."""
+
+    def known_users(self) -> list[str]: ...
+
+    def acting_user(self) -> str | None: ...
+
+    def on_change(self, callback: Callable[[], None]) -> None: ...
+
+    def wrote(self) -> None:
+        """This console wrote to the ledger (the export records itself)."""
+        ...
+
+
 class AuditTrailPage(QWidget):
     message = Signal(str)
 
@@ -93,13 +107,13 @@ class AuditTrailPage(QWidget):
         self,
         ctx: ConsoleContext,
         runner: TaskRunner,
-        controller: GovernanceController,
+        governance: GovernanceFeed,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.ctx = ctx
         self.runner = runner
-        self.controller = controller
+        self.governance = governance
         self.choose_export: ExportChooser = choose_export_file
         self.report: VerifyReport | None = None
         self._verify: TaskHandle | None = None
@@ -247,13 +261,13 @@ class AuditTrailPage(QWidget):
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.index_loaded.connect(self._index_loaded)
         self.model.load_failed.connect(self._show_failure)
-        controller.changed.connect(self._governance_changed)
+        governance.on_change(self._governance_changed)
         # After every sync, write or periodic refresh: new events are inserted on top.
-        controller.changed.connect(lambda _data: self.model.reload())
+        governance.on_change(self.model.reload)
         self._set_task_visible(False)
         self._update_state()
         # The first governance refresh (after the console's first paint) reloads the
-        # table; the model filter is filled then too (see governance_ui).
+        # table; the model filter is filled then too (see audit_ui).
 
     def stop(self) -> None:
         self._filter_timer.stop()
@@ -343,10 +357,10 @@ class AuditTrailPage(QWidget):
         self.subject.setCurrentText(current)
         self.subject.blockSignals(False)
 
-    def _governance_changed(self, data: GovernanceData) -> None:
+    def _governance_changed(self) -> None:
         current = self.actor.currentText()
         self.actor.blockSignals(True)
-        for user in sorted(set(data.identities) | {"gavel-sync"}):
+        for user in sorted(set(self.governance.known_users()) | {"gavel-sync"}):
             if self.actor.findText(user) < 0:
                 self.actor.addItem(user, user)
         self.actor.setCurrentText(current)
@@ -517,8 +531,7 @@ class AuditTrailPage(QWidget):
             return
         path, fmt = chosen
         audit = self.ctx.audit
-        me = self.controller.data.me
-        actor = me.user_id if me else "gavel-console"
+        actor = self.governance.acting_user() or "gavel-console"
 
         def work(cancel: CancelToken, progress: ProgressCallback) -> ExportResult:
             return audit.export(path, fmt, actor=actor, progress=progress, cancel=cancel)
@@ -537,7 +550,7 @@ class AuditTrailPage(QWidget):
             f"{result.sha256}). The export is recorded as event {result.record.seq}."
         )
         emit(self.message, f"Exported {result.events:,} audit events to {result.path}.")
-        self.controller.wrote()
+        self.governance.wrote()
 
     # -- shared task plumbing -------------------------------------------------------------
 

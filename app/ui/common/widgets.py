@@ -1,12 +1,12 @@
-"""Small reusable pieces: a banner strip, an empty-state panel, a lazily built slot, and
-the read-only row table every page lists things in."""
+"""Small reusable pieces: a banner strip, an empty-state panel, a lazily built slot,
+the read-only row table every page lists things in, and actions declared in one call."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QAbstractItemModel, QSize, Qt
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QAbstractItemModel, QObject, QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -227,3 +227,23 @@ class LazySlot(QWidget):
     def showEvent(self, event: QShowEvent) -> None:
         self.widget  # noqa: B018 - building is the point
         super().showEvent(event)
+
+
+def make_action(
+    parent: QObject,
+    text: str,
+    icon_name: str | None = None,
+    shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+    tip: str = "",
+) -> QAction:
+    """An action with its icon, a window-wide shortcut and the tip shown for it."""
+    action = QAction(text, parent)
+    if icon_name:
+        action.setIcon(icon(icon_name))
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    if tip:
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+    return action

@@ -8,6 +8,7 @@ console, and every minute (in team mode other people decide on other desktops).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -68,6 +69,16 @@ class GovernanceController(QObject):
             on_success=self._loaded,
             on_failure=self._failed,
         )
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call back after every refresh (for pages that read only who is who)."""
+        self.changed.connect(lambda _data: callback())
+
+    def known_users(self) -> list[str]:
+        return sorted(self.data.identities)
+
+    def acting_user(self) -> str | None:
+        return self.data.me.user_id if self.data.me else None
 
     def wrote(self) -> None:
         """Call after a write to the ledger made from this console."""

@@ -1,30 +1,30 @@
-"""Governance in the main window: the Approvals, Audit trail and Violations pages, the
-Identity menu, the request-promotion entry points in the model detail, the violation
-marker in the portfolio and "Signed in as …" in the status bar.
+"""Governance in the console: the Approvals and Violations pages, the Identity menu,
+the request-promotion action (toolbar, versions list, the model's Governance tab),
+the violation marker in the portfolio and "Signed in as …" in the status bar.
 
-`install_governance(window)` wires it all through the window's public pieces (its
-runner, sync controller, portfolio model, detail view and `add_page`), so the main
-window itself only makes one call.
+`GovernanceUi` registers all of it through the shell's host and the portfolio's
+model focus; it never sees the main window. "Show in audit trail" is a signal
+(`event_requested`) the console wires to the audit trail.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QMenu, QTabWidget, QToolBar
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QLabel, QWidget
 
 from app.domain.cancel import CancelToken
-from app.domain.errors import GavelError
 from app.domain.governance import RequestState
-from app.domain.portfolio import VersionRow
+from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
 from app.services.promotion_apply import ApplyOutcome
-from app.ui.audit.audit_page import AuditTrailPage
-from app.ui.common.resources import icon
+from app.ui.common.context import ConsoleContext
+from app.ui.common.host import Host, ModelFocus
+from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import make_action
 from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.approvals_page import ApprovalsPage
 from app.ui.governance.governance_controller import GovernanceController
@@ -40,39 +40,64 @@ from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
 from app.ui.governance.request_dialog import RequestPromotionDialog
 from app.ui.governance.violations_page import ViolationsPage
 
-if TYPE_CHECKING:
-    from app.ui.shell.main_window import MainWindow
-
 log = logging.getLogger("gavel.ui.governance")
 
 APPROVALS_PAGE = "approvals"
-AUDIT_PAGE = "audit"
 VIOLATIONS_PAGE = "violations"
+GOVERNANCE_TAB = "governance"
+IDENTITY_MENU = "&Identity"
+
+
+class GovernanceTab:
+    """The model's Governance tab: request a promotion, and the alias history."""
+
+    def __init__(self, panel: ModelGovernancePanel) -> None:
+        self.panel = panel
+
+    @property
+    def widget(self) -> QWidget:
+        return self.panel
+
+    def show_version(self, model: ModelDetail | None, _version: VersionRow | None) -> None:
+        shown = self.panel.model
+        if (
+            model is None
+            or shown is None
+            or (model.registry, model.name)
+            != (
+                shown.registry,
+                shown.name,
+            )
+        ):
+            self.panel.show_model(model)
+        else:
+            self.panel.model = model
 
 
 class GovernanceUi(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        ctx = window.ctx
-        self.controller = GovernanceController(ctx, window.runner, self)
-        self.approvals = ApprovalsPage(ctx, window.runner, self.controller)
-        self.audit = AuditTrailPage(ctx, window.runner, self.controller)
+    # "Show in audit trail": the sequence number of a ledger event.
+    event_requested = Signal(int)
+
+    def __init__(
+        self, host: Host, focus: ModelFocus, ctx: ConsoleContext, runner: TaskRunner
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.focus = focus
+        self.ctx = ctx
+        self.runner = runner
+        self.controller = GovernanceController(ctx, runner, self)
+        self.approvals = ApprovalsPage(ctx, runner, self.controller)
         self.violations = ViolationsPage(self.controller)
-        window.add_page(
+        self.setParent(self.approvals)
+        host.add_page(
             APPROVALS_PAGE,
             "Approvals",
             self.approvals,
             badge=self.approvals.badge,
             tooltip="Promotion requests: those waiting for your decision, yours, and all",
         )
-        window.add_page(
-            AUDIT_PAGE,
-            "Audit trail",
-            self.audit,
-            tooltip="Every recorded decision and observed change; verify and export",
-        )
-        window.add_page(
+        host.add_page(
             VIOLATIONS_PAGE,
             "Violations",
             self.violations,
@@ -82,74 +107,54 @@ class GovernanceUi(QObject):
         self.dialog: EnrollDialog | RolesDialog | RequestPromotionDialog | None = None
 
         # -- menu and actions
-        self.enroll_action = QAction(icon("signature"), "Enroll…", window)
+        self.enroll_action = make_action(self, "Enroll…", "signature")
         self.enroll_action.setStatusTip("Create your identity and signing key on this computer")
-        self.roles_action = QAction("Roles…", window)
-        self.request_action = QAction(icon("promote"), "Request promotion…", window)
-        self.request_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
-        self.request_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        window.addAction(self.request_action)
-        self.menu = QMenu("&Identity", window)
-        self.menu.setToolTipsVisible(True)
-        self.menu.addAction(self.enroll_action)
-        self.menu.addAction(self.roles_action)
-        bar = window.menuBar()
-        before = next((a for a in bar.actions() if a.text().replace("&", "") == "Go"), None)
-        if before is not None:
-            bar.insertMenu(before, self.menu)
-        else:
-            bar.addMenu(self.menu)
+        self.roles_action = make_action(self, "Roles…")
+        self.request_action = make_action(self, "Request promotion…", "promote", "Ctrl+Shift+P")
+        host.add_action(IDENTITY_MENU, self.enroll_action)
+        host.add_action(IDENTITY_MENU, self.roles_action)
+        host.add_toolbar_action(self.request_action)
+        focus.add_version_action(self.request_action)
         self.enroll_action.triggered.connect(self.enroll)
         self.roles_action.triggered.connect(self.open_roles)
         self.request_action.triggered.connect(self.request_promotion)
 
-        # -- model detail: the governance panel (a pane of the detail until a tab widget
-        # takes it, see attach_model_panel), the versions' context action, the toolbar.
-        self.panel = ModelGovernancePanel(ctx.audit, window.runner)
-        self._tabs: QTabWidget | None = None
+        # -- the model's Governance tab
+        self.panel = ModelGovernancePanel(ctx.audit, runner)
+        self.tab = GovernanceTab(self.panel)
+        focus.add_detail_tab(
+            GOVERNANCE_TAB,
+            "Governance",
+            lambda: self.tab,
+            tooltip="Request a promotion; which version each alias held, and when it moved",
+            # Built now: the request button follows identity and selection while hidden.
+            lazy=False,
+        )
         self._reconciled = False
-        window.detail_view.splitter.addWidget(self.panel)
-        toolbar = window.findChild(QToolBar, "MainToolbar")
-        if toolbar is not None:
-            toolbar.addAction(self.request_action)
-        versions = window.detail_view.versions
-        versions.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        versions.addAction(self.request_action)
         self.panel.request_promotion.connect(self.request_promotion)
 
         # -- status bar
         self.identity_label = QLabel()
         self.identity_label.setObjectName("IdentityStatus")
-        window.statusBar().addPermanentWidget(self.identity_label)
+        host.add_status_widget(self.identity_label)
 
         # -- wiring
         self.controller.changed.connect(self._data_changed)
-        self.controller.failed.connect(window.show_notice)
-        for page in (self.approvals, self.audit):
-            page.message.connect(window.status.message)
+        self.controller.failed.connect(host.show_notice)
+        self.approvals.message.connect(host.show_status)
         self.approvals.enroll_requested.connect(self.enroll)
-        self.violations.show_event_requested.connect(self.show_event)
+        self.violations.show_event_requested.connect(lambda seq: emit(self.event_requested, seq))
         self.violations.show_model_requested.connect(self.show_model)
-        window.syncer.sync_finished.connect(lambda _outcomes: self._after_sync())
-        window.portfolio_view.model_selected.connect(lambda _key: self._detail_changed())
-        window.detail_view.version_selected.connect(lambda _v: self._detail_changed())
-        window.pages.page_changed.connect(self._page_changed)
+        focus.on_synced(self._after_sync)
+        focus.on_focus_changed(self._detail_changed)
+        host.on_page_shown(self._page_changed)
+        host.on_shutdown(self.controller.stop)
         self._data_changed(self.controller.data)
-        window.first_paint.after_first_paint(self.controller.refresh)
-        window.first_paint.after_first_paint(self.audit.load_subjects)
-
-    def attach_model_panel(self, tabs: QTabWidget) -> None:
-        """Show the governance panel as a tab of the model detail's tabs."""
-        self._tabs = tabs
-        index = tabs.addTab(self.panel, "Governance")
-        tabs.setTabToolTip(
-            index, "Request a promotion; which version each alias held, and when it moved"
-        )
+        host.after_first_paint(self.controller.refresh)
 
     def show_panel(self) -> None:
-        """Bring the model's governance panel (alias history) into view."""
-        if self._tabs is not None:
-            self._tabs.setCurrentWidget(self.panel)
+        """Bring the model's Governance tab (alias history) into view."""
+        self.focus.show_detail_tab(GOVERNANCE_TAB)
 
     # -- state -----------------------------------------------------------------------
 
@@ -158,7 +163,6 @@ class GovernanceUi(QObject):
         return self.controller.data
 
     def _data_changed(self, data: GovernanceData) -> None:
-        window = self.window
         self.identity_label.setText(identity_line(data) if data.loaded else "")
         self.identity_label.setToolTip(
             "Enroll once per person and computer: Identity → Enroll…" if data.me is None else ""
@@ -169,8 +173,8 @@ class GovernanceUi(QObject):
         roles_why = admin_block_reason(data) if data.loaded else "Reading the ledger…"
         self.roles_action.setToolTip(roles_why or "Grant or revoke roles")
         self.roles_action.setEnabled(not roles_why)
-        window.portfolio_model.set_flagged(data.flagged_models)
-        window.pages.refresh_badges()
+        self.focus.mark_violations(data.flagged_models)
+        self.host.refresh_badges()
         self._detail_changed()
         self._reconcile_once(data)
 
@@ -186,12 +190,12 @@ class GovernanceUi(QObject):
         approved = [i for i in data.items if i.request.state is RequestState.APPROVED]
         if write_block_reason(data) or not approved:
             return
-        promotions = self.window.ctx.promotions
+        promotions = self.ctx.promotions
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> list[ApplyOutcome]:
             return promotions.reconcile()
 
-        self.window.runner.run(
+        self.runner.run(
             work,
             key="governance-reconcile",
             label="Checking approved promotions against the registry",
@@ -202,30 +206,21 @@ class GovernanceUi(QObject):
     def _reconciled_outcomes(self, outcomes: list[ApplyOutcome]) -> None:
         if outcomes:
             names = ", ".join(o.request.target_text for o in outcomes)
-            self.window.status.message(
+            self.host.show_status(
                 f"Recorded {len(outcomes)} promotion(s) the registry already showed applied "
                 f"(an earlier apply was interrupted): {names}."
             )
             self.controller.wrote()
 
     def _detail_changed(self) -> None:
-        detail_view = self.window.detail_view
-        model = detail_view.detail
-        if (
-            model is None
-            or (self.panel.model is None)
-            or ((model.registry, model.name) != (self.panel.model.registry, self.panel.model.name))
-        ):
-            self.panel.show_model(model)
-        else:
-            self.panel.model = model
+        model = self.focus.model
         data = self.data
         if model is not None:
             seqs = frozenset(v.seq for v in data.violations)
             key = (model.registry, model.name)
             mine = sum(1 for v in data.violations if (v.registry, v.model) == key)
             self.panel.set_violations(seqs, mine)
-        version = detail_view.selected_version
+        version = self.focus.version
         why = self._request_block(version)
         label = f"v{version.version}" if model and version else ""
         self.panel.set_request_state(label, not why, why)
@@ -235,14 +230,13 @@ class GovernanceUi(QObject):
     def _request_block(self, version: VersionRow | None) -> str:
         if not self.data.loaded:
             return "Reading identity and roles from the ledger…"
-        if self.window.detail_view.detail is None or version is None:
+        if self.focus.model is None or version is None:
             return "Select a model and one of its versions first."
         return request_block_reason(self.data)
 
     def _after_sync(self) -> None:
         self.controller.refresh()
         self.panel.reload()
-        self.audit.load_subjects()
 
     def _page_changed(self, key: str) -> None:
         if key in (APPROVALS_PAGE, VIOLATIONS_PAGE) and not self.controller.refreshing:
@@ -251,20 +245,14 @@ class GovernanceUi(QObject):
     # -- actions -----------------------------------------------------------------------
 
     def request_promotion(self) -> None:
-        detail_view = self.window.detail_view
-        model, version = detail_view.detail, detail_view.selected_version
+        model, version = self.focus.model, self.focus.version
         why = self._request_block(version)
         if why or model is None or version is None or self.dialog is not None:
             if why:
-                self.window.status.message(why)
+                self.host.show_status(why)
             return
         dialog = RequestPromotionDialog(
-            self.window.ctx.governance,
-            self.window.runner,
-            model,
-            version,
-            self.data.policies,
-            self.window,
+            self.ctx.governance, self.runner, model, version, self.data.policies, self.approvals
         )
         self._open(dialog, self._request_finished)
 
@@ -273,7 +261,7 @@ class GovernanceUi(QObject):
         self.dialog = None
         if isinstance(dialog, RequestPromotionDialog) and dialog.result_request is not None:
             r = dialog.result_request
-            self.window.status.message(
+            self.host.show_status(
                 f"Request {r.request_id} recorded: {r.target_text}. It waits for approvers "
                 "(Approvals → Requested by me)."
             )
@@ -284,10 +272,10 @@ class GovernanceUi(QObject):
             return
         me = self.data.me
         dialog = EnrollDialog(
-            self.window.ctx.governance,
-            self.window.runner,
-            self.window.ctx.identity.vault.persistent,
-            self.window,
+            self.ctx.governance,
+            self.runner,
+            self.ctx.identity.vault.persistent,
+            self.approvals,
             user_id=me.user_id if me else "",
             display_name=me.display_name if me else "",
         )
@@ -297,7 +285,7 @@ class GovernanceUi(QObject):
         dialog = self.dialog
         self.dialog = None
         if isinstance(dialog, EnrollDialog) and dialog.key_id is not None:
-            self.window.status.message(
+            self.host.show_status(
                 f"Enrolled. Your signing key is {dialog.key_id}; its public half is in the "
                 "audit ledger so anyone can check your signatures."
             )
@@ -306,9 +294,7 @@ class GovernanceUi(QObject):
     def open_roles(self) -> None:
         if self.dialog is not None:
             return
-        dialog = RolesDialog(
-            self.window.ctx.governance, self.window.runner, self.controller, self.window
-        )
+        dialog = RolesDialog(self.ctx.governance, self.runner, self.controller, self.approvals)
         self._open(dialog, self._roles_finished)
 
     def _roles_finished(self) -> None:
@@ -326,29 +312,7 @@ class GovernanceUi(QObject):
 
     # -- navigation --------------------------------------------------------------------
 
-    def show_event(self, seq: int) -> None:
-        self.window.pages.select(AUDIT_PAGE)
-        self.audit.jump_to(seq)
-
     def show_model(self, registry: str, model: str) -> None:
-        window = self.window
-        window.pages.select(window.pages.keys()[0])
-        window.sidebar.select_registry(registry)
-        try:
-            key = window.ctx.portfolio.find_model(model, registry).model_key
-        except GavelError as exc:
-            window.status.message(exc.message)
-            return
-        if not window.portfolio_view.select_key(key):
-            window.status.message(f"{model} is not in the portfolio shown; clear the filter.")
-            return
-        self.show_panel()
-
-    def stop(self) -> None:
-        """At shutdown, before the runner stops: nothing may start a task after it."""
-        self.controller.stop()
-        self.audit.stop()
-
-
-def install_governance(window: MainWindow) -> GovernanceUi:
-    return GovernanceUi(window)
+        """A violation's model: the portfolio page, its Governance tab."""
+        if self.focus.show_model(registry, model):
+            self.show_panel()

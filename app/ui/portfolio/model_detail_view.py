@@ -1,11 +1,14 @@
-"""The detail panel of one model: what it is, its versions, and the run behind each."""
+"""The detail panel of one model: what it is, its versions, and tabs on the selected
+version (the run behind it first; other features add theirs through the portfolio's
+`ModelFocus`)."""
 
 from __future__ import annotations
 
 import logging
 from html import escape
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QLabel,
     QSplitter,
@@ -20,6 +23,7 @@ from app.services.portfolio import PortfolioService
 from app.ui.common.formatting import aliases_text, from_ms, local_text, risk_color
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, muted_label, row_table, section_title
+from app.ui.portfolio.detail_tabs import DetailTabs
 from app.ui.portfolio.run_panel import RunPanel
 from app.ui.portfolio.versions_model import VersionColumn, VersionsModel
 
@@ -30,7 +34,11 @@ _HEADLINE_TAGS = ("owner", "team", "risk_tier")
 
 
 class ModelDetailView(QStackedWidget):
-    """Reads the model and its runs from the cache (small, indexed queries)."""
+    """Reads the model and its runs from the cache (small, indexed queries).
+
+    Owns its tabs (`tabs`): features add theirs with `tabs.add_tab`. While a wide tab
+    is shown the versions list hides and the splitter gives the tab its width.
+    """
 
     version_selected = Signal(object)  # VersionRow | None
 
@@ -81,14 +89,19 @@ class ModelDetailView(QStackedWidget):
         lay.addWidget(self.versions_title)
         lay.addWidget(self.versions, 1)
         self.run_panel = RunPanel()
+        self.tabs = DetailTabs(self.run_panel)
+        self.versions_pane = left
+        self._narrow_state: QByteArray | None = None
         self.splitter.addWidget(left)
-        self.splitter.addWidget(self.run_panel)
+        self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
         self.addWidget(self.splitter)
         self.setCurrentWidget(self.empty)
 
         self.versions.selectionModel().selectionChanged.connect(self._version_changed)
+        self.tabs.version_picked.connect(self.select_version)
+        self.tabs.wide_changed.connect(self._set_wide)
 
     def set_portfolio_empty(self, empty: bool) -> None:
         """With no model in the table there is nothing to point at: say nothing."""
@@ -124,6 +137,7 @@ class ModelDetailView(QStackedWidget):
         if detail is None:
             self.versions_model.set_versions([])
             self.setCurrentWidget(self.empty)
+            self._version_changed()
             return
         self._fill_header(detail)
         self.versions_model.set_versions(detail.versions)
@@ -139,6 +153,36 @@ class ModelDetailView(QStackedWidget):
 
     def reload(self) -> None:
         self.show_model(self.model_key)
+
+    def select_version(self, version: int) -> None:
+        row = self.versions_model.row_of_version(version)
+        if row is not None:
+            self.select_version_row(row)
+
+    def add_version_action(self, action: QAction) -> None:
+        """An entry of the versions list's context menu."""
+        self.versions.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.versions.addAction(action)
+
+    # -- layout ----------------------------------------------------------------------
+
+    def _set_wide(self, wide: bool) -> None:
+        # The graph tabs get the panel's whole width; the versions list comes back
+        # with the other tabs, at the width it had.
+        if wide and not self.versions_pane.isHidden():
+            self._narrow_state = self.splitter.saveState()
+            self.versions_pane.hide()
+        elif not wide and self.versions_pane.isHidden():
+            self.versions_pane.show()
+            if self._narrow_state is not None:
+                self.splitter.restoreState(self._narrow_state)
+                self._narrow_state = None
+
+    def splitter_state(self) -> QByteArray:
+        """The splitter as the narrow tabs show it (what the next session starts with)."""
+        if self._narrow_state is not None:
+            return self._narrow_state
+        return self.splitter.saveState()
 
     def select_version_row(self, row: int) -> None:
         if not 0 <= row < self.versions_model.rowCount():
@@ -186,6 +230,7 @@ class ModelDetailView(QStackedWidget):
     def _version_changed(self) -> None:
         version = self.selected_version
         emit(self.version_selected, version)
+        self.tabs.show_version(self.detail, version)
         if version is None or self.detail is None:
             self.run_panel.show_nothing()
             return

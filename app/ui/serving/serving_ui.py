@@ -1,26 +1,24 @@
-"""Serving and insight in the main window: the Endpoints page, the endpoint poller's
-life cycle, the drift marker in the portfolio, and the Lineage / Metrics / Compare
-tabs of the model detail.
+"""Serving in the console: the Endpoints page, the endpoint poller's life cycle and
+the drift marker in the portfolio.
 
-`install_serving(window)` wires it all through the window's public pieces (its
-context, runner, portfolio model and view, detail view and `add_page`), so the main
-window itself makes three calls: install, start polling, stop.
+`ServingUi` registers all of it through the shell's host and the portfolio's model
+focus; polling starts when the console does (`start_polling`), not when built.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject
 
 from app.domain.errors import GavelError
-from app.ui.insights.model_insights import ModelInsights, attach_insights
+from app.ui.common.context import ConsoleContext
+from app.ui.common.host import Host, ModelFocus
+from app.ui.common.tasks import TaskRunner
 from app.ui.serving.endpoint_monitor import EndpointMonitor
 from app.ui.serving.endpoints_view import EndpointsPage
-
-if TYPE_CHECKING:
-    from app.ui.shell.main_window import MainWindow
 
 log = logging.getLogger("gavel.ui.serving")
 
@@ -28,10 +26,15 @@ ENDPOINTS_PAGE = "endpoints"
 
 
 class ServingUi(QObject):
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        ctx = window.ctx
+    def __init__(
+        self,
+        host: Host,
+        focus: ModelFocus,
+        ctx: ConsoleContext,
+        runner: TaskRunner,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__()
         self.monitor = EndpointMonitor(ctx.endpoint_poller, self)
 
         def registry_names() -> list[str]:
@@ -42,14 +45,10 @@ class ServingUi(QObject):
                 return []
 
         self.page = EndpointsPage(
-            ctx.endpoints,
-            self.monitor,
-            ctx.portfolio,
-            registry_names,
-            window.runner,
-            clock=window.clock,
+            ctx.endpoints, self.monitor, ctx.portfolio, registry_names, runner, clock=clock
         )
-        window.add_page(
+        self.setParent(self.page)
+        host.add_page(
             ENDPOINTS_PAGE,
             "Endpoints",
             self.page,
@@ -57,14 +56,11 @@ class ServingUi(QObject):
             tooltip="Serving endpoints: health, and whether each serves the approved version "
             "(the count: endpoints that drift or are down)",
         )
-        self.insights = ModelInsights(ctx.lineage, ctx.performance, window.runner)
-        attach_insights(
-            window.detail_view, self.insights, ctx.portfolio, window.portfolio_view.select_key
-        )
-        self.page.drift_changed.connect(self._drift_changed)
-        self.page.model.modelReset.connect(window.pages.refresh_badges)
-        self.page.model.dataChanged.connect(lambda *_: window.pages.refresh_badges())
-        window.syncer.sync_finished.connect(lambda _outcomes: self.page.reload())
+        self.page.drift_changed.connect(focus.mark_serving_drift)
+        self.page.model.modelReset.connect(host.refresh_badges)
+        self.page.model.dataChanged.connect(lambda *_: host.refresh_badges())
+        focus.on_synced(self.page.reload)
+        host.on_shutdown(self.stop)
         self.page.reload()
 
     def problem_count(self) -> int | None:
@@ -77,9 +73,6 @@ class ServingUi(QObject):
                 count += 1
         return count or None
 
-    def _drift_changed(self, drift: dict[tuple[str, str], str]) -> None:
-        self.window.portfolio_model.set_serving_drift(drift)
-
     def start_polling(self) -> None:
         """Probe endpoints in the background from now on (the console started)."""
         self.monitor.start()
@@ -88,7 +81,3 @@ class ServingUi(QObject):
         """At shutdown, before the runner stops: no probe may report after this."""
         self.page.shutdown()
         self.monitor.stop()
-
-
-def install_serving(window: MainWindow) -> ServingUi:
-    return ServingUi(window)

@@ -1,348 +1,180 @@
-"""The console's main window: registries, portfolio, model detail, banners, status."""
+"""The console's main window: pages, menus, toolbar, banners and status bar.
+
+It implements the host protocol (`app.ui.common.host.Host`) and knows nothing of the
+features it hosts: they add their pages, actions, banners and status widgets through
+it, and save their state and stop their work through its close and shutdown hooks.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
-from PySide6.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from app import __version__
-from app.domain.errors import GavelError
-from app.domain.portfolio import RegistryStatus
-from app.domain.registry import RegistryConfig
-from app.ui.common.context import ConsoleContext
-from app.ui.common.settings import console_settings, read_bytes, read_int, read_str
-from app.ui.common.tasks import CrashCallback, TaskHandle, TaskRunner
+from app.ui.common.context import ConsolePaths
+from app.ui.common.host import Badge
+from app.ui.common.settings import console_settings, read_bytes
+from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
-from app.ui.governance.governance_ui import GovernanceUi, install_governance
-from app.ui.portfolio import console_state
-from app.ui.portfolio.console_state import EmptyAction
-from app.ui.portfolio.model_detail_view import ModelDetailView
-from app.ui.portfolio.portfolio_model import COLUMN_OF_SORT, SORT_OF_COLUMN, Column, PortfolioModel
-from app.ui.portfolio.portfolio_view import PortfolioView
-from app.ui.portfolio.registry_dialog import RegistryDialog
-from app.ui.portfolio.registry_sidebar import RegistrySidebar
-from app.ui.portfolio.sync_controller import RegistrySyncOutcome, SyncController
-from app.ui.serving.serving_ui import ServingUi, install_serving
-from app.ui.shell.actions import build_actions, build_menus
+from app.ui.shell.actions import build_shell_actions
 from app.ui.shell.first_paint import FirstPaintGate
-from app.ui.shell.navigation import Badge, PageNavigator
-from app.ui.shell.status import StatusPanel
+from app.ui.shell.menus import Menus
+from app.ui.shell.navigation import PageNavigator
+from app.ui.shell.status import TaskProgress
 
 log = logging.getLogger("gavel.ui")
 
-# Relative times ("synced 5 minutes ago") are refreshed this often.
-TICK_MS = 30_000
 # Held-back start-up work begins at the latest this long after the window appears.
 FIRST_PAINT_FALLBACK_MS = 1000
-
-ConfirmHook = Callable[[QWidget, str, str], bool]
-
-
-def ask_to_confirm(parent: QWidget, title: str, text: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
-    remove = box.addButton("Remove", QMessageBox.ButtonRole.DestructiveRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    return box.clickedButton() is remove
+FILE_MENU, GO_MENU, HELP_MENU = "&File", "&Go", "&Help"
 
 
 class MainWindow(QMainWindow):
-    def __init__(
-        self,
-        ctx: ConsoleContext,
-        crash: CrashCallback | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
+    def __init__(self, paths: ConsolePaths, runner: TaskRunner) -> None:
         super().__init__()
-        self.ctx = ctx
-        self.clock = clock
-        self.confirm: ConfirmHook = ask_to_confirm
         self.setWindowTitle("Gavel — model governance console")
         self.setObjectName("MainWindow")
-        self.runner = TaskRunner(crash=crash, parent=self)
-        self.syncer = SyncController(ctx, self.runner, self)
-        self.settings = console_settings(ctx.paths.config_dir)
-        self.statuses: list[RegistryStatus] = []
+        self._paths = paths
+        self._runner = runner
+        self._settings = console_settings(paths.config_dir)
+        self._on_close: list[Callable[[], None]] = []
+        self._on_shutdown: list[Callable[[], None]] = []
+        self._shut_down = False
 
-        self.portfolio_model = PortfolioModel(ctx.portfolio, self, clock=clock)
-        sort_column = read_int(self.settings, "portfolio/sort_column", Column.MODEL)
-        if 0 <= sort_column < len(Column) and Column(sort_column) in SORT_OF_COLUMN:
-            self.portfolio_model.set_sort(
-                SORT_OF_COLUMN[Column(sort_column)],
-                read_int(self.settings, "portfolio/sort_descending", 0) == 1,
-            )
-        self.sidebar = RegistrySidebar()
-        self.portfolio_view = PortfolioView(self.portfolio_model)
-        self.first_paint = FirstPaintGate(self.portfolio_view.table.viewport(), self)
-        self.detail_view = ModelDetailView(ctx.portfolio)
-        self.failure_banner = Banner("offline", "offline")
-        self.failure_banner.add_button("Retry", lambda: self.sync_now())
-        self.demo_banner = Banner("demo", "demo")
         self.notice_banner = Banner("error", "error")
         self.notice_banner.add_button("Dismiss", self.notice_banner.hide)
-
-        self.content_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.content_splitter.setObjectName("ContentSplitter")
-        self.content_splitter.addWidget(self.portfolio_view)
-        self.content_splitter.addWidget(self.detail_view)
-        self.content_splitter.setStretchFactor(0, 3)
-        self.content_splitter.setStretchFactor(1, 2)
-        self.main_splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.main_splitter.setObjectName("MainSplitter")
-        self.main_splitter.addWidget(self.sidebar)
-        self.main_splitter.addWidget(self.content_splitter)
-        self.main_splitter.setStretchFactor(1, 1)
-        self.main_splitter.setSizes([190, 1170])
+        self.pages = PageNavigator()
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 6, 8, 4)
         layout.setSpacing(6)
-        for banner in (self.notice_banner, self.failure_banner, self.demo_banner):
-            layout.addWidget(banner)
-        # Pages: the portfolio first; governance and other areas add theirs (add_page).
-        self.pages = PageNavigator()
-        self.pages.add_page(
-            "portfolio",
-            "Portfolio",
-            self.main_splitter,
-            tooltip="Models, their versions and the runs behind them",
-        )
+        self._banners = QVBoxLayout()
+        self._banners.setSpacing(6)
+        self._banners.addWidget(self.notice_banner)
+        layout.addLayout(self._banners)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+        # Whatever page is restored, the tab bar paints with the window's first frame.
+        self.first_paint = FirstPaintGate(self.pages.tabs, self)
 
-        self.console_actions = build_actions(self)
-        build_menus(self, self.console_actions, [self.portfolio_view.focus_filter_action])
-        self.status = StatusPanel(self.statusBar())
-        self._connect()
-        self.pages.install(self)
-        self.governance: GovernanceUi = install_governance(self)
-        self.serving: ServingUi = install_serving(self)
-        self.governance.attach_model_panel(self.serving.insights)
-        self._tick_timer = QTimer(self)
-        self._tick_timer.setInterval(TICK_MS)
-        self._tick_timer.timeout.connect(self._tick)
-        self._tick_timer.start()
-        saved_registry = self._restore_settings()
-        self.reload_registries(select=saved_registry)
-        self.portfolio_model.set_filter(registry=self.selected_registry)
-        self._update_page()
-
-    def _connect(self) -> None:
-        a = self.console_actions
-        a.add_registry.triggered.connect(self.add_registry)
-        a.start_demo.triggered.connect(self.start_demo)
+        self.menus = Menus(self.menuBar())
+        self.toolbar = QToolBar("Main")
+        self.toolbar.setObjectName("MainToolbar")
+        self.toolbar.setMovable(False)
+        self.toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.addToolBar(self.toolbar)
+        self.shell_actions = build_shell_actions(self)
+        a = self.shell_actions
+        self.menus.add(FILE_MENU, a.quit, "quit", last=True)
+        self.pages.install(self, self.menus.trailing_menu(GO_MENU))
+        self.menus.trailing_menu(HELP_MENU)
+        for action in (a.open_logs, a.about):
+            self.menus.add(HELP_MENU, action, last=True)
         a.quit.triggered.connect(self.close)
-        # Lambdas: triggered(bool) would otherwise land in sync_now's `names`.
-        a.sync.triggered.connect(lambda: self.sync_now())
-        a.cancel.triggered.connect(self.syncer.cancel)
-        a.edit_registry.triggered.connect(
-            lambda: self.edit_registry(self.sidebar.selected_registry)
-        )
-        a.remove_registry.triggered.connect(
-            lambda: self.remove_registry(self.sidebar.selected_registry)
-        )
-        a.show_sidebar.toggled.connect(self.sidebar.setVisible)
-        a.show_detail.toggled.connect(self.detail_view.setVisible)
-        a.about.triggered.connect(self.show_about)
         a.open_logs.triggered.connect(self.open_log_folder)
-        self.sidebar.registry_selected.connect(self._registry_selected)
-        self.sidebar.sync_requested.connect(lambda name: self.sync_now([name]))
-        self.sidebar.edit_requested.connect(self.edit_registry)
-        self.sidebar.remove_requested.connect(self.remove_registry)
-        self.portfolio_view.model_selected.connect(self.detail_view.show_model)
-        self.portfolio_model.modelReset.connect(self._update_page)
-        self.portfolio_model.load_failed.connect(self.show_notice)
-        self.syncer.task_started.connect(self._task_started)
-        self.syncer.sync_finished.connect(self._sync_finished)
-        self.syncer.sync_failed.connect(self._sync_failed)
-        self.syncer.demo_ready.connect(self.reload_registries)
-        self.syncer.demo_failed.connect(self._demo_failed)
+        a.about.triggered.connect(self.show_about)
 
-    # -- start-up ------------------------------------------------------------------
+        self.progress = TaskProgress()
+        self.statusBar().addPermanentWidget(self.progress)
+        geometry = read_bytes(self._settings, "window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 860)
 
-    def start(self, start_demo: bool) -> None:
-        """After show: start the demo when the profile is empty or already has one."""
-        self.first_paint.after_first_paint(self.serving.start_polling)
-        if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
-            self.start_demo()
+    # -- Host: pages -----------------------------------------------------------------
 
-    # -- registries ------------------------------------------------------------------
+    def add_page(
+        self,
+        key: str,
+        title: str,
+        widget: QWidget,
+        *,
+        badge: Badge | None = None,
+        tooltip: str = "",
+        position: int | None = None,
+    ) -> None:
+        self.pages.add_page(key, title, widget, badge, tooltip, position)
+
+    def set_page_order(self, keys: tuple[str, ...]) -> None:
+        """The order pages stand in, whichever feature adds its page first."""
+        self.pages.set_order(keys)
+
+    def select_page(self, key: str) -> bool:
+        return self.pages.select(key)
+
+    def refresh_badges(self) -> None:
+        self.pages.refresh_badges()
+
+    def on_page_shown(self, callback: Callable[[str], None]) -> None:
+        self.pages.page_changed.connect(callback)
+
+    # -- Host: actions, banners, status ------------------------------------------------
+
+    def add_action(self, menu: str, action: QAction, *, section: str = "") -> None:
+        self.menus.add(menu, action, section)
+
+    def add_toolbar_action(self, action: QAction) -> None:
+        self.toolbar.addAction(action)
+        # The toolbar can be hidden; the shortcut must not go with it.
+        self.addAction(action)
+
+    def add_banner(self, banner: QWidget) -> None:
+        self._banners.addWidget(banner)
+
+    def add_status_widget(self, widget: QWidget) -> None:
+        self.statusBar().addPermanentWidget(widget)
+
+    def show_status(self, text: str, timeout_ms: int = 8000) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def show_notice(self, text: str) -> None:
+        self.notice_banner.show_text(text)
+
+    def track_task(self, handle: TaskHandle) -> None:
+        self.progress.track(handle)
+
+    # -- Host: state and life cycle ----------------------------------------------------
 
     @property
-    def selected_registry(self) -> str | None:
-        return self.sidebar.selected_registry
+    def settings(self) -> QSettings:
+        return self._settings
 
-    def reload_registries(self, select: str | None = None) -> None:
-        """Re-read registry statuses; keeps the selected registry when it still exists."""
-        try:
-            self.statuses = self.ctx.registries.statuses()
-        except GavelError as exc:
-            self.show_notice(exc.message)
-            self.statuses = []
-        self.sidebar.set_statuses(self.statuses, select=select)
-        if self.selected_registry != self.portfolio_model.registry:
-            # The selected registry went away (removed, renamed): follow the sidebar.
-            self.portfolio_model.set_filter(registry=self.selected_registry)
-        self._refresh_state()
+    def after_first_paint(self, callback: Callable[[], object]) -> None:
+        self.first_paint.after_first_paint(callback)
 
-    def _registry_selected(self, name: str | None) -> None:
-        self.portfolio_model.set_filter(registry=name)
-        self._refresh_state()
+    def on_close(self, callback: Callable[[], None]) -> None:
+        self._on_close.append(callback)
 
-    def add_registry(self) -> None:
-        dialog = RegistryDialog(self.ctx.registries, self.runner, None, self)
-        if dialog.exec() and dialog.saved is not None:
-            self._after_save(dialog.saved)
+    def on_shutdown(self, callback: Callable[[], None]) -> None:
+        self._on_shutdown.append(callback)
 
-    def edit_registry(self, name: str | None) -> None:
-        if name is None:
+    def restore_state(self) -> None:
+        """The toolbar and docks as the last session left them (after features installed)."""
+        state = read_bytes(self._settings, "window/state")
+        if state is not None:
+            self.restoreState(state)
+
+    def save_settings(self) -> None:
+        for save in self._on_close:
+            save()
+        self._settings.setValue("window/geometry", self.saveGeometry())
+        self._settings.setValue("window/state", self.saveState())
+        self._settings.sync()
+
+    def shutdown(self) -> None:
+        """Stop timers, cancel tasks and wait for the workers (idempotent)."""
+        if self._shut_down:
             return
-        try:
-            cfg = self.ctx.registries.get(name)
-        except GavelError as exc:
-            self.show_notice(exc.message)
-            return
-        dialog = RegistryDialog(self.ctx.registries, self.runner, cfg, self)
-        if dialog.exec() and dialog.saved is not None:
-            self._after_save(dialog.saved)
-
-    def _after_save(self, cfg: RegistryConfig) -> None:
-        self.reload_registries()
-        self.sidebar.select_registry(cfg.name)
-        self.sync_now([cfg.name])
-
-    def remove_registry(self, name: str | None) -> None:
-        if name is None:
-            return
-        count = next((s.model_count for s in self.statuses if s.name == name), 0)
-        text = (
-            f"Gavel will forget the registry “{name}” and its stored secret, and delete "
-            f"its cached data from this computer ({count} models with their versions and "
-            "runs). The registry itself is not changed; you can add it again and sync."
-        )
-        if not self.confirm(self, f"Remove registry “{name}”?", text):
-            return
-        try:
-            is_demo = self.ctx.registries.get(name).is_demo
-            self.ctx.registries.remove(name)
-        except GavelError as exc:
-            self.show_notice(exc.message)
-            return
-        if is_demo:
-            self.syncer.stop_demo()
-        self.syncer.failure_kinds.pop(name, None)
-        self.reload_registries()
-        self.status.message(f"Removed registry “{name}” and its cached data.")
-
-    def start_demo(self) -> None:
-        if self.syncer.start_demo() is not None:
-            self._update_page()
-
-    # -- sync ----------------------------------------------------------------------
-
-    def sync_now(self, names: list[str] | None = None) -> None:
-        """F5: sync the registry on screen (all of them under 'All registries')."""
-        if names is None and self.selected_registry is not None:
-            names = [self.selected_registry]
-        if self.syncer.busy:
-            self.status.message("A sync is already running.")
-            return
-        if self.syncer.sync(names) is None:
-            self.status.message("There is no registry to sync. Add one first.")
-
-    def _task_started(self, handle: TaskHandle) -> None:
-        self.status.progress.track(handle)
-        handle.finished.connect(self._refresh_state)
-        self._refresh_state()
-
-    def _sync_finished(self, outcomes: list[RegistrySyncOutcome]) -> None:
-        self.reload_registries()
-        self.portfolio_model.refresh()
-        self.detail_view.reload()
-        ok = [o for o in outcomes if o.result is not None]
-        failed = [o for o in outcomes if o.error is not None]
-        if ok and not failed:
-            models = sum(o.result.models for o in ok if o.result is not None)
-            self.status.message(f"Synced {', '.join(o.registry for o in ok)}: {models} models.")
-        elif failed:
-            self.status.message(f"Sync failed for {', '.join(o.registry for o in failed)}.")
-
-    def _sync_failed(self, message: str) -> None:
-        self.reload_registries()
-        self.status.message(message)
-
-    def _demo_failed(self, message: str) -> None:
-        self.show_notice(message)
-        self._refresh_state()
-
-    # -- state on screen -----------------------------------------------------------
-
-    def show_notice(self, message: str) -> None:
-        self.notice_banner.show_text(message)
-
-    def _refresh_state(self) -> None:
-        now = self.clock()
-        selected = self.selected_registry
-        banner = console_state.failure_banner(
-            self.statuses, selected, self.syncer.failure_kinds, now
-        )
-        if banner is None:
-            self.failure_banner.hide()
-        else:
-            self.failure_banner.set_kind(banner.kind.value, banner.kind.value)
-            self.failure_banner.show_text(banner.text)
-        if console_state.shows_demo(self.statuses, selected):
-            self.demo_banner.show_text(console_state.DEMO_BANNER)
-        else:
-            self.demo_banner.hide()
-        self.status.set_connectivity(
-            *console_state.connectivity(self.statuses, self.syncer.checked)
-        )
-        self.status.set_synced(*console_state.freshness(self.statuses, selected, now))
-        a = self.console_actions
-        busy = self.syncer.busy
-        a.sync.setEnabled(bool(self.statuses) and not busy)
-        a.sync.setText(f"Sync {selected}" if selected else "Sync")
-        a.cancel.setEnabled(busy)
-        a.edit_registry.setEnabled(selected is not None)
-        a.remove_registry.setEnabled(selected is not None)
-        demo_missing = self.ctx.demo.configured() is None and not self.ctx.demo.running
-        a.start_demo.setVisible(demo_missing)
-        a.start_demo.setEnabled(demo_missing and not busy)
-        self._update_page()
-
-    def _update_page(self) -> None:
-        view = self.portfolio_view
-        has_rows = self.portfolio_model.rowCount() > 0
-        self.detail_view.set_portfolio_empty(not has_rows)
-        if has_rows:
-            view.stack.setCurrentWidget(view.table)
-            return
-        view.stack.setCurrentWidget(view.empty)
-        content = console_state.portfolio_empty_state(
-            self.statuses,
-            self.selected_registry,
-            self.portfolio_model.filter_text,
-            syncing=self.syncer.syncing,
-            starting_demo=self.syncer.starting_demo,
-        )
-        actions = {
-            EmptyAction.ADD_REGISTRY: ("Add a registry…", self.add_registry),
-            EmptyAction.START_DEMO: ("Start the demo", self.start_demo),
-            EmptyAction.CLEAR_FILTER: ("Clear filter", view.search.clear),
-            EmptyAction.SYNC: ("Sync now (F5)", lambda: self.sync_now()),
-        }
-        view.empty.set_content(content.title, content.text, [actions[a] for a in content.actions])
-
-    def _tick(self) -> None:
-        self.portfolio_model.touch_times()
-        self._refresh_state()
+        self._shut_down = True
+        self.first_paint.close()
+        for stop in self._on_shutdown:
+            stop()
+        # Long enough for a demo server that is still starting to come up, so that
+        # ctx.close() can stop it instead of leaving it orphaned.
+        self._runner.shutdown(timeout_ms=20_000)
 
     # -- help ----------------------------------------------------------------------
 
@@ -353,79 +185,18 @@ class MainWindow(QMainWindow):
             f"<h3>Gavel {__version__}</h3><p>A governance console for machine-learning "
             "models: the portfolio, its versions and the runs behind them, readable "
             "offline from a local cache.</p>"
-            f"<p>Logs: {self.ctx.paths.log_dir}</p>",
+            f"<p>Logs: {self._paths.log_dir}</p>",
         )
 
     def open_log_folder(self) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.paths.log_dir)))
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._paths.log_dir)))
 
-    # -- settings and shutdown -----------------------------------------------------
-
-    def _restore_settings(self) -> str | None:
-        """Geometry, splitters, columns and sort; returns the registry to select."""
-        s = self.settings
-        geometry = read_bytes(s, "window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1360, 860)
-        for key, restore in (
-            ("window/state", self.restoreState),
-            ("splitters/main", self.main_splitter.restoreState),
-            ("splitters/content", self.content_splitter.restoreState),
-            ("splitters/detail", self.detail_view.splitter.restoreState),
-        ):
-            state = read_bytes(s, key)
-            if state is not None:
-                restore(state)
-        header_state = read_bytes(s, "portfolio/header")
-        if header_state is not None:
-            self.portfolio_view.table.horizontalHeader().restoreState(header_state)
-        sort, descending = self.portfolio_model.sort_key
-        self.portfolio_view.restore_sort(
-            COLUMN_OF_SORT[sort],
-            Qt.SortOrder.DescendingOrder if descending else Qt.SortOrder.AscendingOrder,
-        )
-        return read_str(s, "portfolio/registry")
-
-    def save_settings(self) -> None:
-        s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState())
-        s.setValue("splitters/main", self.main_splitter.saveState())
-        s.setValue("splitters/content", self.content_splitter.saveState())
-        s.setValue("splitters/detail", self.detail_view.splitter.saveState())
-        s.setValue("portfolio/header", self.portfolio_view.table.horizontalHeader().saveState())
-        sort, descending = self.portfolio_model.sort_key
-        s.setValue("portfolio/sort_column", int(COLUMN_OF_SORT[sort]))
-        s.setValue("portfolio/sort_descending", 1 if descending else 0)
-        s.setValue("portfolio/registry", self.selected_registry or "")
-        s.sync()
-
-    def add_page(
-        self,
-        key: str,
-        title: str,
-        widget: QWidget,
-        badge: Badge | None = None,
-        tooltip: str = "",
-        position: int | None = None,
-    ) -> None:
-        """Add a page after the portfolio; badge returns the count its tab shows."""
-        self.pages.add_page(key, title, widget, badge, tooltip, position)
-
-    def shutdown(self) -> None:
-        """Stop timers, cancel tasks and wait for the workers (idempotent)."""
-        self.first_paint.close()
-        self._tick_timer.stop()
-        self.governance.stop()
-        self.serving.stop()
-        # Long enough for a demo server that is still starting to come up, so that
-        # ctx.close() can stop it instead of leaving it orphaned.
-        self.runner.shutdown(timeout_ms=20_000)
+    # -- Qt events -----------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        # When the restored page is not the portfolio, its table never paints: start
-        # the held-back work anyway, a moment after the window appears.
+        # Should the first frame never reach the watched widget, start the held-back
+        # work anyway, a moment after the window appears.
         gate = self.first_paint
         QTimer.singleShot(FIRST_PAINT_FALLBACK_MS, gate, gate.open)
 

@@ -1,21 +1,19 @@
 """Pages of the main window: a tab bar with counts over a stack of page widgets.
 
-The portfolio is the first page; governance (Approvals, Audit trail, Violations) and
-other areas (Endpoints) add theirs with `add_page`. A page's badge is a cheap callable
-returning the count to show ("Approvals (3)"); pages that compute counts in workers
-cache them and call `refresh_badges()` when they change. Ctrl+1…Ctrl+9 select the
+Features add their pages through the shell's host (`add_page`): the portfolio
+first, then governance, the audit trail, endpoints. A page's badge is a cheap
+callable returning the count to show ("Approvals (3)"); pages that compute counts in
+workers cache them and call `refresh_badges()` when they change. Ctrl+1…Ctrl+9 select the
 page in that position, whatever order pages were added in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QMainWindow,
     QMenu,
     QStackedWidget,
     QTabBar,
@@ -24,9 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.common.formatting import badge_text
+from app.ui.common.host import Badge
 from app.ui.common.signals import emit
-
-Badge = Callable[[], int | None]
 
 MAX_SHORTCUTS = 9
 
@@ -63,9 +60,16 @@ class PageNavigator(QWidget):
         self._pages: list[_Page] = []
         self._actions: list[QAction] = []
         self.menu: QMenu | None = None
+        self._window: QWidget | None = None
+        self._order: tuple[str, ...] = ()
         self.tabs.currentChanged.connect(self._tab_changed)
 
     # -- pages -----------------------------------------------------------------------
+
+    def set_order(self, keys: tuple[str, ...]) -> None:
+        """Where pages go that are added without a position: in this order, whatever
+        order they are added in; pages not named here go after them."""
+        self._order = keys
 
     def add_page(
         self,
@@ -76,10 +80,11 @@ class PageNavigator(QWidget):
         tooltip: str = "",
         position: int | None = None,
     ) -> None:
-        """Add a page; position None appends. Keys are unique."""
+        """Add a page at `position` (else where the order puts it). Keys are unique."""
         if any(p.key == key for p in self._pages):
             raise ValueError(f"a page '{key}' already exists")
-        at = len(self._pages) if position is None else max(0, min(position, len(self._pages)))
+        at = self._position_of(key) if position is None else position
+        at = max(0, min(at, len(self._pages)))
         page = _Page(key, title, widget, badge, tooltip)
         self._pages.insert(at, page)
         self.stack.insertWidget(at, widget)
@@ -123,39 +128,41 @@ class PageNavigator(QWidget):
 
     # -- shortcuts and menu ------------------------------------------------------------
 
-    def install(self, window: QMainWindow) -> QMenu:
-        """Ctrl+1…9 on the window and a Go menu before Help; returns the menu."""
-        for n in range(1, MAX_SHORTCUTS + 1):
-            action = QAction(window)
-            action.setShortcut(QKeySequence(f"Ctrl+{n}"))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-            action.triggered.connect(lambda _=False, i=n - 1: self.select_index(i))
-            window.addAction(action)
-            self._actions.append(action)
-        bar = window.menuBar()
-        self.menu = QMenu("&Go", window)
-        help_action = next((a for a in bar.actions() if a.text().replace("&", "") == "Help"), None)
-        if help_action is not None:
-            bar.insertMenu(help_action, self.menu)
-        else:
-            bar.addMenu(self.menu)
+    def install(self, window: QWidget, menu: QMenu) -> None:
+        """Ctrl+1…9 on the window, and the pages listed in `menu` (the Go menu)."""
+        self._window = window
+        self.menu = menu
         self._sync_tabs()
-        return self.menu
 
     def _sync_tabs(self) -> None:
         for index, page in enumerate(self._pages):
             self.tabs.setTabToolTip(index, _tab_tooltip(page, index))
+        if self._window is not None:
+            # One Ctrl+N action per page: the keyboard shortcuts list shows no empty slots.
+            while len(self._actions) < min(len(self._pages), MAX_SHORTCUTS):
+                self._actions.append(self._page_action(self._window, len(self._actions)))
         for index, action in enumerate(self._actions):
-            title = self._pages[index].title if index < len(self._pages) else ""
-            action.setText(title or f"Page {index + 1}")
-            action.setEnabled(bool(title))
+            action.setText(self._pages[index].title)
         if self.menu is not None:
             self.menu.clear()
-            for action in self._actions[: len(self._pages)]:
+            for action in self._actions:
                 self.menu.addAction(action)
         current = self.tabs.currentIndex()
         if self.stack.currentIndex() != current and current >= 0:
             self.stack.setCurrentIndex(current)
+
+    def _page_action(self, window: QWidget, index: int) -> QAction:
+        action = QAction(window)
+        action.setShortcut(QKeySequence(f"Ctrl+{index + 1}"))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(lambda _=False: self.select_index(index))
+        window.addAction(action)
+        return action
+
+    def _position_of(self, key: str) -> int:
+        rank = {k: i for i, k in enumerate(self._order)}
+        mine = rank.get(key, len(self._order))
+        return sum(1 for p in self._pages if rank.get(p.key, len(self._order)) <= mine)
 
     def _count(self, page: _Page) -> int | None:
         return page.badge() if page.badge is not None else None

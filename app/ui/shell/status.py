@@ -1,5 +1,4 @@
-"""The status bar: online/offline, how fresh the cache is, and the running task's
-progress as counts with a Cancel button."""
+"""The status bar's task progress: the running task's counts, a bar and Cancel."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
-    QStatusBar,
     QWidget,
 )
 
@@ -88,45 +86,3 @@ class TaskProgress(QWidget):
         if self.handle is not None and self.sender() is self.handle:
             self.handle = None
             self.hide()
-
-
-class StatusPanel:
-    """The permanent widgets of the main window's status bar."""
-
-    def __init__(self, bar: QStatusBar) -> None:
-        self.bar = bar
-        self.progress = TaskProgress()
-        self.synced = QLabel()
-        self.synced.setObjectName("Muted")
-        self.connectivity = QLabel()
-        self._connectivity_icon = QLabel()
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.synced)
-        bar.addPermanentWidget(self._connectivity_icon)
-        bar.addPermanentWidget(self.connectivity)
-        self.online: bool | None = None
-
-    def set_connectivity(self, online: bool | None, label: str, tooltip: str) -> None:
-        """online None: nothing proves either way yet (not synced this session)."""
-        self.online = online
-        self.connectivity.setText(label)
-        if online is None:
-            self.connectivity.setObjectName("Muted")
-            self._connectivity_icon.clear()
-        elif online:
-            self.connectivity.setObjectName("StatusOnline")
-            self._connectivity_icon.setPixmap(icon("online").pixmap(14, 14))
-        else:
-            self.connectivity.setObjectName("StatusOffline")
-            self._connectivity_icon.setPixmap(icon("offline").pixmap(14, 14))
-        self.connectivity.setToolTip(tooltip)
-        self._connectivity_icon.setToolTip(tooltip)
-        self.connectivity.style().unpolish(self.connectivity)
-        self.connectivity.style().polish(self.connectivity)
-
-    def set_synced(self, text: str, tooltip: str) -> None:
-        self.synced.setText(text)
-        self.synced.setToolTip(tooltip)
-
-    def message(self, text: str, timeout_ms: int = 8000) -> None:
-        self.bar.showMessage(text, timeout_ms)
