@@ -24,6 +24,7 @@ from app.ui.shell.actions import build_shell_actions
 from app.ui.shell.first_paint import FirstPaintGate
 from app.ui.shell.menus import Menus
 from app.ui.shell.navigation import PageNavigator
+from app.ui.shell.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from app.ui.shell.status import TaskProgress
 
 log = logging.getLogger("gavel.ui")
@@ -72,10 +73,11 @@ class MainWindow(QMainWindow):
         self.menus.add(FILE_MENU, a.quit, "quit", last=True)
         self.pages.install(self, self.menus.trailing_menu(GO_MENU))
         self.menus.trailing_menu(HELP_MENU)
-        for action in (a.open_logs, a.about):
+        for action in (a.open_logs, a.shortcuts, a.about):
             self.menus.add(HELP_MENU, action, last=True)
         a.quit.triggered.connect(self.close)
         a.open_logs.triggered.connect(self.open_log_folder)
+        a.shortcuts.triggered.connect(self.show_shortcuts)
         a.about.triggered.connect(self.show_about)
 
         self.progress = TaskProgress()
@@ -190,6 +192,16 @@ class MainWindow(QMainWindow):
 
     def open_log_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._paths.log_dir)))
+
+    def shortcuts_dialog(self) -> ShortcutsDialog:
+        """The keyboard shortcuts, as the window's actions have them now."""
+        rows = collect_shortcuts(self.menus.menus(), self.toolbar.actions(), self.actions())
+        dialog = ShortcutsDialog(rows, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        return dialog
+
+    def show_shortcuts(self) -> None:
+        self.shortcuts_dialog().open()
 
     # -- Qt events -----------------------------------------------------------------
 
