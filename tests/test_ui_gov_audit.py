@@ -178,32 +178,32 @@ def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
     console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
     page = _audit_page(console, qtbot)
-    assert not page.progress.isVisible()
-    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.report is not None)
-    report = page.report
+    assert not page.checks.progress.isVisible()
+    qtbot.mouseClick(page.checks.verify_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    report = page.checks.report
     assert report is not None and report.ok and report.head is not None
-    assert page.result.isVisible() and page.result.kind == "success"
-    text_ = page.result.label.text()
+    assert page.checks.result.isVisible() and page.checks.result.kind == "success"
+    text_ = page.checks.result.label.text()
     assert text_.startswith(f"Ledger intact: {report.events_checked:,} events")
     assert f"head checkpoint {report.head} — keep it for your next audit" in text_
-    assert page.copy_button.isVisible() and not page.jump_button.isVisible()
-    page.copy_button.click()
+    assert page.checks.copy_button.isVisible() and not page.checks.jump_button.isVisible()
+    page.checks.copy_button.click()
     assert QApplication.clipboard().text() == str(report.head)
     _wait_rows_loaded(qtbot, page.model, range(30))
     save_screenshot(console.window, "gov_audit_verified")
 
     # The kept checkpoint proves, next time, that nothing before it was rewritten.
-    page.checkpoint.setText(str(report.head))
-    page.report = None
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: page.report is not None)
-    assert "still extends your checkpoint" in page.result.label.text()
+    page.checks.checkpoint.setText(str(report.head))
+    page.checks.report = None
+    page.checks.verify_button.click()
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    assert "still extends your checkpoint" in page.checks.result.label.text()
 
-    page.checkpoint.setText("yesterday's")
-    page.verify_button.click()
-    assert page.checkpoint_error.isVisible()
-    assert "SEQ:HASH" in page.checkpoint_error.text()
+    page.checks.checkpoint.setText("yesterday's")
+    page.checks.verify_button.click()
+    assert page.checks.checkpoint_error.isVisible()
+    assert "SEQ:HASH" in page.checks.checkpoint_error.text()
 
 
 def _drop_ledger_triggers(ctx: AppContext) -> None:
@@ -238,18 +238,21 @@ def test_tampered_event_is_reported_and_selected(
     qtbot.waitUntil(lambda: page.model.query.actor == "bob" and not page.model.loading)
     assert page.model.row_of_seq(121) is None
 
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: page.report is not None)
-    assert page.report is not None and page.report.problem is not None
-    assert page.report.problem.seq == 121
-    assert page.result.kind == "error"
-    message = page.result.label.text()
+    page.checks.verify_button.click()
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    assert page.checks.report is not None and page.checks.report.problem is not None
+    assert page.checks.report.problem.seq == 121
+    assert page.checks.result.kind == "error"
+    message = page.checks.result.label.text()
     assert message.startswith("Ledger NOT intact — first bad event 121: Event 121 was altered")
     assert "Events 1–120 verify" in message
-    assert page.jump_button.isVisible() and page.jump_button.text() == "Jump to event 121"
-    assert not page.copy_button.isVisible()
+    assert (
+        page.checks.jump_button.isVisible()
+        and page.checks.jump_button.text() == "Jump to event 121"
+    )
+    assert not page.checks.copy_button.isVisible()
 
-    page.jump_button.click()
+    page.checks.jump_button.click()
     qtbot.waitUntil(lambda: page.selected_seq == 121)
     row = page.model.row_of_seq(121)
     assert row is not None
@@ -270,24 +273,24 @@ def test_export_runs_in_a_worker_and_is_recorded(
     page = _audit_page(console, qtbot)
     before = page.model.rowCount()
     target = tmp_path / "ledger.jsonl"
-    page.choose_export = lambda _parent: (target, ExportFormat.JSONL)
-    page.export_button.click()
-    qtbot.waitUntil(lambda: page.result.isVisible())
-    assert page.result.kind == "success", page.result.label.text()
+    page.checks.choose_export = lambda _parent: (target, ExportFormat.JSONL)
+    page.checks.export_button.click()
+    qtbot.waitUntil(lambda: page.checks.result.isVisible())
+    assert page.checks.result.kind == "success", page.checks.result.label.text()
     assert target.exists()
     lines = target.read_bytes().splitlines()
     assert len(lines) == before
     assert json.loads(lines[0])["body"]["seq"] == 1
-    assert f"Exported {before:,} events to {target}" in page.result.label.text()
+    assert f"Exported {before:,} events to {target}" in page.checks.result.label.text()
     # The export.made event appears at the top once the model re-reads the ledger.
     qtbot.waitUntil(lambda: page.model.rowCount() == before + 1)
     _wait_rows_loaded(qtbot, page.model, range(1))
     assert page.model.data(page.model.index(0, AuditColumn.ACTION)) == "Ledger exported"
 
     # A cancelled file dialog does nothing.
-    page.choose_export = lambda _parent: None
-    page.export_button.click()
-    assert not page.progress.isVisible()
+    page.checks.choose_export = lambda _parent: None
+    page.checks.export_button.click()
+    assert not page.checks.progress.isVisible()
 
 
 @pytest.mark.slow
@@ -315,13 +318,13 @@ def test_a_million_events_load_lazily_and_verify_cancels(
         # Verifying a million events shows progress and can be cancelled.
         messages: list[str] = []
         page.message.connect(messages.append)
-        page.verify_button.click()
-        assert page.cancel_button.isVisible() and not page.verify_button.isEnabled()
-        qtbot.waitUntil(lambda: "of 1,000,000" in page.progress_label.text(), timeout=10_000)
-        page.cancel_button.click()
-        qtbot.waitUntil(lambda: not page.cancel_button.isVisible(), timeout=10_000)
+        page.checks.verify_button.click()
+        assert page.checks.cancel_button.isVisible() and not page.checks.verify_button.isEnabled()
+        qtbot.waitUntil(lambda: "of 1,000,000" in page.checks.progress_label.text(), timeout=10_000)
+        page.checks.cancel_button.click()
+        qtbot.waitUntil(lambda: not page.checks.cancel_button.isVisible(), timeout=10_000)
         assert messages[-1] == "Verification was cancelled; nothing was changed."
-        assert page.report is None and page.verify_button.isEnabled()
+        assert page.checks.report is None and page.checks.verify_button.isEnabled()
     finally:
         console.window.close()
         console.window.deleteLater()

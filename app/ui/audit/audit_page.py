@@ -1,28 +1,22 @@
-"""The Audit trail page: the whole ledger (lazy), filters applied in SQL, Verify with
-progress and cancel, and Export. Everything that touches the ledger runs in a worker.
+"""The Audit trail page: the whole ledger (lazy), filters applied in SQL, and the
+ledger checks (verify, export) above it. Everything that touches the ledger runs in
+a worker.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Protocol
 
 from PySide6.QtCore import QDateTime, QItemSelectionModel, Qt, QTimer, QTimeZone, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QCheckBox,
     QComboBox,
     QDateTimeEdit,
-    QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QVBoxLayout,
@@ -30,74 +24,22 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.cancel import CancelToken
-from app.domain.errors import Cancelled, GavelError
-from app.domain.ledger import Checkpoint, ExportFormat, LedgerAction, VerifyReport
+from app.domain.ledger import LedgerAction, VerifyReport
 from app.domain.ledger_query import LedgerQuery, model_subject
-from app.domain.progress import Progress, ProgressCallback
-from app.services.audit import ExportResult
+from app.domain.progress import ProgressCallback
 from app.ui.audit.audit_model import AuditColumn, AuditTrailModel
+from app.ui.audit.governance_feed import GovernanceFeed
+from app.ui.audit.ledger_checks import LedgerChecks
 from app.ui.common.context import ConsoleContext
-from app.ui.common.formatting import progress_text
 from app.ui.common.ledger_text import ACTION_LABELS
-from app.ui.common.resources import icon
 from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskHandle, TaskRunner
-from app.ui.common.widgets import Banner, EmptyState, row_table
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import EmptyState, row_table
 
 log = logging.getLogger("gavel.ui.audit")
 
-VERIFY_TASK = "audit-verify"
-EXPORT_TASK = "audit-export"
 FILTER_DELAY_MS = 250
 ANY = "__any__"
-
-# (path, format) chosen for an export, or None when the person cancelled.
-ExportChooser = Callable[[QWidget], tuple[Path, ExportFormat] | None]
-
-
-def choose_export_file(parent: QWidget) -> tuple[Path, ExportFormat] | None:
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-    path, selected = QFileDialog.getSaveFileName(
-        parent,
-        "Export the audit ledger",
-        str(Path.home() / f"gavel-audit-{stamp}.jsonl"),
-        "JSON Lines, verifiable offline (*.jsonl);;CSV for spreadsheets (*.csv)",
-    )
-    if not path:
-        return None
-    fmt = ExportFormat.CSV if path.endswith(".csv") or "csv" in selected else ExportFormat.JSONL
-    return Path(path), fmt
-
-
-def intact_text(report: VerifyReport, checkpoint: Checkpoint | None) -> str:
-    if report.head is None:
-        return "The audit ledger is empty: nothing to verify yet."
-    extends = (
-        f" It still extends your checkpoint {checkpoint.seq}:{checkpoint.hash[:12]}…."
-        if checkpoint
-        else ""
-    )
-    signatures = report.signatures_checked
-    return (
-        f"Ledger intact: {report.events_checked:,} events, head checkpoint {report.head} — "
-        f"keep it for your next audit. Every hash, link and signature checked "
-        f"({signatures:,} signature{'s' if signatures != 1 else ''}).{extends}"
-    )
-
-
-class GovernanceFeed(Protocol):
-    """What the audit trail needs from governance (its state controller fits): who
-    the people in the ledger are, who acts here, and when the ledger moved."""
-
-    def known_users(self) -> list[str]: ...
-
-    def acting_user(self) -> str | None: ...
-
-    def on_change(self, callback: Callable[[], None]) -> None: ...
-
-    def wrote(self) -> None:
-        """This console wrote to the ledger (the export records itself)."""
-        ...
 
 
 class AuditTrailPage(QWidget):
@@ -114,10 +56,6 @@ class AuditTrailPage(QWidget):
         self.ctx = ctx
         self.runner = runner
         self.governance = governance
-        self.choose_export: ExportChooser = choose_export_file
-        self.report: VerifyReport | None = None
-        self._verify: TaskHandle | None = None
-        self._export: TaskHandle | None = None
         self._jump_seq: int | None = None
         self._keep_seq: int | None = None
 
@@ -163,49 +101,11 @@ class AuditTrailPage(QWidget):
             filters.addWidget(widget)
         filters.addStretch(1)
 
-        # -- verify and export
-        self.checkpoint = QLineEdit()
-        self.checkpoint.setPlaceholderText("Checkpoint from your last audit, SEQ:HASH (optional)")
-        self.checkpoint.setClearButtonEnabled(True)
-        self.checkpoint.setMinimumWidth(330)
-        self.verify_button = QPushButton(icon("success"), "Verify ledger")
-        self.verify_button.setToolTip(
-            "Recompute every event's hash, the chain and every signature; report the first "
-            "bad event"
-        )
-        self.verify_button.clicked.connect(self.verify)
-        self.export_button = QPushButton(icon("folder"), "Export…")
-        self.export_button.setToolTip(
-            "Write the whole ledger to a file (JSON Lines verifies offline; CSV for "
-            "spreadsheets). The export itself is recorded in the ledger."
-        )
-        self.export_button.clicked.connect(self.export)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(200)
-        self.progress.setMaximumHeight(16)
-        self.progress_label = QLabel()
-        self.progress_label.setObjectName("Muted")
-        self.cancel_button = QPushButton(icon("cancel"), "Cancel")
-        self.cancel_button.clicked.connect(self.cancel_task)
+        # -- verify and export, and the count of events shown
+        self.checks = LedgerChecks(ctx.audit, runner, governance)
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
-        tools = QHBoxLayout()
-        tools.addWidget(self.checkpoint)
-        tools.addWidget(self.verify_button)
-        tools.addWidget(self.export_button)
-        tools.addWidget(self.progress_label)
-        tools.addWidget(self.progress)
-        tools.addWidget(self.cancel_button)
-        tools.addStretch(1)
-        tools.addWidget(self.count_label)
-        self.checkpoint_error = QLabel()
-        self.checkpoint_error.setObjectName("FieldError")
-        self.checkpoint_error.hide()
-
-        self.result = Banner("success", "success")
-        self.copy_button = self.result.add_button("Copy checkpoint", self.copy_checkpoint)
-        self.jump_button = self.result.add_button("Jump to event", self.jump_to_problem)
-        self.result.add_button("Dismiss", self.result.hide)
+        self.checks.tools.addWidget(self.count_label)
 
         # -- the table
         self.model = AuditTrailModel(ctx.audit, runner, self)
@@ -236,9 +136,7 @@ class AuditTrailPage(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
-        layout.addLayout(tools)
-        layout.addWidget(self.checkpoint_error)
-        layout.addWidget(self.result)
+        layout.addWidget(self.checks)
         layout.addWidget(self.stack, 1)
 
         self._filter_timer = QTimer(self)
@@ -255,16 +153,17 @@ class AuditTrailPage(QWidget):
             box.toggled.connect(lambda _=False: self._filter_timer.start())
         for edit in (self.since, self.until):
             edit.dateTimeChanged.connect(lambda _=None: self._filter_timer.start())
-        self.checkpoint.textChanged.connect(lambda _="": self.checkpoint_error.hide())
 
         self.model.loading_changed.connect(lambda _=False: self._update_state())
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.index_loaded.connect(self._index_loaded)
         self.model.load_failed.connect(self._show_failure)
+        self.checks.message.connect(lambda text: emit(self.message, text))
+        self.checks.verified.connect(self._verified)
+        self.checks.jump_requested.connect(self.jump_to)
         governance.on_change(self._governance_changed)
         # After every sync, write or periodic refresh: new events are inserted on top.
         governance.on_change(self.model.reload)
-        self._set_task_visible(False)
         self._update_state()
         # The first governance refresh (after the console's first paint) reloads the
         # table; the model filter is filled then too (see audit_ui).
@@ -444,163 +343,13 @@ class AuditTrailPage(QWidget):
         elif not self.model.loading:
             self.model.reload()  # it may be newer than what the table holds
 
-    def jump_to_problem(self) -> None:
-        if self.report is not None and self.report.problem is not None:
-            self.jump_to(self.report.problem.seq)
-
-    def _show_failure(self, text: str) -> None:
-        self.result.set_kind("error", "error")
-        self.copy_button.hide()
-        self.jump_button.hide()
-        self.result.show_text(text)
-        self._update_state()
-
-    # -- verify --------------------------------------------------------------------------
-
-    def verify(self) -> None:
-        if self._busy():
-            return
-        text = self.checkpoint.text().strip()
-        checkpoint: Checkpoint | None = None
-        if text:
-            try:
-                checkpoint = Checkpoint.parse(text)
-            except GavelError as exc:
-                self.checkpoint_error.setText(exc.message)
-                self.checkpoint_error.show()
-                return
-        audit = self.ctx.audit
-
-        def work(cancel: CancelToken, progress: ProgressCallback) -> VerifyReport:
-            return audit.verify(checkpoint, progress=progress, cancel=cancel)
-
-        self.result.hide()
-        self._verify = self._start(
-            work,
-            VERIFY_TASK,
-            "Verifying the ledger",
-            lambda report: self._verified(report, checkpoint),
-        )
-
-    def _verified(self, report: VerifyReport, checkpoint: Checkpoint | None) -> None:
-        self._verify = None
-        self._set_task_visible(False)
-        self.report = report
+    def _verified(self, report: VerifyReport) -> None:
         problem = report.problem
         self.model.set_problem(problem.seq if problem else None, problem.message if problem else "")
-        if report.problem is None:
-            self.result.set_kind("success", "success")
-            self.result.show_text(intact_text(report, checkpoint))
-            self.copy_button.setVisible(report.head is not None)
-            self.jump_button.hide()
-        else:
-            head = (
-                f" Events 1–{report.head.seq} verify (checkpoint {report.head.seq}:"
-                f"{report.head.hash[:12]}…)."
-                if report.head is not None
-                else ""
-            )
-            self.result.set_kind("error", "error")
-            self.result.show_text(
-                f"Ledger NOT intact — first bad event {report.problem.seq}: "
-                f"{report.problem.message}{head} Keep the ledger as it is and tell your "
-                "auditor."
-            )
-            self.copy_button.hide()
-            self.jump_button.setText(f"Jump to event {report.problem.seq}")
-            self.jump_button.show()
-        emit(
-            self.message,
-            "Verification finished: the ledger is intact."
-            if report.problem is None
-            else f"Verification finished: the ledger is NOT intact (event {report.problem.seq}).",
-        )
 
-    def copy_checkpoint(self) -> None:
-        if self.report is not None and self.report.head is not None:
-            QApplication.clipboard().setText(str(self.report.head))
-            emit(self.message, f"Checkpoint {self.report.head} copied to the clipboard.")
-
-    # -- export --------------------------------------------------------------------------
-
-    def export(self) -> None:
-        if self._busy():
-            return
-        chosen = self.choose_export(self)
-        if chosen is None:
-            return
-        path, fmt = chosen
-        audit = self.ctx.audit
-        actor = self.governance.acting_user() or "gavel-console"
-
-        def work(cancel: CancelToken, progress: ProgressCallback) -> ExportResult:
-            return audit.export(path, fmt, actor=actor, progress=progress, cancel=cancel)
-
-        self.result.hide()
-        self._export = self._start(work, EXPORT_TASK, "Exporting the ledger", self._exported)
-
-    def _exported(self, result: ExportResult) -> None:
-        self._export = None
-        self._set_task_visible(False)
-        self.result.set_kind("success", "success")
-        self.copy_button.hide()
-        self.jump_button.hide()
-        self.result.show_text(
-            f"Exported {result.events:,} events to {result.path} (SHA-256 "
-            f"{result.sha256}). The export is recorded as event {result.record.seq}."
-        )
-        emit(self.message, f"Exported {result.events:,} audit events to {result.path}.")
-        self.governance.wrote()
-
-    # -- shared task plumbing -------------------------------------------------------------
-
-    def _busy(self) -> bool:
-        return self._verify is not None or self._export is not None
-
-    def _start(
-        self,
-        work: Callable[[CancelToken, ProgressCallback], object],
-        key: str,
-        label: str,
-        done: Callable[..., None],
-    ) -> TaskHandle:
-        handle = self.runner.run(
-            work, key=key, label=label, on_success=done, on_failure=self._task_failed
-        )
-        handle.progressed.connect(self._progressed)
-        self.progress_label.setText(f"{label}…")
-        self.progress.setRange(0, 0)
-        self._set_task_visible(True)
-        return handle
-
-    def _progressed(self, progress: Progress) -> None:
-        self.progress_label.setText(progress_text(progress))
-        if progress.total:
-            self.progress.setRange(0, progress.total)
-            self.progress.setValue(min(progress.done, progress.total))
-
-    def _task_failed(self, exc: GavelError) -> None:
-        what = "Verification" if self._verify is not None else "The export"
-        self._verify = self._export = None
-        self._set_task_visible(False)
-        if isinstance(exc, Cancelled):
-            emit(self.message, f"{what} was cancelled; nothing was changed.")
-            return
-        self._show_failure(f"{what} failed: {exc.message}")
-
-    def cancel_task(self) -> None:
-        for handle in (self._verify, self._export):
-            if handle is not None:
-                handle.cancel()
-        self.cancel_button.setEnabled(False)
-        self.progress_label.setText("Cancelling…")
-
-    def _set_task_visible(self, visible: bool) -> None:
-        for widget in (self.progress, self.progress_label, self.cancel_button):
-            widget.setVisible(visible)
-        self.cancel_button.setEnabled(visible)
-        self.verify_button.setEnabled(not visible)
-        self.export_button.setEnabled(not visible)
+    def _show_failure(self, text: str) -> None:
+        self.checks.show_failure(text)
+        self._update_state()
 
 
 def _utc(edit: QDateTimeEdit, end_of_minute: bool = False) -> datetime:

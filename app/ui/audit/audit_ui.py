@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject
 
-from app.ui.audit.audit_page import AuditTrailPage, GovernanceFeed
+from app.ui.audit.audit_page import AuditTrailPage
+from app.ui.audit.governance_feed import GovernanceFeed
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.tasks import TaskRunner
