@@ -133,17 +133,17 @@ def test_detail_tabs_build_when_first_shown_and_load_only_while_shown(
         built.append(_CountingTab())
         return built[-1]
 
-    portfolio.add_detail_tab("counting", "Counting", factory, tooltip="A test tab")
+    portfolio.focus.add_detail_tab("counting", "Counting", factory, tooltip="A test tab")
     tabs = portfolio.detail_view.tabs
     assert tabs.keys() == ["run", "lineage", "metrics", "compare", "governance", "counting"]
     with pytest.raises(ValueError, match="already exists"):
-        portfolio.add_detail_tab("counting", "Again", factory)
+        portfolio.focus.add_detail_tab("counting", "Again", factory)
 
     model = portfolio.portfolio_model
     assert portfolio.portfolio_view.select_key(model.key_at(3))
-    qtbot.waitUntil(lambda: portfolio.version is not None)
+    qtbot.waitUntil(lambda: portfolio.focus.version is not None)
     assert built == []  # never shown, never built
-    portfolio.show_detail_tab("counting")
+    portfolio.focus.show_detail_tab("counting")
     [tab] = built
     assert tab.shown == [("credit-0003", 4)]
 
@@ -154,6 +154,6 @@ def test_detail_tabs_build_when_first_shown_and_load_only_while_shown(
     assert portfolio.portfolio_view.select_key(model.key_at(1))
     portfolio.detail_view.select_version(1)
     count = len(tab.shown)
-    portfolio.show_detail_tab("counting")
+    portfolio.focus.show_detail_tab("counting")
     assert tab.shown[count:] == [("credit-0001", 1)]
     assert len(built) == 1

@@ -19,7 +19,8 @@ from app.ui.common.resources import icon, stylesheet
 from app.ui.common.tasks import CrashCallback, TaskRunner
 from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE, GovernanceUi
 from app.ui.insights.insights_ui import InsightsUi
-from app.ui.portfolio.portfolio_ui import PORTFOLIO_PAGE, PortfolioUi
+from app.ui.portfolio.focus import PORTFOLIO_PAGE
+from app.ui.portfolio.portfolio_ui import PortfolioUi
 from app.ui.serving.serving_ui import ENDPOINTS_PAGE, ServingUi
 from app.ui.shell.main_window import MainWindow
 
@@ -55,11 +56,12 @@ def build_console(
     window.set_page_order(PAGE_ORDER)
     portfolio = PortfolioUi(window, ctx, runner, clock)
     # Detail tabs stand in install order: Run, Lineage, Metrics, Compare, Governance.
-    insights = InsightsUi(portfolio, ctx, runner)
-    governance = GovernanceUi(window, portfolio, ctx, runner)
-    audit = AuditUi(window, portfolio, ctx, runner, governance.controller)
+    focus = portfolio.focus
+    insights = InsightsUi(focus, ctx, runner)
+    governance = GovernanceUi(window, focus, ctx, runner)
+    audit = AuditUi(window, focus, ctx, runner, governance.controller)
     governance.event_requested.connect(audit.show_event)
-    serving = ServingUi(window, portfolio, ctx, runner, clock)
+    serving = ServingUi(window, focus, ctx, runner, clock)
     window.restore_state()
     window.setStyleSheet(stylesheet())
     window.setWindowIcon(icon("app"))

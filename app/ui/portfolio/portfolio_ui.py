@@ -2,31 +2,30 @@
 the model detail panel, the offline and demo banners and the cache's freshness.
 
 `PortfolioUi` registers all of it through the shell's host, and offers the other
-features the model on screen (`ModelFocus`): its detail tabs, the versions list's
-context menu, the table's markers, and a way to bring a model into view.
+features the model on screen through `focus` (see portfolio/focus.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
 from app.domain.errors import GavelError
-from app.domain.portfolio import ModelDetail, RegistryStatus, VersionRow
+from app.domain.portfolio import RegistryStatus
 from app.domain.registry import RegistryConfig
 from app.ui.common.context import ConsoleContext
-from app.ui.common.host import DetailTab, Host
+from app.ui.common.host import Host
 from app.ui.common.settings import read_bytes, read_int, read_str
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
 from app.ui.portfolio import console_state
 from app.ui.portfolio.actions import build_actions, register_actions
 from app.ui.portfolio.console_state import EmptyAction
+from app.ui.portfolio.focus import PORTFOLIO_PAGE, PortfolioFocus
 from app.ui.portfolio.model_detail_view import ModelDetailView
 from app.ui.portfolio.portfolio_model import (
     COLUMN_OF_SORT,
@@ -42,7 +41,6 @@ from app.ui.portfolio.sync_status import SyncStatus
 
 log = logging.getLogger("gavel.ui")
 
-PORTFOLIO_PAGE = "portfolio"
 # Relative times ("synced 5 minutes ago") are refreshed this often.
 TICK_MS = 30_000
 
@@ -115,6 +113,15 @@ class PortfolioUi(QObject):
         self.actions = build_actions(self)
         register_actions(host, self.actions, self.portfolio_view.focus_filter_action)
         self.status = SyncStatus(host)
+        self.focus = PortfolioFocus(
+            host,
+            ctx,
+            self.portfolio_model,
+            self.portfolio_view,
+            self.sidebar,
+            self.detail_view,
+            self.syncer,
+        )
         self._connect()
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(TICK_MS)
@@ -161,63 +168,6 @@ class PortfolioUi(QObject):
         """After show: start the demo when the profile is empty or already has one."""
         if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
             self.start_demo()
-
-    # -- ModelFocus ------------------------------------------------------------------
-
-    @property
-    def model(self) -> ModelDetail | None:
-        return self.detail_view.detail
-
-    @property
-    def version(self) -> VersionRow | None:
-        return self.detail_view.selected_version
-
-    def on_focus_changed(self, callback: Callable[[], None]) -> None:
-        self.detail_view.version_selected.connect(lambda _version: callback())
-
-    def on_synced(self, callback: Callable[[], None]) -> None:
-        self.syncer.sync_finished.connect(lambda _outcomes: callback())
-
-    def show_model(self, registry: str, name: str, version: int | None = None) -> bool:
-        self.host.select_page(PORTFOLIO_PAGE)
-        try:
-            key = self.ctx.portfolio.find_model(name, registry).model_key
-        except GavelError as exc:
-            self.host.show_status(exc.message)
-            return False
-        if key != self.detail_view.model_key and not self.portfolio_view.select_key(key):
-            # Listed under its own registry, perhaps; else the text filter hides it.
-            self.sidebar.select_registry(registry)
-            if not self.portfolio_view.select_key(key):
-                self.host.show_status(f"{name} is not in the portfolio shown; clear the filter.")
-                self.detail_view.show_model(key)
-        if version is not None:
-            self.detail_view.select_version(version)
-        return self.detail_view.model_key == key
-
-    def add_detail_tab(
-        self,
-        key: str,
-        title: str,
-        factory: Callable[[], DetailTab],
-        *,
-        tooltip: str = "",
-        wide: bool = False,
-        lazy: bool = True,
-    ) -> None:
-        self.detail_view.tabs.add_tab(key, title, factory, tooltip, wide, lazy)
-
-    def show_detail_tab(self, key: str) -> None:
-        self.detail_view.tabs.select(key)
-
-    def add_version_action(self, action: QAction) -> None:
-        self.detail_view.add_version_action(action)
-
-    def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
-        self.portfolio_model.set_flagged(models)
-
-    def mark_serving_drift(self, drift: Mapping[tuple[str, str], str]) -> None:
-        self.portfolio_model.set_serving_drift(dict(drift))
 
     # -- registries ------------------------------------------------------------------
 
