@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
-from html import escape
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.governance import (
-    CHECKLIST,
     Identity,
     RequestState,
     SignatureMeaning,
@@ -34,13 +32,13 @@ from app.domain.governance import (
 from app.domain.ledger import LedgerEvent
 from app.services.governance import GovernanceService, RequestView
 from app.services.identity import IdentityService
-from app.ui.common.formatting import from_ms, utc_text
-from app.ui.common.ledger_text import STATE_LABELS, action_label, checklist_label, timestamp_text
+from app.ui.common.ledger_text import action_label, timestamp_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, row_table, section_title
 from app.ui.governance.governance_data import GovernanceData, sign_block_reason, write_block_reason
+from app.ui.governance.request_text import info_html, status_sentence
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -84,28 +82,6 @@ def load_request_detail(
     return RequestDetail(view, events, approve, reject, me, manifests)
 
 
-def status_sentence(view: RequestView) -> tuple[str, str]:
-    """(kind, sentence): where the request stands, in words."""
-    r, status = view.request, view.status
-    match r.state:
-        case RequestState.PENDING:
-            if status.satisfied:
-                return "pending", "Pending: the policy is satisfied; the next approval decides."
-            return "pending", f"Still needed: {status.describe()}"
-        case RequestState.APPROVED:
-            if status.satisfied:
-                return "approved", "Approved: the policy is satisfied. Ready to apply."
-            return "problem", f"Approved, but no longer satisfies its policy: {status.describe()}"
-        case RequestState.APPLIED:
-            by = r.state_reason.removeprefix("applied by ").strip()
-            where = f" (event {r.applied_seq})" if r.applied_seq else ""
-            return "approved", f"Applied to the registry by {by}{where}."
-        case RequestState.REJECTED:
-            # The fold's reason reads "rejected by ann: <comment>".
-            return "problem", r.state_reason[:1].upper() + r.state_reason[1:]
-    return "problem", f"{STATE_LABELS.get(r.state, r.state.value)}: {r.state_reason}"
-
-
 def apply_block_reason(detail: RequestDetail, data: GovernanceData) -> str:
     """Why Apply is not possible now ('' when it is)."""
     blocked = write_block_reason(data)
@@ -121,17 +97,6 @@ def apply_block_reason(detail: RequestDetail, data: GovernanceData) -> str:
     if not status.satisfied:
         return f"It no longer satisfies its policy: {status.describe()}"
     return ""
-
-
-def policy_text(view: RequestView) -> str:
-    p = view.policy
-    tier = (view.request.risk_tier or "not set, so high").capitalize()
-    need = f"{p.approvals_required} approval{'s' if p.approvals_required > 1 else ''}"
-    need += f" from {'distinct ' if p.approvals_required > 1 else 'an '}{p.required_role.value}"
-    need += "s" if p.approvals_required > 1 else ""
-    evidence = ", ".join(CHECKLIST[c] for c in p.required_checklist) or "none"
-    thresholds = ", ".join(str(t) for t in p.metric_thresholds) or "none"
-    return f"{tier} risk: {need}; evidence required: {evidence}; metric thresholds: {thresholds}"
 
 
 # ------------------------------------------------------------------------ timeline
@@ -346,85 +311,3 @@ class RequestDetailView(QStackedWidget):
     def _emit(self, signal: Any) -> None:
         if self.detail is not None:
             emit(signal, self.detail)
-
-
-def _row(label: str, value: str) -> str:
-    return (
-        f"<tr><td style='color:#475569; padding:2px 12px 2px 0; white-space:nowrap' "
-        f"valign='top'>{escape(label)}</td><td style='padding:2px 0'>{value}</td></tr>"
-    )
-
-
-def _section(title: str, rows: str) -> str:
-    return (
-        f"<p style='font-weight:600; color:#334155; margin:10px 0 4px 0'>{escape(title)}</p>"
-        f"<table cellspacing='0' cellpadding='0'>{rows}</table>"
-    )
-
-
-def info_html(view: RequestView) -> str:
-    """The version, the request and its evidence, as one document."""
-    r = view.request
-    ident = r.identity
-    created = from_ms(ident.creation_timestamp)
-    was = r.alias_version_at_request
-    version_rows = "".join(
-        _row(label, escape(value))
-        for label, value in (
-            ("Registry", ident.registry),
-            ("Model", ident.model),
-            ("Version", f"v{ident.version}"),
-            ("Run", ident.run_id or "not from a tracked run"),
-            ("Source", ident.source or "—"),
-            ("Created", utc_text(created) if created else "not recorded"),
-        )
-    )
-    request_rows = "".join(
-        _row(label, escape(value))
-        for label, value in (
-            ("Request", f"{r.request_id} (event {r.created_seq})"),
-            ("Request record", f"SHA-256 {r.created_hash}"),
-            (
-                (
-                    "Target stage",
-                    f"{r.stage} — the version was in {r.stage_at_request or 'no stage'} "
-                    "when requested",
-                )
-                if r.is_stage
-                else (
-                    "Target alias",
-                    f"'{r.alias}' — pointed at {f'v{was}' if was is not None else 'nothing'} "
-                    "when requested",
-                )
-            ),
-            ("Requested by", f"{r.requester} on {utc_text(r.created_at)}"),
-            ("Justification", r.justification),
-            ("Policy", policy_text(view)),
-        )
-    )
-    checklist = _checklist_html(r.checklist, view.policy.required_checklist)
-    return (
-        _section("Version", version_rows)
-        + _section("Request", request_rows)
-        + _section("Evidence checklist", checklist)
-    )
-
-
-def _checklist_html(given: Mapping[str, str], required: Sequence[str]) -> str:
-    rows = []
-    for key in CHECKLIST:
-        reference = given.get(key, "").strip()
-        needed = key in required
-        if reference:
-            mark, color, text = "✓", "#15803d", escape(reference)
-        elif needed:
-            mark, color, text = "✗", "#b91c1c", "<b>missing</b>"
-        else:
-            mark, color, text = "–", "#64748b", "not given"
-        tag = " <span style='color:#64748b'>(required)</span>" if needed else ""
-        rows.append(
-            f"<tr><td style='color:{color}; padding-right:6px'>{mark}</td>"
-            f"<td style='padding-right:10px'>{escape(checklist_label(key))}{tag}</td>"
-            f"<td>{text}</td></tr>"
-        )
-    return "".join(rows)
