@@ -199,13 +199,19 @@ def test_drift_in_the_page_and_in_the_portfolio(offline_ctx: AppContext, qtbot: 
 
         console.window.pages.select("endpoints")
         assert page.select("mortgage-green")
-        assert "DRIFT." in page.reason.text() and "not the approved version" in page.reason.text()
-        qtbot.waitUntil(lambda: page.charts.has_chart, timeout=10_000)
-        assert page.outages.count() == 1 and "Connection refused" in page.outages.item(0).text()  # type: ignore[union-attr]
+        assert (
+            "DRIFT." in page.detail.reason.text()
+            and "not the approved version" in page.detail.reason.text()
+        )
+        qtbot.waitUntil(lambda: page.detail.charts.has_chart, timeout=10_000)
+        assert (
+            page.detail.outages.count() == 1
+            and "Connection refused" in page.detail.outages.item(0).text()
+        )  # type: ignore[union-attr]
         save_screenshot(console.window, "endpoints_drift")
 
-        page.window_picker.setCurrentIndex(0)  # last hour
-        qtbot.waitUntil(lambda: page.charts.window_label == "last hour", timeout=10_000)
+        page.detail.window_picker.setCurrentIndex(0)  # last hour
+        qtbot.waitUntil(lambda: page.detail.charts.window_label == "last hour", timeout=10_000)
         page.interval.setValue(45)
         assert offline_ctx.endpoints.poll_interval_s() == 45
     finally:
@@ -283,14 +289,19 @@ def test_mlserver_endpoint_polled_by_the_console(
             qtbot.mouseClick(page.probe_button, Qt.MouseButton.LeftButton)
         # Both probes may fall in one chart bucket: count the probes the points stand for.
         qtbot.waitUntil(
-            lambda: page.charts.has_chart and sum(x.samples for x in page.charts.samples) >= 2,
+            lambda: (
+                page.detail.charts.has_chart
+                and sum(x.samples for x in page.detail.charts.samples) >= 2
+            ),
             timeout=PROBE_TIMEOUT_MS,
         )
-        assert any(x.stats is not None for x in page.charts.samples)
-        assert "DRIFT." in page.reason.text()
-        assert "points to version 2" in page.reason.text()
-        page.window_picker.setCurrentIndex(0)  # the last hour: where this endpoint's probes are
-        qtbot.waitUntil(lambda: page.charts.window_label == "last hour", timeout=10_000)
+        assert any(x.stats is not None for x in page.detail.charts.samples)
+        assert "DRIFT." in page.detail.reason.text()
+        assert "points to version 2" in page.detail.reason.text()
+        page.detail.window_picker.setCurrentIndex(
+            0
+        )  # the last hour: where this endpoint's probes are
+        qtbot.waitUntil(lambda: page.detail.charts.window_label == "last hour", timeout=10_000)
         save_screenshot(console.window, "endpoints_mlserver")
     finally:
         _close(console)

@@ -1,29 +1,23 @@
 """The Endpoints page: every serving endpoint's health and whether it serves the
-approved version, with charts of its recent serving figures.
+approved version, with the selected one's detail and charts (endpoint_detail).
 
 Probe outcomes arrive from the poller through EndpointMonitor (queued signals) and
-update their row at once; the charts of the selected endpoint are re-read from the
-cache (downsampled in SQL) at most every few seconds.
+update their row at once, and the detail's charts at most every few seconds.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QDoubleSpinBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -33,44 +27,30 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.cancel import CancelToken
-from app.domain.endpoint_timeline import health_bands, outages
-from app.domain.endpoints import MIN_INTERVAL_S, EndpointConfig, EndpointSample
+from app.domain.endpoints import MIN_INTERVAL_S, EndpointConfig
 from app.domain.errors import GavelError
 from app.domain.progress import ProgressCallback
-from app.domain.serving import ServingState
 from app.services.endpoint_poller import ProbeFailure
 from app.services.endpoints import EndpointService, EndpointStatus, ProbeOutcome
 from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import local_text
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
-from app.ui.common.widgets import EmptyState, LazySlot, muted_label, row_table, section_title
+from app.ui.common.widgets import EmptyState, muted_label, row_table
+from app.ui.serving.endpoint_detail import EndpointDetail
 from app.ui.serving.endpoint_dialog import EndpointDialog
 from app.ui.serving.endpoint_monitor import EndpointMonitor
 from app.ui.serving.endpoints_model import (
     EndpointColumn,
     EndpointsModel,
     drift_by_model,
-    serving_state,
 )
 
 if TYPE_CHECKING:
-    from app.ui.serving.endpoint_charts import EndpointCharts
+    pass
 
 log = logging.getLogger("gavel.ui.endpoints")
 
-WINDOWS: tuple[tuple[str, timedelta], ...] = (
-    ("last hour", timedelta(hours=1)),
-    ("last 24 hours", timedelta(hours=24)),
-    ("last 7 days", timedelta(days=7)),
-)
-# Points per chart: about two per horizontal pixel of a wide chart is all that shows.
-CHART_POINTS = 600
-# A busy poller must not redraw the charts after every probe.
-CHART_REFRESH_S = 5.0
-
 ConfirmHook = Callable[[QWidget, str, str], bool]
-SeriesResult = tuple[str, list[EndpointSample], datetime, datetime, str]
 
 
 def _confirm(parent: QWidget, title: str, text: str) -> bool:
@@ -104,7 +84,6 @@ class EndpointsPage(QWidget):
         self._clock = clock
         self.confirm: ConfirmHook = _confirm
         self._drift: dict[tuple[str, str], str] = {}
-        self._charted_at = 0.0
         self.loaded = False
 
         self.model = EndpointsModel(self, clock=clock)
@@ -145,55 +124,12 @@ class EndpointsPage(QWidget):
         bar.addWidget(self.interval)
         bar.addWidget(self.poll_state)
 
-        # Detail of the selected endpoint.
-        self.title = section_title("")
-        self.reason = QLabel()
-        self.reason.setObjectName("ServingReason")
-        self.reason.setWordWrap(True)
-        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.reason.setTextFormat(Qt.TextFormat.RichText)
-        self.window_picker = QComboBox()
-        self.window_picker.setObjectName("ChartWindow")
-        for label, _ in WINDOWS:
-            self.window_picker.addItem(label.capitalize())
-        self.window_picker.setCurrentIndex(1)
-        self.export_button = QPushButton("Export chart…")
-        # Built when the page is first shown: matplotlib is not a start-up cost.
-        self.chart_slot = LazySlot(self._build_charts)
-        self.outages = QListWidget()
-        self.outages.setObjectName("Outages")
-        self.outages.setMaximumWidth(360)
-        self.outages.setMinimumWidth(220)
-        self.outages.setWordWrap(True)
-        self.outages_title = section_title("Outages")
-        window_row = QHBoxLayout()
-        window_row.setContentsMargins(0, 0, 0, 0)
-        window_row.addWidget(self.title)
-        window_row.addStretch(1)
-        window_row.addWidget(QLabel("Show"))
-        window_row.addWidget(self.window_picker)
-        window_row.addWidget(self.export_button)
-        side = QWidget()
-        side_lay = QVBoxLayout(side)
-        side_lay.setContentsMargins(0, 0, 0, 0)
-        side_lay.addWidget(self.outages_title)
-        side_lay.addWidget(self.outages, 1)
-        chart_row = QSplitter(Qt.Orientation.Horizontal)
-        chart_row.addWidget(self.chart_slot)
-        chart_row.addWidget(side)
-        chart_row.setStretchFactor(0, 4)
-        chart_row.setStretchFactor(1, 1)
-        detail = QWidget()
-        detail_lay = QVBoxLayout(detail)
-        detail_lay.setContentsMargins(0, 4, 0, 0)
-        detail_lay.addLayout(window_row)
-        detail_lay.addWidget(self.reason)
-        detail_lay.addWidget(chart_row, 1)
+        self.detail = EndpointDetail(endpoints, runner, clock=clock)
 
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.setObjectName("EndpointsSplitter")
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(detail)
+        self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 3)
         self.empty = EmptyState()
@@ -212,9 +148,6 @@ class EndpointsPage(QWidget):
         lay.addLayout(bar)
         lay.addWidget(self.stack, 1)
 
-        self._chart_timer = QTimer(self)
-        self._chart_timer.setSingleShot(True)
-        self._chart_timer.timeout.connect(self.refresh_charts)
         self._tick = QTimer(self)
         self._tick.setInterval(30_000)
         self._tick.timeout.connect(self.model.touch_times)
@@ -225,8 +158,6 @@ class EndpointsPage(QWidget):
         self.remove_button.clicked.connect(self.remove_endpoint)
         self.probe_button.clicked.connect(self.probe_now)
         self.interval.valueChanged.connect(self._interval_changed)
-        self.window_picker.currentIndexChanged.connect(lambda _i: self.refresh_charts())
-        self.export_button.clicked.connect(self._export)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _i: self.edit_endpoint())
         monitor.outcome.connect(self.apply_outcome)
@@ -263,7 +194,7 @@ class EndpointsPage(QWidget):
             key="endpoints-statuses",
             label="Reading endpoints",
             on_success=ready,
-            on_failure=lambda e: self._show_reason(
+            on_failure=lambda e: self.detail.show_reason(
                 f"<b>Endpoints unavailable.</b> {escape(e.message)}"
             ),
         )
@@ -298,16 +229,14 @@ class EndpointsPage(QWidget):
             return
         self._update_drift()
         if outcome.config.name == self.selected_name:
-            self._show_selected()
-            wait = CHART_REFRESH_S - (time.monotonic() - self._charted_at)
-            if wait <= 0:
-                self.refresh_charts()
-            elif not self._chart_timer.isActive():
-                self._chart_timer.start(int(wait * 1000))
+            self.detail.show_status(self.selected)
+            self.detail.refresh_soon()
 
     def _probe_failed(self, failure: ProbeFailure) -> None:
         if failure.endpoint == self.selected_name:
-            self._show_reason(f"<b>The last probe could not run.</b> {escape(failure.message)}")
+            self.detail.show_reason(
+                f"<b>The last probe could not run.</b> {escape(failure.message)}"
+            )
 
     def probe_now(self) -> None:
         name = self.selected_name
@@ -331,11 +260,11 @@ class EndpointsPage(QWidget):
     def _probed(self, outcome: ProbeOutcome) -> None:
         self.probe_button.setEnabled(True)
         self.apply_outcome(outcome)
-        self.refresh_charts()
+        self.detail.refresh_charts()
 
     def _probe_error(self, error: GavelError) -> None:
         self.probe_button.setEnabled(True)
-        self._show_reason(f"<b>Probe failed.</b> {escape(error.message)}")
+        self.detail.show_reason(f"<b>Probe failed.</b> {escape(error.message)}")
 
     # -- drift for the portfolio ---------------------------------------------------------
 
@@ -353,118 +282,15 @@ class EndpointsPage(QWidget):
 
     def _selection_changed(self) -> None:
         self._update_buttons()
-        self._show_selected()
-        self.refresh_charts()
+        self.detail.show_status(self.selected)
+        self.detail.refresh_charts()
 
     def _update_buttons(self) -> None:
         has = self.selected is not None
         self.edit_button.setEnabled(has)
         self.remove_button.setEnabled(has)
-        self.export_button.setEnabled(has)
+        self.detail.export_button.setEnabled(has)
         self.probe_button.setText("Probe now" if has else "Probe all now")
-
-    def _show_selected(self) -> None:
-        st = self.selected
-        if st is None:
-            self.title.setText("")
-            self.reason.hide()
-            return
-        cfg, rec = st.config, st.record
-        self.title.setText(f"{cfg.name} — {cfg.registry}/{cfg.model} @ {cfg.alias}")
-        state = serving_state(rec)
-        bits = []
-        if state is ServingState.DRIFT:
-            bits.append(f"<b style='color:#b91c1c'>DRIFT.</b> {escape(rec.serving_reason)}")
-        elif rec.serving_reason:
-            bits.append(escape(rec.serving_reason))
-        else:
-            bits.append("Not probed yet: press “Probe now”.")
-        if rec.health is not None and rec.health.value != "up":
-            bits.append(f"<b style='color:#b91c1c'>Down:</b> {escape(rec.health_reason)}")
-        if rec.last_probe_at is not None:
-            bits.append(
-                f"<span style='color:#64748b'>Last probe {local_text(rec.last_probe_at)}"
-                f"{' · ' + escape(rec.server) if rec.server else ''}</span>"
-            )
-        self._show_reason("<br>".join(bits), drift=state is ServingState.DRIFT)
-
-    def _show_reason(self, html: str, drift: bool = False) -> None:
-        self.reason.setText(html)
-        self.reason.setProperty("kind", "drift" if drift else "")
-        self.reason.setStyleSheet(
-            "QLabel#ServingReason { background: #fee2e2; border: 1px solid #ef4444; "
-            "border-radius: 4px; padding: 6px; color: #7f1d1d; }"
-            if drift
-            else "QLabel#ServingReason { padding: 2px 0; }"
-        )
-        self.reason.show()
-
-    @property
-    def chart_window(self) -> tuple[str, timedelta]:
-        return WINDOWS[max(0, self.window_picker.currentIndex())]
-
-    def _build_charts(self) -> EndpointCharts:
-        from app.ui.serving.endpoint_charts import EndpointCharts
-
-        charts = EndpointCharts()
-        charts.show_message("Select an endpoint to see its serving figures")
-        QTimer.singleShot(0, self, self.refresh_charts)
-        return charts
-
-    @property
-    def charts(self) -> EndpointCharts:
-        return self.chart_slot.widget  # type: ignore[return-value]
-
-    def refresh_charts(self) -> None:
-        if not self.chart_slot.is_built:
-            return  # nothing on screen to refresh; building the charts refreshes them
-        name = self.selected_name
-        if name is None:
-            self.charts.show_message("Select an endpoint to see its serving figures")
-            self.outages.clear()
-            return
-        label, span = self.chart_window
-        until = self._clock()
-        since = until - span
-        svc = self._endpoints
-        self._charted_at = time.monotonic()
-
-        def load(_c: CancelToken, _p: ProgressCallback) -> SeriesResult:
-            return name, svc.series(name, since, until, CHART_POINTS), since, until, label
-
-        self._runner.run(
-            load,
-            key="endpoint-series",
-            label="Reading endpoint history",
-            on_success=self._series_ready,
-            on_failure=lambda e: self.charts.show_message("History unavailable", e.message),
-        )
-
-    def _series_ready(self, result: SeriesResult) -> None:
-        from app.ui.serving.endpoint_charts import BAND_TEXT
-
-        name, samples, since, until, label = result
-        if name != self.selected_name:
-            return
-        self.charts.set_data(name, samples, since, until, label)
-        self.outages.clear()
-        since_ms, until_ms = int(since.timestamp() * 1000), int(until.timestamp() * 1000)
-        found = outages(health_bands(samples, since_ms, until_ms))
-        self.outages_title.setText(f"Outages ({len(found)})")
-        self.outages_title.setToolTip(f"Periods the endpoint was down in the {label}")
-        for band in found[:200]:
-            start = datetime.fromtimestamp(band.start_ms / 1000, tz=UTC)
-            minutes = max(1, round(band.duration_ms / 60_000))
-            text = (
-                f"{local_text(start)} · {minutes} min {BAND_TEXT[band.state]}\n"
-                f"{band.reason or 'no reason recorded'}"
-            )
-            self.outages.addItem(text)
-            item = self.outages.item(self.outages.count() - 1)
-            if item is not None:
-                item.setToolTip(text)
-        if not found:
-            self.outages.addItem("None: every probe in this window found it up.")
 
     # -- add, edit, remove, interval -----------------------------------------------------
 
@@ -506,7 +332,7 @@ class EndpointsPage(QWidget):
         try:
             self._endpoints.remove(name)
         except GavelError as exc:
-            self._show_reason(escape(exc.message))
+            self.detail.show_reason(escape(exc.message))
             return
         self.reload()
 
@@ -514,22 +340,13 @@ class EndpointsPage(QWidget):
         try:
             self._monitor.set_interval(seconds)
         except GavelError as exc:
-            self._show_reason(escape(exc.message))
+            self.detail.show_reason(escape(exc.message))
             return
         self._show_poll_state()
 
     def _show_poll_state(self) -> None:
         self.poll_state.setText("polling" if self._monitor.running else "polling stopped")
 
-    def _export(self) -> None:
-        name = self.selected_name or "endpoint"
-        label = self.chart_window[0].replace(" ", "-")
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export chart as PNG", f"{name}-{label}.png", "PNG (*.png)"
-        )
-        if path:
-            self.charts.export_png(Path(path))
-
     def shutdown(self) -> None:
         self._tick.stop()
-        self._chart_timer.stop()
+        self.detail.shutdown()
