@@ -60,18 +60,15 @@ class GovernanceTab:
 
     def show_version(self, model: ModelDetail | None, _version: VersionRow | None) -> None:
         shown = self.panel.model
-        if (
-            model is None
-            or shown is None
-            or (model.registry, model.name)
-            != (
-                shown.registry,
-                shown.name,
-            )
-        ):
-            self.panel.show_model(model)
+        same_model = (
+            model is not None
+            and shown is not None
+            and (model.registry, model.name) == (shown.registry, shown.name)
+        )
+        if same_model:
+            self.panel.model = model  # a new version of the same model: keep the history
         else:
-            self.panel.model = model
+            self.panel.show_model(model)
 
 
 class GovernanceUi(QObject):

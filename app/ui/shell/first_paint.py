@@ -1,4 +1,4 @@
-"""Hold back start-up work until the portfolio has painted once.
+"""Hold back start-up work until the window has painted its first frame.
 
 Background refreshes (governance, the audit trail, endpoint polling) run in worker
 threads that share this interpreter's GIL; started before the first paint they
