@@ -29,7 +29,7 @@ from app.domain.governance import (
 )
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
-from app.services.governance import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
+from app.domain.tags import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
 from app.services.identity import WrongPassphrase
 from app.services.promotion_apply import PromotionNotApplied
 from app.stores.paths import resolve_paths

@@ -42,6 +42,7 @@ from app.domain.governance import (
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
 from app.domain.registry import RegistryConfig
 from app.domain.request_checks import cannot_apply
+from app.domain.tags import TAG_RISK_TIER
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger, refusal_error
@@ -54,10 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gavel.governance")
 
 WorkflowClientFactory = Callable[[RegistryConfig], "MlflowRegistryClient"]
-
-TAG_REQUEST = "gavel.request_id"
-TAG_APPROVED_BY = "gavel.approved_by"
-TAG_LEDGER_HASH = "gavel.ledger_hash"
 
 
 @dataclass(frozen=True)
@@ -316,7 +313,7 @@ class GovernanceService:
             **target,
             "justification": justification.strip(),
             "checklist": checklist,
-            "risk_tier": detail.tags.get("risk_tier", ""),
+            "risk_tier": detail.tags.get(TAG_RISK_TIER, ""),
             "evidence": evidence.to_json(),
             "evidence_digest": evidence.digest(),
             "version_creator": cached.user_id,

@@ -34,12 +34,8 @@ from app.domain.governance import (
 from app.domain.ledger import LedgerAction, LedgerDraft
 from app.domain.ledger_keys import EventSigner
 from app.domain.ledger_query import alias_payload, model_subject, stage_payload
-from app.services.governance import (
-    TAG_APPROVED_BY,
-    TAG_LEDGER_HASH,
-    TAG_REQUEST,
-    GovernanceService,
-)
+from app.domain.tags import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST, TAG_RISK_TIER
+from app.services.governance import GovernanceService
 
 if TYPE_CHECKING:
     from app.connectors.mlflow_registry import MlflowRegistryClient
@@ -213,7 +209,7 @@ class PromotionApplier:
                         RequestState.STALE,
                         "the run's metrics or datasets changed after the request was approved",
                     )
-            tier_now = client.get_registered_model(ident.model).tags.get("risk_tier", "")
+            tier_now = client.get_registered_model(ident.model).tags.get(TAG_RISK_TIER, "")
             self._recheck(fresh, request, current.user_id, run.user_id if run else "", tier_now)
             approvals = request.approvals
             tags = {

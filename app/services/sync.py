@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from app.domain.cancel import CancelToken
-from app.domain.entities import ModelVersion, RegisteredModel, Run
+from app.domain.entities import AliasChange, ModelVersion, RegisteredModel, Run
 from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import STAGE_NONE, stage_name
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.domain.registry import RegistryConfig
 from app.stores.config_file import ConfigFile
-from app.stores.snapshot_writer import AliasChange, SnapshotWriter
+from app.stores.snapshot_writer import SnapshotWriter
 
 log = logging.getLogger("gavel.sync")
 

@@ -35,6 +35,7 @@ from app.domain.governance import (
 )
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
+from app.domain.tags import TAG_RISK_TIER
 from app.services.governance import GovernanceService
 from app.ui.common.ledger_text import checklist_label
 from app.ui.common.tasks import TaskRunner
@@ -77,7 +78,7 @@ class RequestPromotionDialog(QDialog):
         self.version = version
         self.busy = False
         self.result_request: PromotionRequest | None = None
-        tier_tag = model.tags.get("risk_tier", "")
+        tier_tag = model.tags.get(TAG_RISK_TIER, "")
         self.policy = policy_for(tier_tag, policies) if policies else None
         self.setWindowTitle(f"Request promotion of {model.name} v{version.version}")
         self.setMinimumWidth(600)

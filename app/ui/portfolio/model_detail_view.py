@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
+from app.domain.tags import HEADLINE_TAGS, TAG_OWNER, TAG_RISK_TIER, TAG_TEAM
 from app.services.portfolio import PortfolioService
 from app.ui.common.formatting import aliases_text, from_ms, local_text, risk_color
 from app.ui.common.signals import emit
@@ -30,7 +31,7 @@ from app.ui.portfolio.versions_model import VersionColumn, VersionsModel
 log = logging.getLogger("gavel.ui.detail")
 
 # Tags the subtitle already shows; the tag line lists the rest.
-_HEADLINE_TAGS = ("owner", "team", "risk_tier")
+_HEADLINE_TAGS = HEADLINE_TAGS
 
 
 class ModelDetailView(QStackedWidget):
@@ -197,11 +198,11 @@ class ModelDetailView(QStackedWidget):
     def _fill_header(self, d: ModelDetail) -> None:
         self.title.setText(d.name)
         bits = [f"Registry <b>{escape(d.registry)}</b>"]
-        owner = d.tags.get("owner", "")
+        owner = d.tags.get(TAG_OWNER, "")
         bits.append(f"Owner <b>{escape(owner)}</b>" if owner else "<i>no owner</i>")
-        if d.tags.get("team"):
+        if d.tags.get(TAG_TEAM):
             bits.append(f"Team <b>{escape(d.tags['team'])}</b>")
-        tier = d.tags.get("risk_tier", "")
+        tier = d.tags.get(TAG_RISK_TIER, "")
         color = risk_color(tier)
         bits.append(
             f"Risk tier <b style='color:{color}'>{escape(tier.capitalize())}</b>"
