@@ -17,7 +17,7 @@ def _modules(layer: str) -> list[str]:
     return sorted(
         "app." + ".".join(p.relative_to(ROOT / "app").with_suffix("").parts)
         for p in base.rglob("*.py")
-        if "migrations" not in p.parts and p.name != "__init__.py"
+        if not any(part.endswith("migrations") for part in p.parts) and p.name != "__init__.py"
     )
 
 
