@@ -23,6 +23,7 @@ from app.services.authority import AuthorityLedger
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
+from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
 from app.services.ledger_archive import archive_legacy_ledger
@@ -33,6 +34,7 @@ from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
+from app.services.reviews import ReviewService
 from app.services.sync import SyncObserver, SyncService
 from app.services.sync_isolation import IsolatedSync, serve_sync
 from app.services.team_ledger import (
@@ -80,6 +82,9 @@ class AppContext:
     actor: Actor
     membership: MembershipService
     governance: GovernanceService
+    # Periodic reviews of production versions, and auditors' findings.
+    reviews: ReviewService
+    findings: FindingService
     promotions: PromotionApplier
     observer: ChangeObserver
     # The console syncs in a child process (see services.sync_isolation).
@@ -320,6 +325,8 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
+        reviews=ReviewService(authority, actor, portfolio, after_write),
+        findings=FindingService(authority, actor, after_write),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,

@@ -42,6 +42,7 @@ from app.domain.authority_model import (
     nothing,
     public_key_of,
 )
+from app.domain.authority_records import RECORD_RULES, Finding, Review
 from app.domain.authority_requests import REQUEST_ACTIONS, judge_request_event
 from app.domain.governance import (
     RISK_TIERS,
@@ -77,6 +78,9 @@ class AuthorityState:
     # model subject -> its tier changes seen by syncs, oldest first
     tier_changes: dict[str, list[TierChange]] = field(default_factory=dict)
     requests: dict[str, PromotionRequest] = field(default_factory=dict)
+    # (registry, model, version) -> its periodic reviews, oldest first
+    reviews: dict[tuple[str, str, int], list[Review]] = field(default_factory=dict)
+    findings: dict[str, Finding] = field(default_factory=dict)
     problems: list[AuthorityProblem] = field(default_factory=list)
 
     # ------------------------------------------------------------------ folding
@@ -122,7 +126,7 @@ class AuthorityState:
             return refusal
         if action in REQUEST_ACTIONS:
             return judge_request_event(self, ev)
-        handler = MEMBER_RULES.get(action)
+        handler = MEMBER_RULES.get(action) or RECORD_RULES.get(action)
         if handler is None:
             return Refusal(RefusalKind.MALFORMED, f"'{action}' is not an action this Gavel knows.")
         return handler(self, ev)

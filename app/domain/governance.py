@@ -24,6 +24,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     REQUESTER = "requester"
     APPROVER = "approver"
+    # Records findings (in an audit session, or on the live ledger).
+    AUDITOR = "auditor"
     ADMIN = "admin"
 
 
@@ -130,12 +132,23 @@ class Policy:
     metric_thresholds: tuple[MetricThreshold, ...] = ()
     # Days a request may wait for its decisions and apply; None: no limit.
     request_expiry_days: int | None = None
+    # Days between periodic reviews of the version in production; None: the tier's default.
+    review_interval_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.approvals_required < 1:
             raise UsageError("A policy needs at least one approval.")
         if self.request_expiry_days is not None and self.request_expiry_days < 1:
             raise UsageError("A request expiry is at least one day.")
+        if self.review_interval_days is not None and self.review_interval_days < 1:
+            raise UsageError("A review interval is at least one day.")
+
+    @property
+    def review_days(self) -> int:
+        """Days between periodic reviews: as set, else the tier's default."""
+        if self.review_interval_days is not None:
+            return self.review_interval_days
+        return DEFAULT_REVIEW_DAYS.get(self.risk_tier, DEFAULT_REVIEW_DAYS["high"])
         unknown = [c for c in self.required_checklist if c not in CHECKLIST]
         if unknown:
             raise UsageError(
@@ -154,6 +167,11 @@ class Policy:
             **(
                 {"request_expiry_days": self.request_expiry_days}
                 if self.request_expiry_days is not None
+                else {}
+            ),
+            **(
+                {"review_interval_days": self.review_interval_days}
+                if self.review_interval_days is not None
                 else {}
             ),
         }
@@ -181,10 +199,18 @@ class Policy:
                     if data.get("request_expiry_days") is not None
                     else None
                 ),
+                review_interval_days=(
+                    int(data["review_interval_days"])  # type: ignore[call-overload]
+                    if data.get("review_interval_days") is not None
+                    else None
+                ),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise UsageError(f"A policy is malformed ({exc}).") from None
 
+
+# Periodic review of the version in production, per tier (days).
+DEFAULT_REVIEW_DAYS: dict[str, int] = {"high": 90, "medium": 180, "low": 365}
 
 DEFAULT_POLICIES: dict[str, Policy] = {
     "high": Policy("high", 2, Role.APPROVER, tuple(CHECKLIST)),
