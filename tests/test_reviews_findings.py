@@ -179,3 +179,52 @@ def test_forged_and_foreign_findings_are_refused(team: Team) -> None:
         db.dispose()
     assert team.ann.reopen().findings.findings() == []
     assert [p.seq for p in team.ann.ctx.governance.problems()] == [forged.seq]
+
+
+def test_an_offline_decision_counts_once_and_only_as_signed(team: Team) -> None:
+    """A decision signed as an intent (domain.offline) is appended unsigned with the
+    intent inside; it counts once, and only if it says exactly what was signed."""
+    import base64
+
+    from app.domain.governance import SignatureMeaning
+    from app.domain.offline import intent_digest, intent_document
+
+    rid = team.ada.ctx.governance.create_request(
+        "reg", team.model, 3, "shadow", "Shadow traffic.",
+        {"validation_report": "VR-2", "rollback_plan": "remove alias"},
+        passphrase=team.ada.passphrase,
+    ).request_id  # fmt: skip
+    gov = team.ann.ctx.governance
+    request = gov.request(rid)
+    manifest = gov.signing_manifest(request, SignatureMeaning.APPROVAL)
+    head = team.ann.ctx.audit.store.head()
+    assert head is not None
+    intent = intent_document(
+        intent_id=uuid.uuid4().hex, actor="ann", action="request.approved",
+        subject=f"request:{rid}", after=manifest, reason="Checked offline.",
+        made_at="2026-12-02T10:00:00.000000Z", replica_seq=head.seq, replica_hash=head.hash,
+    )  # fmt: skip
+    signer = team.ann.ctx.actor.signer(team.ann.passphrase)
+    offline = {
+        "intent": intent,
+        "signature": base64.b64encode(signer.sign(intent_digest(intent))).decode(),
+        "key_id": signer.key_id,
+    }
+    db = _ledger(team)
+    endorsed = {**manifest, "offline": offline}
+    subject, why = f"request:{rid}", "Checked offline."
+    try:
+        counted = append(db, "ann", LedgerAction.REQUEST_APPROVED, subject, after=endorsed,
+                         reason=why)  # fmt: skip
+        again = append(db, "ann", LedgerAction.REQUEST_APPROVED, subject, after=endorsed,
+                       reason=why)  # fmt: skip
+        edited = append(db, "ann", LedgerAction.REQUEST_REJECTED, subject, after=endorsed,
+                        reason=why)  # fmt: skip
+    finally:
+        db.dispose()
+    fresh = team.ada.reopen()
+    approvals = fresh.governance.request(rid).approvals
+    assert [(d.actor, d.seq, d.signer) for d in approvals] == [("ann", counted.seq, signer.key_id)]
+    problems = {p.seq: p.reason for p in fresh.governance.problems()}
+    assert "already counted" in problems[again.seq]
+    assert "differs from the offline decision" in problems[edited.seq]

@@ -36,6 +36,7 @@ from app.domain.governance import (
     stage_name,
 )
 from app.domain.ledger import LedgerAction, LedgerEvent
+from app.domain.offline import offline_intent
 
 if TYPE_CHECKING:
     from app.domain.authority import AuthorityState
@@ -250,9 +251,13 @@ def _decided(s: AuthorityState, ev: LedgerEvent, request: PromotionRequest) -> J
         return refusal
     roles = s.roles_of(ev.actor)
 
+    intent = offline_intent(ev)
+    # A decision made offline was signed as an intent, with this key.
+    signer = ev.signer if intent is None else intent[2]
+
     def apply() -> None:
         request.decisions.append(
-            Decision(ev.seq, ev.actor, meaning, ev.reason, ev.at, ev.signer, ev.hash, roles)
+            Decision(ev.seq, ev.actor, meaning, ev.reason, ev.at, signer, ev.hash, roles)
         )
         request.event_seqs.append(ev.seq)
         if meaning is SignatureMeaning.REJECTION:

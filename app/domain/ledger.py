@@ -113,6 +113,9 @@ class LedgerAction(StrEnum):
     # the ledger, and an admin's signed resolution of it.
     FINDING_RECORDED = "finding.recorded"
     FINDING_RESOLVED = "finding.resolved"
+    # A decision made offline (a signed intent) that no longer applied when the ledger
+    # was back: kept for the record, counts for nothing (see domain.offline).
+    DECISION_SUPERSEDED = "decision.superseded"
     # A sync saw an alias appear, move or disappear in a registry.
     ALIAS_OBSERVED = "alias.observed"
     # Any other registry change a sync saw (new version, tags, stage).
