@@ -6,7 +6,7 @@ import logging
 import logging.handlers
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,13 +16,14 @@ from sqlalchemy import make_url
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.endpoints import EndpointConfig
 from app.domain.errors import ConfigError, GavelError
-from app.domain.registry import ConnectionReport, RegistryConfig
+from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
+from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
 from app.services.ledger_archive import archive_legacy_ledger
@@ -33,6 +34,7 @@ from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
+from app.services.reviews import ReviewService
 from app.services.sync import SyncObserver, SyncService
 from app.services.sync_isolation import IsolatedSync, serve_sync
 from app.services.team_ledger import (
@@ -80,6 +82,9 @@ class AppContext:
     actor: Actor
     membership: MembershipService
     governance: GovernanceService
+    # Periodic reviews of production versions, and auditors' findings.
+    reviews: ReviewService
+    findings: FindingService
     promotions: PromotionApplier
     observer: ChangeObserver
     # The console syncs in a child process (see services.sync_isolation).
@@ -256,6 +261,14 @@ def build_context(
         with MlflowRegistryClient(cfg, secret) as client:
             return client.probe()
 
+    def linker(cfg: RegistryConfig, secret: str | None) -> tuple[LinkState, str]:
+        from app.connectors.mlflow_registry import MlflowRegistryClient
+
+        # A liveness check must answer within seconds, whatever the sync timeout is.
+        quick = replace(cfg, timeout_s=min(cfg.timeout_s, 5.0))
+        with MlflowRegistryClient(quick, secret, retries=0) as client:
+            return client.check_link()
+
     def endpoint_client(cfg: EndpointConfig, token: str | None) -> EndpointClient:
         from app.connectors.endpoints import EndpointClient
 
@@ -263,7 +276,7 @@ def build_context(
 
     queries = PortfolioQueries(db)
     writer = SnapshotWriter(db)
-    registries = RegistryService(config, queries, writer, credentials, prober)
+    registries = RegistryService(config, queries, writer, credentials, prober, linker)
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
     try:
@@ -288,6 +301,7 @@ def build_context(
     if team_ledger is not None:
         # Every sync also refreshes the offline replica of the team ledger.
         observers.append(lambda _registry, _aliases, _stages: team_ledger.pull())
+    sync = SyncService(config, writer, reader, observers=observers)
     endpoints = EndpointService(
         EndpointConfigFile(paths.config_file),
         config,
@@ -302,7 +316,7 @@ def build_context(
         db=db,
         credentials=credentials,
         registries=registries,
-        sync=SyncService(config, writer, reader, observers=observers),
+        sync=sync,
         portfolio=portfolio,
         demo=DemoService(paths.demo_dir, registries),
         audit=audit,
@@ -311,7 +325,9 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
-        promotions=PromotionApplier(governance),
+        reviews=ReviewService(authority, actor, portfolio, after_write),
+        findings=FindingService(authority, actor, after_write),
+        promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,
         team_status=ledger.status,

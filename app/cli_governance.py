@@ -149,6 +149,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
         "--threshold", action="append", default=[], metavar="'METRIC OP VALUE'",
         help="e.g. 'auc >= 0.8' (repeatable)",
     )  # fmt: skip
+    pset.add_argument(
+        "--expiry-days", type=int, help="days a request may wait for decisions and apply"
+    )
     pset.add_argument("--reason", default="")
 
     roles = sub.add_parser("roles", help="grant, revoke and list roles (admins)")
@@ -375,6 +378,7 @@ def _request_json(view: Any) -> dict[str, Any]:
         "policy_satisfied": view.status.satisfied,
         "policy_needs": list(view.status.missing),
         "notes": list(view.notes),
+        "cannot_be_applied_as_requested": view.blocked or None,
         "being_applied_by": r.claim.actor if r.claim and r.is_open else None,
     }
 
@@ -451,6 +455,8 @@ def _request_show(ctx: Any, args: argparse.Namespace) -> int:
             f"{'created by':>14}: {data['version_creator'] or '-'} (run: {data['run_user'] or '-'})"
         )
         print(f"{'policy':>14}: {view.tier} risk; {view.status.describe()}")
+        if view.blocked:
+            print(f"{'blocked':>14}: {view.blocked_text}")
         for note in view.notes:
             print(f"{'note':>14}: {note}")
         for e in gov.events_of(view.request):
@@ -541,10 +547,11 @@ def _policy(ctx: Any, args: argparse.Namespace) -> int:
                         p.required_role.value,
                         ", ".join(p.required_checklist) or "-",
                         ", ".join(str(t) for t in p.metric_thresholds) or "-",
+                        f"{p.request_expiry_days} days" if p.request_expiry_days else "-",
                     )
                     for tier, p in sorted(policies.items())
                 ],
-                ("TIER", "APPROVALS", "ROLE", "CHECKLIST", "THRESHOLDS"),
+                ("TIER", "APPROVALS", "ROLE", "CHECKLIST", "THRESHOLDS", "REQUESTS EXPIRE"),
             )
         return _fold_verdict(ctx)
     policy = Policy(
@@ -553,6 +560,7 @@ def _policy(ctx: Any, args: argparse.Namespace) -> int:
         required_role=Role(args.role),
         required_checklist=tuple(c.strip() for c in args.checklist.split(",") if c.strip()),
         metric_thresholds=tuple(MetricThreshold.parse(t) for t in args.threshold),
+        request_expiry_days=args.expiry_days,
     )
     membership.set_policy(policy, passphrase(args), args.reason)
     print(f"Policy for {policy.risk_tier}-risk models changed; signed and recorded in the ledger.")

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QApplication
 from app.bootstrap import build_context
 from app.stores.ledger_store import LedgerStore
 from app.stores.paths import resolve_paths
-from app.ui.main import build_main_window
+from app.ui.console import build_console
 from bench.bench_ledger import _chain
 
 
@@ -42,11 +42,12 @@ def main() -> None:
         started = time.perf_counter()
         LedgerStore(ctx.db).import_events(_chain(args.events), None)
         print(f"loaded {args.events:,} events in {time.perf_counter() - started:.1f}s")
-        window = build_main_window(ctx)
+        console = build_console(ctx)
+        window = console.window
         window.resize(1360, 860)
         window.show()
         app.processEvents()
-        page = window.governance.audit
+        page = console.audit.page
         rss_before = _rss_mb()
 
         started = time.perf_counter()

@@ -36,7 +36,7 @@ from app.stores.endpoint_history import EndpointHistory
 from app.stores.endpoint_store import EndpointStore
 from app.stores.engine import sqlite_url
 from app.stores.migrate import open_database
-from app.ui.charts.endpoint_charts import EndpointCharts
+from app.ui.serving.endpoint_charts import EndpointCharts
 
 ENDPOINT = "bench-endpoint"
 TARGET_MS = 200.0

@@ -39,7 +39,7 @@ from app.domain.lineage import (
     version_id,
 )
 from app.domain.lineage_layout import LayoutSpec, layout_graph
-from app.ui.lineage_view import LineagePanel
+from app.ui.insights.lineage_view import LineagePanel
 
 TARGET_MS = 300.0
 

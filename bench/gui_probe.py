@@ -65,11 +65,11 @@ def bare(t0: float) -> None:
 
 def _console() -> tuple[QApplication, QMainWindow, object]:
     from app.bootstrap import build_context
-    from app.ui.main import build_main_window
+    from app.ui.console import build_console
 
     app = QApplication(sys.argv)
     ctx = build_context()
-    window = build_main_window(ctx)
+    window = build_console(ctx).window
     window.resize(1280, 800)
     return app, window, ctx
 

@@ -1,4 +1,5 @@
-"""Layering: nothing below app/ui imports Qt or matplotlib; domain stays pure."""
+"""Layering: nothing below app/ui imports Qt or matplotlib; domain stays pure; app/ui is
+rooms (feature packages on common, the shell hosting them) with no circle between them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def _modules(layer: str) -> list[str]:
     return sorted(
         "app." + ".".join(p.relative_to(ROOT / "app").with_suffix("").parts)
         for p in base.rglob("*.py")
-        if "migrations" not in p.parts and p.name != "__init__.py"
+        if not any(part.endswith("migrations") for part in p.parts) and p.name != "__init__.py"
     )
 
 
@@ -75,5 +76,115 @@ def test_console_timers_name_the_object_they_die_with() -> None:
         f"{path.relative_to(ROOT)}:{line}"
         for path in sorted((ROOT / "app" / "ui").rglob("*.py"))
         for line in _single_shots_without_context(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+# -- the rooms of app/ui ------------------------------------------------------------------
+
+UI = ROOT / "app" / "ui"
+UI_TOP_MODULES = {"__init__", "main", "console"}
+UI_FEATURES = ("portfolio", "governance", "audit", "serving", "insights")
+UI_PACKAGES = {"common", "shell", *UI_FEATURES}
+
+
+def _ui_imports(path: Path) -> set[str]:
+    """Every app.* module a file imports: top level, inside functions, TYPE_CHECKING."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name == "app" or name.startswith("app.")}
+
+
+def _room_of(module: str) -> str | None:
+    """'governance' for app.ui.governance.x; 'console' for app.ui.console; None outside."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == ["app", "ui"] else None
+
+
+def _room_graph() -> dict[str, set[str]]:
+    """Which rooms of app/ui each room imports (itself left out)."""
+    graph: dict[str, set[str]] = {}
+    for path in UI.rglob("*.py"):
+        rel = path.relative_to(UI)
+        room = rel.parts[0] if len(rel.parts) > 1 else rel.stem
+        targets = {_room_of(m) for m in _ui_imports(path)}
+        graph.setdefault(room, set()).update(t for t in targets if t and t != room)
+    return graph
+
+
+def test_every_ui_module_lives_in_a_room() -> None:
+    loose = {p.stem for p in UI.glob("*.py")} - UI_TOP_MODULES
+    assert loose == set(), "app/ui modules belong in a feature package, common or shell"
+    packages = {p.name for p in UI.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages == UI_PACKAGES
+
+
+def test_features_and_shell_import_only_common() -> None:
+    # A feature reaches the shell and other features through app.ui.common.host's
+    # seams; only app.ui.console (the assembly) and main know them all.
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for room in ("shell", *UI_FEATURES)
+        for path in sorted((UI / room).rglob("*.py"))
+        for module in sorted(_ui_imports(path))
+        if _room_of(module) not in (None, room, "common")
+    ]
+    assert offenders == []
+
+
+def test_common_imports_no_room_above_it() -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((UI / "common").rglob("*.py"))
+        for module in sorted(_ui_imports(path))
+        if _room_of(module) not in (None, "common")
+    ]
+    assert offenders == []
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle in the graph (as a path that returns to its start), or []."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*path[path.index(target) :], target]
+            if target not in state and (found := visit(target, [*path, target])):
+                return found
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (found := visit(start, [start])):
+            return found
+    return []
+
+
+def test_no_import_cycle_between_the_rooms_of_app_ui() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) == []
+    graph = _room_graph()
+    assert _cycle(graph) == []
+    # The shell is hosted, never the host's client: nothing but the assembly imports it.
+    importers = {room for room, targets in graph.items() if "shell" in targets}
+    assert importers <= {"console", "main"}
+
+
+def test_ui_takes_its_context_from_the_entry_layer_without_detours() -> None:
+    # app.bootstrap (the composition root) sits above app.ui: the command line passes
+    # run_console its context factory. No importlib lookups around the import linter.
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted(UI.rglob("*.py"))
+        if "importlib" in path.read_text(encoding="utf-8")
+        or "__import__(" in path.read_text(encoding="utf-8")
+        or any(m.startswith(("app.bootstrap", "app.cli")) for m in _ui_imports(path))
     ]
     assert offenders == []

@@ -11,6 +11,7 @@ from app.domain.errors import ConfigError, UsageError
 from app.domain.registry import RegistryConfig
 from app.domain.urls import reject_credentials_in_url
 from app.stores.config_file import ConfigFile
+from app.stores.endpoint_config import EndpointConfigFile
 from app.stores.toml_file import read_toml
 
 PASSWORD = "hunter22-pw"
@@ -114,3 +115,36 @@ def test_a_file_that_is_not_utf8_is_one_sentence(tmp_path: Path, data: bytes, fo
         f"{path} is not UTF-8 text ({found}); open it in an editor and save it again with "
         "the encoding UTF-8."
     )
+
+
+def test_concurrent_writers_of_config_toml_lose_nothing(tmp_path: Path) -> None:
+    """Registries and endpoints share config.toml; two processes and several threads
+    adding to it at once keep every entry (one locked read-modify-write each)."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "config.toml"
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_add_many, args=(str(path), f"p{i}")) for i in range(2)]
+    for proc in procs:
+        proc.start()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: _add_many(str(path), f"t{i}"), range(4)))
+    for proc in procs:
+        proc.join(timeout=120)
+    assert [proc.exitcode for proc in procs] == [0, 0]
+    names = {r.name for r in ConfigFile(path).registries()}
+    endpoints = {e.name for e in EndpointConfigFile(path).endpoints()}
+    expected = {f"{who}-{n}" for who in ("p0", "p1", "t0", "t1", "t2", "t3") for n in range(5)}
+    assert names == expected and endpoints == expected
+
+
+def _add_many(path: str, who: str) -> None:
+    from app.domain.endpoints import EndpointConfig, EndpointKind
+
+    config, endpoints = ConfigFile(Path(path)), EndpointConfigFile(Path(path))
+    for n in range(5):
+        config.add_registry(RegistryConfig(f"{who}-{n}", "http://127.0.0.1:5000"))
+        endpoints.add_endpoint(
+            EndpointConfig(f"{who}-{n}", EndpointKind.OIP, "http://127.0.0.1:8080", "reg", "m", "a")
+        )

@@ -10,8 +10,10 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -27,7 +29,7 @@ from app.domain.governance import (
 )
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
-from app.services.governance import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
+from app.domain.tags import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
 from app.services.identity import WrongPassphrase
 from app.services.promotion_apply import PromotionNotApplied
 from app.stores.paths import resolve_paths
@@ -147,6 +149,8 @@ def test_two_approvals_from_two_profiles_promote_in_mlflow(team: Team) -> None:
 
     outcome = team.bob.promotions.apply(rid, PASS["bob"])
     assert outcome.applied and not outcome.reconciled
+    # The applying desktop's cache shows the new alias at once, without a sync.
+    assert team.bob.portfolio.find_model(team.model, "reg").aliases["production"] == 2
     with team.client() as c:
         v2 = c.get_model_version(team.model, 2)
         assert c.get_registered_model(team.model).aliases["production"] == 2
@@ -306,3 +310,42 @@ def test_alias_moved_behind_governance_is_a_violation(team: Team) -> None:
     assert len(again) == 2
     history = team.ada.audit.alias_history("reg", team.model, "production")
     assert [m.after for m in history][-1] == 3
+
+
+def test_a_request_the_registry_overtook_is_not_offered_for_signature(team: Team) -> None:
+    rid = _request(team)
+    # Someone moves the alias to the requested version outside the workflow.
+    with team.client() as c:
+        c.set_registered_model_alias(team.model, "production", 2)
+    team.ann.sync.sync("reg")
+    view = team.ann.governance.view_of(rid)
+    assert view.blocked_text == (
+        "Cannot be applied as requested: alias 'production' already points at v2: it was "
+        "moved outside the workflow."
+    )
+    ok, why = team.ann.governance.can_decide(view.request)
+    assert not ok and "Nobody is asked to sign it" in why
+    with pytest.raises(GavelError, match="Cannot be applied as requested"):
+        team.ann.governance.approve(rid, "ok", PASS["ann"])
+    # The requester withdraws it, signed; it is closed for everyone.
+    withdrawn = team.ada.governance.withdraw(rid, "The registry is already there.", PASS["ada"])
+    assert withdrawn.state is RequestState.WITHDRAWN
+    assert team.ann.governance.request(rid).state is RequestState.WITHDRAWN
+    with pytest.raises(GavelError, match="withdrawn"):
+        team.ann.governance.reject(rid, "no", PASS["ann"])
+
+
+def test_a_policy_can_let_requests_expire(team: Team) -> None:
+    from app.domain.governance import DEFAULT_POLICIES
+
+    rid = _request(team)
+    policy = replace(DEFAULT_POLICIES["high"], request_expiry_days=1)
+    team.ada.membership.set_policy(policy, PASS["ada"], "Requests expire after a day.")
+    # A day later (the clock of the desktop that decides):
+    later = datetime.now(UTC) + timedelta(days=2)
+    with patch("app.services.governance.datetime") as clock:
+        clock.now.return_value = later
+        view = team.ann.governance.view_of(rid)
+        assert view.request.state is RequestState.EXPIRED
+        with pytest.raises(GavelError, match="expired on"):
+            team.ann.governance.approve(rid, "ok", PASS["ann"])

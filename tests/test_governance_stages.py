@@ -21,7 +21,7 @@ from app.domain.governance import (
 )
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import LedgerQuery
-from app.services.governance import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
+from app.domain.tags import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST
 from tests import test_governance_e2e as e2e
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.test_cli import assert_one_line_error, gavel

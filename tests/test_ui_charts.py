@@ -18,15 +18,14 @@ from app.domain.endpoint_metrics import WindowStats
 from app.domain.endpoint_timeline import HealthBand, health_bands, outages
 from app.domain.endpoints import EndpointSample
 from app.domain.performance import HistoryAxis, metric_across_versions
-from app.ui.charts.endpoint_charts import EndpointCharts
-from app.ui.charts.performance_charts import (
+from app.ui.console import Console, build_console
+from app.ui.insights.performance_charts import (
     ComparisonChart,
     HistorySeries,
     MetricHistoryChart,
     MetricsAcrossVersionsChart,
 )
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
+from app.ui.serving.endpoint_charts import EndpointCharts
 from tests import lineage_data as data
 from tests.test_ui_lineage import pixel_spread
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
@@ -228,29 +227,30 @@ def test_charts_follow_a_dark_palette(qtbot: QtBot, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
-    win = build_main_window(ctx)
-    win.resize(1500, 1000)
-    win.show()
-    qtbot.waitExposed(win)
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
+    console = build_console(ctx)
+    console.window.resize(1500, 1000)
+    console.window.show()
+    qtbot.waitExposed(console.window)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def test_metrics_and_compare_tabs(window: MainWindow, model_key: int, qtbot: QtBot) -> None:
+def test_metrics_and_compare_tabs(console: Console, model_key: int, qtbot: QtBot) -> None:
     # Charts (and matplotlib) are built only when their tab is first opened.
-    assert not window.serving.insights.metrics_slot.is_built
-    assert window.portfolio_view.select_key(model_key)
-    window.content_splitter.setSizes([260, 720])
-    insights = window.serving.insights
-    qtbot.waitUntil(lambda: window.detail_view.selected_version is not None)
+    tabs = console.portfolio.detail_view.tabs
+    assert not tabs.slot("metrics").is_built
+    assert console.portfolio.portfolio_view.select_key(model_key)
+    console.portfolio.content_splitter.setSizes([260, 720])
+    qtbot.waitUntil(lambda: console.portfolio.detail_view.selected_version is not None)
 
-    insights.setCurrentWidget(insights.metrics_slot)
-    tab = insights.metrics_tab
+    tabs.select("metrics")
+    assert console.insights.metrics is not None
+    tab = console.insights.metrics.view
     qtbot.waitUntil(lambda: tab.across.has_chart and tab.history.has_chart, timeout=10_000)
     assert tab.current_metric == "test_auc"
     # test_auc was logged once: the history shows the headline metric that has a curve.
@@ -262,10 +262,11 @@ def test_metrics_and_compare_tabs(window: MainWindow, model_key: int, qtbot: QtB
     assert [s.label for s in tab.history.series] == ["v4 (champion)", "v3 (production)"]
     tab.by_time.setChecked(True)
     assert tab.history.axis is HistoryAxis.TIME
-    save_screenshot(window, "charts_metrics_tab")
+    save_screenshot(console.window, "charts_metrics_tab")
 
-    insights.setCurrentWidget(insights.compare_slot)
-    compare = insights.compare_tab
+    tabs.select("compare")
+    assert console.insights.compare is not None
+    compare = console.insights.compare.view
     qtbot.waitUntil(lambda: compare.comparison is not None, timeout=10_000)
     assert compare.pair == (3, 4)  # production against the selected version
     assert compare.comparison is not None and compare.comparison.version_b == 4
@@ -277,4 +278,4 @@ def test_metrics_and_compare_tabs(window: MainWindow, model_key: int, qtbot: QtB
     assert compare.params.rowCount() == 3
     assert "1 dataset differs" in compare.summary.text()
     assert compare.chart.has_chart
-    save_screenshot(window, "charts_compare_tab")
+    save_screenshot(console.window, "charts_compare_tab")

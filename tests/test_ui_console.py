@@ -14,8 +14,9 @@ from PySide6.QtWidgets import QApplication
 from app.bootstrap import AppContext
 from app.domain.errors import CacheCorrupt
 from app.ui.main import run_console
-from app.ui.main_window import MainWindow
-from app.ui.qt_log import install_qt_message_handler, restore_qt_message_handler
+from app.ui.portfolio.portfolio_ui import PortfolioUi
+from app.ui.shell.main_window import MainWindow
+from app.ui.shell.qt_log import install_qt_message_handler, restore_qt_message_handler
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
@@ -49,21 +50,22 @@ def test_console_starts_the_demo_on_an_empty_profile_and_quits_cleanly(
 
     def poll() -> None:
         window = _main_window()
-        if window is None:
+        portfolio = window.findChild(PortfolioUi) if window is not None else None
+        if window is None or portfolio is None:
             return
-        view = window.portfolio_view
-        if window.status.progress.isVisible() and "progress" not in seen_pages:
+        view = portfolio.portfolio_view
+        if window.progress.isVisible() and "progress" not in seen_pages:
             seen_pages.add("progress")
             shots.append(save_screenshot(window, "console_demo_progress"))
         if view.stack.currentWidget() is view.empty:
             seen_pages.add(view.empty.title.text())
-        done = not window.syncer.busy and window.portfolio_model.rowCount() > 0
+        done = not portfolio.syncer.busy and portfolio.portfolio_model.rowCount() > 0
         if not done and time.monotonic() - started < DEMO_DEADLINE_S:
             return
         if done:
-            view.select_key(window.portfolio_model.key_at(1))
+            view.select_key(portfolio.portfolio_model.key_at(1))
             shots.append(save_screenshot(window, "console_demo"))
-        window.console_actions.quit.trigger()
+        window.shell_actions.quit.trigger()
 
     timer = QTimer()
     timer.timeout.connect(poll)

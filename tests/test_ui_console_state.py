@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.domain.portfolio import RegistryStatus
-from app.ui.console_state import (
+from app.ui.common.formatting import aliases_text, relative_time
+from app.ui.portfolio.console_state import (
     FailureKind,
     connectivity,
     failure_banner,
     freshness,
     shows_demo,
 )
-from app.ui.formatting import aliases_text, relative_time
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

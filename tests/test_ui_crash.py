@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
 from app.domain.progress import ProgressCallback
-from app.ui.crash import CrashHandler, crash_message
-from app.ui.signals import emit
-from app.ui.tasks import TaskRunner
+from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
+from app.ui.shell.crash import CrashHandler, crash_message
 from tests.ui_helpers import no_leaks
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]

@@ -26,17 +26,16 @@ from app.domain.endpoints import (
 from app.domain.serving import ServingState, ServingStatus
 from app.services.endpoints import EndpointStatus, ProbeOutcome
 from app.stores.endpoint_store import EndpointStore
-from app.ui.endpoint_dialog import EndpointDialog
-from app.ui.endpoints_model import (
+from app.ui.common.tasks import TaskRunner
+from app.ui.console import Console, build_console
+from app.ui.portfolio.portfolio_model import Column
+from app.ui.serving.endpoint_dialog import EndpointDialog
+from app.ui.serving.endpoints_model import (
     DRIFT_BACKGROUND,
     EndpointColumn,
     EndpointsModel,
     drift_by_model,
 )
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.portfolio_model import Column
-from app.ui.tasks import TaskRunner
 from tests import lineage_data as data
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.fixtures.serving import MlserverEndpoint
@@ -165,29 +164,29 @@ def offline_ctx(tmp_path: Path) -> Iterator[AppContext]:
         context.close()
 
 
-def _open(ctx: AppContext, qtbot: QtBot) -> MainWindow:
-    window = build_main_window(ctx)
-    window.resize(1500, 1000)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+def _open(ctx: AppContext, qtbot: QtBot) -> Console:
+    console = build_console(ctx)
+    console.window.resize(1500, 1000)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    return console
 
 
-def _close(window: MainWindow) -> None:
-    window.close()
-    window.deleteLater()
+def _close(console: Console) -> None:
+    console.window.close()
+    console.window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_drift_in_the_page_and_in_the_portfolio(offline_ctx: AppContext, qtbot: QtBot) -> None:
-    window = _open(offline_ctx, qtbot)
+    console = _open(offline_ctx, qtbot)
     try:
-        page = window.serving.page
+        page = console.serving.page
         qtbot.waitUntil(lambda: page.loaded, timeout=10_000)
         assert page.model.rowCount() == 2
-        assert window.pages.tab_text("endpoints") == "Endpoints (1)"  # one drifts
+        assert console.window.pages.tab_text("endpoints") == "Endpoints (1)"  # one drifts
         # The portfolio marks the model whose endpoint serves off-alias, on its aliases.
-        model = window.portfolio_model
+        model = console.portfolio.portfolio_model
         row = next(r for r in range(model.rowCount()) if model.row_at(r).name == data.MODEL)  # type: ignore[union-attr]
         aliases = model.index(row, Column.ALIASES)
         assert model.data(aliases, Qt.ItemDataRole.DecorationRole) is not None
@@ -198,19 +197,25 @@ def test_drift_in_the_page_and_in_the_portfolio(offline_ctx: AppContext, qtbot: 
             model.data(model.index(other, Column.ALIASES), Qt.ItemDataRole.DecorationRole) is None
         )
 
-        window.pages.select("endpoints")
+        console.window.pages.select("endpoints")
         assert page.select("mortgage-green")
-        assert "DRIFT." in page.reason.text() and "not the approved version" in page.reason.text()
-        qtbot.waitUntil(lambda: page.charts.has_chart, timeout=10_000)
-        assert page.outages.count() == 1 and "Connection refused" in page.outages.item(0).text()  # type: ignore[union-attr]
-        save_screenshot(window, "endpoints_drift")
+        assert (
+            "DRIFT." in page.detail.reason.text()
+            and "not the approved version" in page.detail.reason.text()
+        )
+        qtbot.waitUntil(lambda: page.detail.charts.has_chart, timeout=10_000)
+        assert (
+            page.detail.outages.count() == 1
+            and "Connection refused" in page.detail.outages.item(0).text()
+        )  # type: ignore[union-attr]
+        save_screenshot(console.window, "endpoints_drift")
 
-        page.window_picker.setCurrentIndex(0)  # last hour
-        qtbot.waitUntil(lambda: page.charts.window_label == "last hour", timeout=10_000)
+        page.detail.window_picker.setCurrentIndex(0)  # last hour
+        qtbot.waitUntil(lambda: page.detail.charts.window_label == "last hour", timeout=10_000)
         page.interval.setValue(45)
         assert offline_ctx.endpoints.poll_interval_s() == 45
     finally:
-        _close(window)
+        _close(console)
 
 
 # ---------------------------------------------------------------- real MLServer
@@ -249,16 +254,16 @@ def test_mlserver_endpoint_polled_by_the_console(
     # second endpoint on the same server declares 'v1' is version 2: match.
     live_ctx.endpoints.add(_mlserver("mortgage-mlserver", mlserver_endpoint))
     live_ctx.endpoints.add(_mlserver("mortgage-mapped", mlserver_endpoint, version_map={"v1": 2}))
-    window = _open(live_ctx, qtbot)
+    console = _open(live_ctx, qtbot)
     try:
-        page, monitor = window.serving.page, window.serving.monitor
+        page, monitor = console.serving.page, console.serving.monitor
         qtbot.waitUntil(lambda: page.loaded, timeout=10_000)
         gui_thread = QThread.currentThread()
         seen: list[tuple[str, bool]] = []
         monitor.outcome.connect(
             lambda o: seen.append((o.config.name, QThread.currentThread() is gui_thread))
         )
-        window.start(start_demo=False)  # the console starts the poller after first paint
+        console.start(start_demo=False)  # the console starts the poller after first paint
         qtbot.waitUntil(lambda: monitor.running, timeout=10_000)
         qtbot.waitUntil(lambda: len({n for n, _ in seen}) == 2, timeout=PROBE_TIMEOUT_MS)
         assert all(on_gui for _, on_gui in seen), "outcomes must arrive on the GUI thread"
@@ -273,28 +278,33 @@ def test_mlserver_endpoint_polled_by_the_console(
         assert m.data(m.index(drift_row, EndpointColumn.SERVED)) == "v1"
         assert m.data(m.index(drift_row, EndpointColumn.APPROVED)) == "production → v2"
         assert m.data(m.index(match_row, EndpointColumn.SERVING)) == "Match"
-        assert window.portfolio_model.serving_drift
-        qtbot.waitUntil(lambda: window.pages.tab_text("endpoints") == "Endpoints (1)")
+        assert console.portfolio.portfolio_model.serving_drift
+        qtbot.waitUntil(lambda: console.window.pages.tab_text("endpoints") == "Endpoints (1)")
 
         # A second probe gives rates (they need two scrapes), and the chart shows them.
         mlserver_endpoint.infer()
-        window.pages.select("endpoints")
+        console.window.pages.select("endpoints")
         assert page.select("mortgage-mlserver")
         with qtbot.waitSignal(monitor.outcome, timeout=PROBE_TIMEOUT_MS):
             qtbot.mouseClick(page.probe_button, Qt.MouseButton.LeftButton)
         # Both probes may fall in one chart bucket: count the probes the points stand for.
         qtbot.waitUntil(
-            lambda: page.charts.has_chart and sum(x.samples for x in page.charts.samples) >= 2,
+            lambda: (
+                page.detail.charts.has_chart
+                and sum(x.samples for x in page.detail.charts.samples) >= 2
+            ),
             timeout=PROBE_TIMEOUT_MS,
         )
-        assert any(x.stats is not None for x in page.charts.samples)
-        assert "DRIFT." in page.reason.text()
-        assert "points to version 2" in page.reason.text()
-        page.window_picker.setCurrentIndex(0)  # the last hour: where this endpoint's probes are
-        qtbot.waitUntil(lambda: page.charts.window_label == "last hour", timeout=10_000)
-        save_screenshot(window, "endpoints_mlserver")
+        assert any(x.stats is not None for x in page.detail.charts.samples)
+        assert "DRIFT." in page.detail.reason.text()
+        assert "points to version 2" in page.detail.reason.text()
+        page.detail.window_picker.setCurrentIndex(
+            0
+        )  # the last hour: where this endpoint's probes are
+        qtbot.waitUntil(lambda: page.detail.charts.window_label == "last hour", timeout=10_000)
+        save_screenshot(console.window, "endpoints_mlserver")
     finally:
-        _close(window)
+        _close(console)
     assert not monitor.running  # stopped on quit
 
 

@@ -24,11 +24,10 @@ from app.domain.ledger import (
 )
 from app.domain.ledger_query import LedgerQuery, alias_payload, model_subject
 from app.stores.ledger_store import LedgerStore
-from app.ui.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
-from app.ui.audit_page import AuditTrailPage
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.tasks import TaskRunner
+from app.ui.audit.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
+from app.ui.audit.audit_page import AuditTrailPage
+from app.ui.common.tasks import TaskRunner
+from app.ui.console import Console, build_console
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
@@ -66,29 +65,29 @@ def _fill(ctx: AppContext, n: int = EVENTS) -> None:
             )
 
 
-def _open(ctx: AppContext, qtbot: QtBot) -> MainWindow:
-    window = build_main_window(ctx)
-    window.resize(1360, 860)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+def _open(ctx: AppContext, qtbot: QtBot) -> Console:
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    return console
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
     _fill(ctx)
-    win = _open(ctx, qtbot)
+    console = _open(ctx, qtbot)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def _audit_page(window: MainWindow, qtbot: QtBot) -> AuditTrailPage:
-    assert window.pages.select("audit")
-    page = window.governance.audit
+def _audit_page(console: Console, qtbot: QtBot) -> AuditTrailPage:
+    assert console.window.pages.select("audit")
+    page = console.audit.page
     qtbot.waitUntil(lambda: not page.model.loading and page.model.rowCount() > 0)
     return page
 
@@ -141,8 +140,8 @@ def test_model_passes_qtmodeltester_loaded_or_not(
         runner.shutdown()
 
 
-def test_filters_run_in_sql_and_say_when_nothing_matches(window: MainWindow, qtbot: QtBot) -> None:
-    page = _audit_page(window, qtbot)
+def test_filters_run_in_sql_and_say_when_nothing_matches(console: Console, qtbot: QtBot) -> None:
+    page = _audit_page(console, qtbot)
     model = page.model
     assert page.count_label.text() == f"{EVENTS} events"
 
@@ -176,35 +175,35 @@ def test_filters_run_in_sql_and_say_when_nothing_matches(window: MainWindow, qtb
 
 
 def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext
+    console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
-    page = _audit_page(window, qtbot)
-    assert not page.progress.isVisible()
-    qtbot.mouseClick(page.verify_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page.report is not None)
-    report = page.report
+    page = _audit_page(console, qtbot)
+    assert not page.checks.progress.isVisible()
+    qtbot.mouseClick(page.checks.verify_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    report = page.checks.report
     assert report is not None and report.ok and report.head is not None
-    assert page.result.isVisible() and page.result.kind == "success"
-    text_ = page.result.label.text()
+    assert page.checks.result.isVisible() and page.checks.result.kind == "success"
+    text_ = page.checks.result.label.text()
     assert text_.startswith(f"Ledger intact: {report.events_checked:,} events")
     assert f"head checkpoint {report.head} — keep it for your next audit" in text_
-    assert page.copy_button.isVisible() and not page.jump_button.isVisible()
-    page.copy_button.click()
+    assert page.checks.copy_button.isVisible() and not page.checks.jump_button.isVisible()
+    page.checks.copy_button.click()
     assert QApplication.clipboard().text() == str(report.head)
     _wait_rows_loaded(qtbot, page.model, range(30))
-    save_screenshot(window, "gov_audit_verified")
+    save_screenshot(console.window, "gov_audit_verified")
 
     # The kept checkpoint proves, next time, that nothing before it was rewritten.
-    page.checkpoint.setText(str(report.head))
-    page.report = None
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: page.report is not None)
-    assert "still extends your checkpoint" in page.result.label.text()
+    page.checks.checkpoint.setText(str(report.head))
+    page.checks.report = None
+    page.checks.verify_button.click()
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    assert "still extends your checkpoint" in page.checks.result.label.text()
 
-    page.checkpoint.setText("yesterday's")
-    page.verify_button.click()
-    assert page.checkpoint_error.isVisible()
-    assert "SEQ:HASH" in page.checkpoint_error.text()
+    page.checks.checkpoint.setText("yesterday's")
+    page.checks.verify_button.click()
+    assert page.checks.checkpoint_error.isVisible()
+    assert "SEQ:HASH" in page.checks.checkpoint_error.text()
 
 
 def _drop_ledger_triggers(ctx: AppContext) -> None:
@@ -219,9 +218,9 @@ def _drop_ledger_triggers(ctx: AppContext) -> None:
 
 
 def test_tampered_event_is_reported_and_selected(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext
+    console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
-    page = _audit_page(window, qtbot)
+    page = _audit_page(console, qtbot)
     victim = ctx.audit.events([121])[0]  # a comment by ada
     _drop_ledger_triggers(ctx)
     forged = canonical_body(
@@ -239,18 +238,21 @@ def test_tampered_event_is_reported_and_selected(
     qtbot.waitUntil(lambda: page.model.query.actor == "bob" and not page.model.loading)
     assert page.model.row_of_seq(121) is None
 
-    page.verify_button.click()
-    qtbot.waitUntil(lambda: page.report is not None)
-    assert page.report is not None and page.report.problem is not None
-    assert page.report.problem.seq == 121
-    assert page.result.kind == "error"
-    message = page.result.label.text()
+    page.checks.verify_button.click()
+    qtbot.waitUntil(lambda: page.checks.report is not None)
+    assert page.checks.report is not None and page.checks.report.problem is not None
+    assert page.checks.report.problem.seq == 121
+    assert page.checks.result.kind == "error"
+    message = page.checks.result.label.text()
     assert message.startswith("Ledger NOT intact — first bad event 121: Event 121 was altered")
     assert "Events 1–120 verify" in message
-    assert page.jump_button.isVisible() and page.jump_button.text() == "Jump to event 121"
-    assert not page.copy_button.isVisible()
+    assert (
+        page.checks.jump_button.isVisible()
+        and page.checks.jump_button.text() == "Jump to event 121"
+    )
+    assert not page.checks.copy_button.isVisible()
 
-    page.jump_button.click()
+    page.checks.jump_button.click()
     qtbot.waitUntil(lambda: page.selected_seq == 121)
     row = page.model.row_of_seq(121)
     assert row is not None
@@ -262,33 +264,33 @@ def test_tampered_event_is_reported_and_selected(
     assert row is not None
     _wait_rows_loaded(qtbot, page.model, range(max(0, row - 15), row + 15))
     assert page.model.data(page.model.index(row, AuditColumn.SUMMARY)) == "Nothing to see."
-    save_screenshot(window, "gov_audit_tampered")
+    save_screenshot(console.window, "gov_audit_tampered")
 
 
 def test_export_runs_in_a_worker_and_is_recorded(
-    window: MainWindow, qtbot: QtBot, ctx: AppContext, tmp_path: Path
+    console: Console, qtbot: QtBot, ctx: AppContext, tmp_path: Path
 ) -> None:
-    page = _audit_page(window, qtbot)
+    page = _audit_page(console, qtbot)
     before = page.model.rowCount()
     target = tmp_path / "ledger.jsonl"
-    page.choose_export = lambda _parent: (target, ExportFormat.JSONL)
-    page.export_button.click()
-    qtbot.waitUntil(lambda: page.result.isVisible())
-    assert page.result.kind == "success", page.result.label.text()
+    page.checks.choose_export = lambda _parent: (target, ExportFormat.JSONL)
+    page.checks.export_button.click()
+    qtbot.waitUntil(lambda: page.checks.result.isVisible())
+    assert page.checks.result.kind == "success", page.checks.result.label.text()
     assert target.exists()
     lines = target.read_bytes().splitlines()
     assert len(lines) == before
     assert json.loads(lines[0])["body"]["seq"] == 1
-    assert f"Exported {before:,} events to {target}" in page.result.label.text()
+    assert f"Exported {before:,} events to {target}" in page.checks.result.label.text()
     # The export.made event appears at the top once the model re-reads the ledger.
     qtbot.waitUntil(lambda: page.model.rowCount() == before + 1)
     _wait_rows_loaded(qtbot, page.model, range(1))
     assert page.model.data(page.model.index(0, AuditColumn.ACTION)) == "Ledger exported"
 
     # A cancelled file dialog does nothing.
-    page.choose_export = lambda _parent: None
-    page.export_button.click()
-    assert not page.progress.isVisible()
+    page.checks.choose_export = lambda _parent: None
+    page.checks.export_button.click()
+    assert not page.checks.progress.isVisible()
 
 
 @pytest.mark.slow
@@ -298,11 +300,11 @@ def test_a_million_events_load_lazily_and_verify_cancels(
     from bench.bench_ledger import _chain
 
     assert LedgerStore(ctx.db).import_events(_chain(1_000_000), None) == 1_000_000
-    window = _open(ctx, qtbot)
+    console = _open(ctx, qtbot)
     try:
-        page = window.governance.audit
+        page = console.audit.page
         # How fast is measured in bench/bench_audit_view.py; this checks it stays lazy.
-        window.pages.select("audit")
+        console.window.pages.select("audit")
         page.model.reload()
         qtbot.waitUntil(lambda: page.model.rowCount() == 1_000_000, timeout=5000)
         qtbot.waitUntil(lambda: page.model.is_loaded(0), timeout=5000)
@@ -316,14 +318,14 @@ def test_a_million_events_load_lazily_and_verify_cancels(
         # Verifying a million events shows progress and can be cancelled.
         messages: list[str] = []
         page.message.connect(messages.append)
-        page.verify_button.click()
-        assert page.cancel_button.isVisible() and not page.verify_button.isEnabled()
-        qtbot.waitUntil(lambda: "of 1,000,000" in page.progress_label.text(), timeout=10_000)
-        page.cancel_button.click()
-        qtbot.waitUntil(lambda: not page.cancel_button.isVisible(), timeout=10_000)
+        page.checks.verify_button.click()
+        assert page.checks.cancel_button.isVisible() and not page.checks.verify_button.isEnabled()
+        qtbot.waitUntil(lambda: "of 1,000,000" in page.checks.progress_label.text(), timeout=10_000)
+        page.checks.cancel_button.click()
+        qtbot.waitUntil(lambda: not page.checks.cancel_button.isVisible(), timeout=10_000)
         assert messages[-1] == "Verification was cancelled; nothing was changed."
-        assert page.report is None and page.verify_button.isEnabled()
+        assert page.checks.report is None and page.checks.verify_button.isEnabled()
     finally:
-        window.close()
-        window.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

@@ -17,14 +17,13 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext
 from app.domain.cancel import CancelToken
 from app.domain.governance import Role
-from app.ui.alias_history import AliasMovesModel, load_alias_history
-from app.ui.governance_data import load_governance
-from app.ui.inbox_model import InboxFilter, InboxModel, filter_items
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.navigation import badge_text
-from app.ui.request_detail import TimelineModel, load_request_detail
-from app.ui.violations_page import ViolationsModel
+from app.ui.common.formatting import badge_text
+from app.ui.console import Console, build_console
+from app.ui.governance.alias_history import AliasMovesModel, load_alias_history
+from app.ui.governance.governance_data import load_governance
+from app.ui.governance.inbox_model import InboxFilter, InboxModel, filter_items
+from app.ui.governance.request_detail import TimelineModel, load_request_detail
+from app.ui.governance.violations_page import ViolationsModel
 from tests.ui_helpers import make_context, no_leaks, save_screenshot, seed_cache
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]
@@ -43,57 +42,59 @@ def ctx(tmp_path: Path) -> Iterator[AppContext]:
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
-    win = build_main_window(ctx)
-    win.resize(1360, 860)
-    win.show()
-    qtbot.waitExposed(win)
-    win.activateWindow()
-    qtbot.waitUntil(win.isActiveWindow)
-    qtbot.waitUntil(lambda: win.governance.data.loaded)
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    console.window.activateWindow()
+    qtbot.waitUntil(console.window.isActiveWindow)
+    qtbot.waitUntil(lambda: console.governance.data.loaded)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def test_pages_have_tabs_shortcuts_and_a_go_menu(window: MainWindow, qtbot: QtBot) -> None:
-    pages = window.pages
+def test_pages_have_tabs_shortcuts_and_a_go_menu(console: Console, qtbot: QtBot) -> None:
+    pages = console.window.pages
     assert pages.keys()[:4] == ["portfolio", "approvals", "audit", "violations"]
     assert pages.current_key == "portfolio"
     for n, key in ((2, "approvals"), (3, "audit"), (4, "violations"), (1, "portfolio")):
-        QTest.keyClick(window, getattr(Qt.Key, f"Key_{n}"), Qt.KeyboardModifier.ControlModifier)
+        QTest.keyClick(
+            console.window, getattr(Qt.Key, f"Key_{n}"), Qt.KeyboardModifier.ControlModifier
+        )
         assert pages.current_key == key
         assert pages.stack.currentWidget() is pages.page(key)
     assert pages.menu is not None
     titles = [a.text() for a in pages.menu.actions()]
     assert titles[:4] == ["Portfolio", "Approvals", "Audit trail", "Violations"]
-    menus = [a.text() for a in window.menuBar().actions()]
+    menus = [a.text() for a in console.window.menuBar().actions()]
     assert menus.index("&Identity") < menus.index("&Go") < menus.index("&Help")
     assert "(Ctrl+2)" in pages.tabs.tabToolTip(1)
 
     # Another area adds its page with a badge; the count shows in its tab.
     count: list[int | None] = [None]
     extra = QLabel("extra")
-    window.add_page("extra", "Extra", extra, badge=lambda: count[0], position=1)
+    console.window.add_page("extra", "Extra", extra, badge=lambda: count[0], position=1)
     assert pages.keys()[1] == "extra"
     assert pages.tab_text("extra") == "Extra"
     count[0] = 3
     pages.refresh_badges()
     assert pages.tab_text("extra") == "Extra (3)"
-    QTest.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClick(console.window, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     assert pages.current_key == "extra"
     with pytest.raises(ValueError, match="already exists"):
-        window.add_page("extra", "Again", QLabel())
+        console.window.add_page("extra", "Again", QLabel())
     assert badge_text("Violations", 0) == "Violations"
     assert badge_text("Violations", 1200) == "Violations (1,200)"
 
 
-def test_without_an_identity_every_page_says_what_to_do(window: MainWindow, qtbot: QtBot) -> None:
-    window.pages.select("approvals")
-    gov = window.governance
+def test_without_an_identity_every_page_says_what_to_do(console: Console, qtbot: QtBot) -> None:
+    console.window.pages.select("approvals")
+    gov = console.governance
     assert gov.identity_label.text() == ENROLL
     assert gov.enroll_action.isEnabled()
     assert not gov.roles_action.isEnabled()
@@ -106,11 +107,11 @@ def test_without_an_identity_every_page_says_what_to_do(window: MainWindow, qtbo
     assert approvals.detail.empty.title.text() == "No request selected"
     violations = gov.violations
     assert violations.empty.title.text() == "No violations observed"
-    audit = gov.audit
+    audit = console.audit.page
     # The audit table reloads in a worker once governance data has loaded.
     qtbot.waitUntil(lambda: audit.empty.title.text() == "The audit ledger is empty")
     assert audit.count_label.text() == "0 events"
-    save_screenshot(window, "gov_empty_no_identity")
+    save_screenshot(console.window, "gov_empty_no_identity")
 
 
 def _governed_ledger(ctx: AppContext) -> str:
@@ -176,19 +177,19 @@ def test_admin_sees_roles_and_a_request_without_a_decision_right(
     ctx: AppContext, qtbot: QtBot
 ) -> None:
     rid = _governed_ledger(ctx)
-    window = build_main_window(ctx)
-    window.resize(1360, 860)
-    window.show()
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
     try:
-        gov = window.governance
+        gov = console.governance
         qtbot.waitUntil(lambda: gov.data.loaded)
         assert gov.identity_label.text() == "Signed in as Ada Lovelace (ada) · admin, requester"
         assert gov.roles_action.isEnabled()
-        assert window.pages.tab_text("violations") == "Violations (1)"
-        assert window.pages.tab_text("approvals") == "Approvals"  # nothing waits for Ada
+        assert console.window.pages.tab_text("violations") == "Violations (1)"
+        assert console.window.pages.tab_text("approvals") == "Approvals"  # nothing waits for Ada
 
         page = gov.approvals
-        window.pages.select("approvals")
+        console.window.pages.select("approvals")
         assert page.empty.title.text() == "No requests waiting for you"
         assert "do not have the approver role" in page.empty.text.text()
         page.set_filter(InboxFilter.MINE)
@@ -205,6 +206,6 @@ def test_admin_sees_roles_and_a_request_without_a_decision_right(
             "report' missing."
         )
     finally:
-        window.close()
-        window.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

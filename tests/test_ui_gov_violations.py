@@ -17,12 +17,11 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext
 from app.connectors.mlflow_registry import MlflowRegistryClient
 from app.domain.entities import MetricPoint
-from app.ui.identity_dialogs import SESSION_ONLY_WARNING, EnrollDialog
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.portfolio_model import VIOLATION_TOOLTIP, Column
-from app.ui.tasks import TaskRunner
-from app.ui.violations_page import ViolationColumn
+from app.ui.common.tasks import TaskRunner
+from app.ui.console import Console, build_console
+from app.ui.governance.identity_dialogs import SESSION_ONLY_WARNING, EnrollDialog
+from app.ui.governance.violations_page import ViolationColumn
+from app.ui.portfolio.portfolio_model import VIOLATION_TOOLTIP, Column
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
@@ -66,39 +65,39 @@ def ctx(tmp_path: Path, seeded_registry: MlflowRegistry) -> Iterator[AppContext]
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
-    win = build_main_window(ctx)
-    win.resize(1360, 860)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.governance.data.loaded, timeout=TIMEOUT)
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    qtbot.waitUntil(lambda: console.governance.data.loaded, timeout=TIMEOUT)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def _sync(window: MainWindow, qtbot: QtBot) -> None:
-    refreshes = window.governance.controller
-    window.sync_now()
-    assert window.syncer.syncing
-    qtbot.waitUntil(lambda: not window.syncer.busy, timeout=TIMEOUT)
+def _sync(console: Console, qtbot: QtBot) -> None:
+    refreshes = console.governance.controller
+    console.portfolio.sync_now()
+    assert console.portfolio.syncer.syncing
+    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not refreshes.refreshing, timeout=TIMEOUT)
 
 
-def _show_model(window: MainWindow, ctx: AppContext, qtbot: QtBot, name: str) -> None:
-    window.pages.select("portfolio")
+def _show_model(console: Console, ctx: AppContext, qtbot: QtBot, name: str) -> None:
+    console.window.pages.select("portfolio")
     key = ctx.portfolio.find_model(name, "reg").model_key
-    assert window.portfolio_view.select_key(key)
-    qtbot.waitUntil(lambda: window.detail_view.detail is not None)
+    assert console.portfolio.portfolio_view.select_key(key)
+    qtbot.waitUntil(lambda: console.portfolio.detail_view.detail is not None)
 
 
-def _enroll(window: MainWindow, qtbot: QtBot) -> None:
-    gov = window.governance
+def _enroll(console: Console, qtbot: QtBot) -> None:
+    gov = console.governance
     page = gov.approvals
-    window.pages.select("approvals")
+    console.window.pages.select("approvals")
     assert page.list_stack.currentWidget() is page.empty
     assert page.empty.title.text() == "No identity yet — Identity → Enroll…"
     [enroll] = page.empty.buttons
@@ -132,33 +131,33 @@ def _enroll(window: MainWindow, qtbot: QtBot) -> None:
 
 
 def test_alias_moved_in_mlflow_is_a_violation_with_its_history(
-    window: MainWindow, ctx: AppContext, qtbot: QtBot, seeded_registry: MlflowRegistry, model: str
+    console: Console, ctx: AppContext, qtbot: QtBot, seeded_registry: MlflowRegistry, model: str
 ) -> None:
-    gov = window.governance
+    gov = console.governance
     # Nothing known yet: the identity hint and the empty violations page.
     assert gov.identity_label.text() == "No identity yet — Identity → Enroll…"
-    window.pages.select("violations")
+    console.window.pages.select("violations")
     assert gov.violations.stack.currentWidget() is gov.violations.empty
     assert gov.violations.empty.title.text() == "No violations observed"
-    assert window.pages.tab_text("violations") == "Violations"
+    assert console.window.pages.tab_text("violations") == "Violations"
 
-    _sync(window, qtbot)  # the first sync records the registry's aliases as the baseline
-    _show_model(window, ctx, qtbot, model)
+    _sync(console, qtbot)  # the first sync records the registry's aliases as the baseline
+    _show_model(console, ctx, qtbot, model)
     panel = gov.panel
     assert not panel.request_button.isEnabled()
     assert panel.request_button.toolTip() == "No identity yet — Identity → Enroll… first."
 
-    _enroll(window, qtbot)
-    _show_model(window, ctx, qtbot, model)
+    _enroll(console, qtbot)
+    _show_model(console, ctx, qtbot, model)
     qtbot.waitUntil(panel.request_button.isEnabled, timeout=TIMEOUT)
 
     with MlflowRegistryClient(seeded_registry.config(), None) as client:
         client.set_registered_model_alias(model, "production", 3)
-    _sync(window, qtbot)
+    _sync(console, qtbot)
 
     # The Violations page, its badge and the portfolio marker all show it.
     page = gov.violations
-    window.pages.select("violations")
+    console.window.pages.select("violations")
     qtbot.waitUntil(lambda: any(v.model == model for v in gov.data.violations), timeout=TIMEOUT)
     assert page.stack.currentWidget() is page.listing
     row = next(
@@ -170,15 +169,15 @@ def test_alias_moved_in_mlflow_is_a_violation_with_its_history(
     assert cells[: ViolationColumn.WHEN] == [model, "reg", "production", "v1 → v3"]
     assert cells[ViolationColumn.OBSERVED_BY] == "carol"
     count = len(gov.data.violations)
-    assert window.pages.tab_text("violations") == f"Violations ({count})"
+    assert console.window.pages.tab_text("violations") == f"Violations ({count})"
     page.table.selectRow(row)
     assert page.description.text() == (
         f"Alias 'production' of {model} (reg) moved from v1 to v3 without an approved "
         "promotion request."
     )
-    save_screenshot(window, "gov_violations")
+    save_screenshot(console.window, "gov_violations")
 
-    pm = window.portfolio_model
+    pm = console.portfolio.portfolio_model
     key = ctx.portfolio.find_model(model, "reg").model_key
     prow = pm.row_of(key)
     assert prow is not None
@@ -190,14 +189,17 @@ def test_alias_moved_in_mlflow_is_a_violation_with_its_history(
     violation = page.selected
     assert violation is not None
     page.show_event_button.click()
-    assert window.pages.current_key == "audit"
-    qtbot.waitUntil(lambda: gov.audit.selected_seq == violation.seq, timeout=TIMEOUT)
+    assert console.window.pages.current_key == "audit"
+    qtbot.waitUntil(lambda: console.audit.page.selected_seq == violation.seq, timeout=TIMEOUT)
 
     # "Show model" opens the model's governance tab: the baseline, then the unapproved move.
-    window.pages.select("violations")
+    console.window.pages.select("violations")
     page.show_model_button.click()
-    assert window.pages.current_key == "portfolio"
-    assert window.detail_view.detail is not None and window.detail_view.detail.name == model
+    assert console.window.pages.current_key == "portfolio"
+    assert (
+        console.portfolio.detail_view.detail is not None
+        and console.portfolio.detail_view.detail.name == model
+    )
     assert panel.isVisible()
     qtbot.waitUntil(
         lambda: (
@@ -224,7 +226,7 @@ def test_alias_moved_in_mlflow_is_a_violation_with_its_history(
     panel.when.setDateTime(QDateTime.fromMSecsSinceEpoch(int(first.at.timestamp() * 1000) - 60_000))
     assert "knew nothing of 'production' yet" in panel.answer.text()
     panel.now_button.click()
-    save_screenshot(window, "gov_alias_history")
+    save_screenshot(console.window, "gov_alias_history")
 
 
 def test_enroll_warns_when_the_key_would_be_session_only(ctx: AppContext, qtbot: QtBot) -> None:

@@ -27,15 +27,14 @@ from app.domain.ledger_query import LedgerQuery
 from app.services.governance import TAG_REQUEST
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
-from app.ui.approvals_page import ApprovalsPage
-from app.ui.audit_model import AuditColumn
-from app.ui.comment_dialog import CommentDialog
-from app.ui.identity_dialogs import RolesDialog
-from app.ui.inbox_model import InboxColumn, InboxFilter
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.request_dialog import RequestPromotionDialog
-from app.ui.signing_dialog import PART11_STATEMENT, SigningDialog, canonical_manifest
+from app.ui.audit.audit_model import AuditColumn
+from app.ui.console import Console, build_console
+from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.comment_dialog import CommentDialog
+from app.ui.governance.identity_dialogs import RolesDialog
+from app.ui.governance.inbox_model import InboxColumn, InboxFilter
+from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.signing_dialog import PART11_STATEMENT, SigningDialog, canonical_manifest
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import no_leaks, save_screenshot
 
@@ -52,11 +51,11 @@ class Desk:
     """One person's console: their profile's context and main window."""
 
     ctx: AppContext
-    window: MainWindow
+    console: Console
 
     @property
     def approvals(self) -> ApprovalsPage:
-        return self.window.governance.approvals
+        return self.console.governance.approvals
 
 
 @dataclass
@@ -96,18 +95,18 @@ def _profile(home: Path, user: str, ledger_url: str, registry: MlflowRegistry) -
     return ctx
 
 
-def _open(ctx: AppContext, qtbot: QtBot) -> MainWindow:
-    window = build_main_window(ctx)
-    window.resize(1360, 860)
-    window.show()
-    qtbot.waitExposed(window)
-    qtbot.waitUntil(lambda: window.governance.data.loaded, timeout=TIMEOUT)
-    return window
+def _open(ctx: AppContext, qtbot: QtBot) -> Console:
+    console = build_console(ctx)
+    console.window.resize(1360, 860)
+    console.window.show()
+    qtbot.waitExposed(console.window)
+    qtbot.waitUntil(lambda: console.governance.data.loaded, timeout=TIMEOUT)
+    return console
 
 
-def _close(window: MainWindow) -> None:
-    window.close()
-    window.deleteLater()
+def _close(console: Console) -> None:
+    console.window.close()
+    console.window.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
@@ -120,7 +119,7 @@ def team(
     ada = _profile(tmp_path / "ada", "ada", pg_database_url, seeded_registry)
     ann = _profile(tmp_path / "ann", "ann", pg_database_url, seeded_registry)
     contexts = [ada, ann]
-    windows: list[MainWindow] = []
+    windows: list[Console] = []
     try:
         ada.governance.grant("ada", Role.REQUESTER)
         ada.governance.grant("ada", Role.APPROVER)
@@ -130,18 +129,18 @@ def team(
         windows = [_open(ada, qtbot), _open(ann, qtbot)]
         yield Team(Desk(ada, windows[0]), Desk(ann, windows[1]), model, seeded_registry)
     finally:
-        for window in windows:
-            _close(window)
+        for console in windows:
+            _close(console)
         for ctx in contexts:
             ctx.close()
 
 
 def _show_version(desk: Desk, qtbot: QtBot, model: str, version: int) -> None:
-    window = desk.window
-    window.pages.select("portfolio")
+    console = desk.console
+    console.window.pages.select("portfolio")
     key = desk.ctx.portfolio.find_model(model, "reg").model_key
-    assert window.portfolio_view.select_key(key)
-    detail = window.detail_view
+    assert console.portfolio.portfolio_view.select_key(key)
+    detail = console.portfolio.detail_view
     qtbot.waitUntil(lambda: detail.detail is not None and detail.detail.name == model)
     row = detail.versions_model.row_of_version(version)
     assert row is not None
@@ -157,7 +156,7 @@ def _select_request(page: ApprovalsPage, qtbot: QtBot, request_id: str) -> None:
 
 def _request_from_the_dialog(team: Team, qtbot: QtBot) -> str:
     ada = team.ada
-    gov = ada.window.governance
+    gov = ada.console.governance
     _show_version(ada, qtbot, team.model, 2)
     gov.show_panel()
     button = gov.panel.request_button
@@ -208,11 +207,11 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
         "Shadow-test the deeper trees.",
         {"validation_report": "VR-2026-040"},
     ).request_id
-    ada.window.governance.controller.wrote()
+    ada.console.governance.controller.wrote()
 
     # -- Ada requested it: her Approve button says why she cannot (separation of duties).
     page = ada.approvals
-    ada.window.pages.select("approvals")
+    ada.console.window.pages.select("approvals")
     page.set_filter(InboxFilter.MINE)
     _select_request(page, qtbot, rid)
     assert not page.detail.approve_button.isEnabled()
@@ -226,9 +225,9 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
 
     # -- Ann: both requests wait for her.
     inbox = ann.approvals
-    ann.window.pages.select("approvals")
+    ann.console.window.pages.select("approvals")
     qtbot.waitUntil(lambda: inbox.filters.tabText(0) == "Waiting for me (2)", timeout=TIMEOUT)
-    assert ann.window.pages.tab_text("approvals") == "Approvals (2)"
+    assert ann.console.window.pages.tab_text("approvals") == "Approvals (2)"
     assert inbox.filter is InboxFilter.WAITING
     texts = {
         inbox.model.data(inbox.model.index(r, InboxColumn.PROMOTION))
@@ -245,7 +244,7 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     assert inbox.detail.status_line.text() == (
         "Still needed: 1 more approval from an approver; checklist item 'rollback plan' missing."
     )
-    save_screenshot(ann.window, "gov_inbox")
+    save_screenshot(ann.console.window, "gov_inbox")
     save_screenshot(inbox.detail, "gov_request_detail")
 
     # -- Ann comments on the first one (not signed), then approves it.
@@ -332,8 +331,8 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     save_screenshot(inbox.detail, "gov_request_applied")
 
     # -- The audit trail shows the signed approval.
-    audit = ann.window.governance.audit
-    ann.window.pages.select("audit")
+    audit = ann.console.audit.page
+    ann.console.window.pages.select("audit")
     audit.action.setCurrentIndex(audit.action.findData(LedgerAction.REQUEST_APPROVED.value))
     qtbot.waitUntil(
         lambda: (
@@ -349,7 +348,7 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
 
 def test_roles_and_request_are_refused_with_reasons(team: Team, qtbot: QtBot) -> None:
     ann = team.ann
-    gov = ann.window.governance
+    gov = ann.console.governance
     # Ann is an approver only: she may not request, nor manage roles.
     _show_version(ann, qtbot, team.model, 3)
     gov.show_panel()
@@ -368,7 +367,7 @@ def test_roles_and_request_are_refused_with_reasons(team: Team, qtbot: QtBot) ->
     assert not gov.enroll_action.isEnabled()
 
     # Ada, the admin, grants Ann the requester role from the Roles dialog.
-    ada_gov = team.ada.window.governance
+    ada_gov = team.ada.console.governance
     assert ada_gov.roles_action.isEnabled()
     ada_gov.roles_action.trigger()
     dialog = ada_gov.dialog
@@ -401,7 +400,7 @@ def test_rejection_needs_a_reason_and_closes_the_request(team: Team, qtbot: QtBo
     ).request_id
     ann = team.ann
     inbox = ann.approvals
-    ann.window.pages.select("approvals")
+    ann.console.window.pages.select("approvals")
     _select_request(inbox, qtbot, rid)
     qtbot.mouseClick(inbox.detail.reject_button, Qt.MouseButton.LeftButton)
     dialog = inbox.dialog
@@ -445,7 +444,7 @@ def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
     with team.client() as client:
         client.set_model_version_tag(team.model, 2, TAG_REQUEST, rid)
         client.set_registered_model_alias(team.model, "production", 2)
-    window = _open(ann, qtbot)  # Ann's console starts again
+    console = _open(ann, qtbot)  # Ann's console starts again
     try:
         qtbot.waitUntil(
             lambda: ann.governance.request(rid).state is RequestState.APPLIED, timeout=TIMEOUT
@@ -453,7 +452,7 @@ def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
         qtbot.waitUntil(
             lambda: (
                 "Recorded 1 promotion(s) the registry already showed applied"
-                in window.statusBar().currentMessage()
+                in console.window.statusBar().currentMessage()
             ),
             timeout=TIMEOUT,
         )
@@ -462,4 +461,4 @@ def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
         )
         assert [e.after["request_id"] for e in applied] == [rid]  # type: ignore[index]
     finally:
-        _close(window)
+        _close(console)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from app.domain.ledger import LedgerEvent
-from app.ui.ledger_text import event_summary
+from app.ui.common.ledger_text import event_summary
 
 
 def _event(action: str, before: object, after: object, reason: str = "") -> LedgerEvent:

@@ -20,12 +20,11 @@ from app.domain.lineage_layout import layout_graph
 from app.services.lineage import LineageService
 from app.stores.lineage_queries import LineageQueries
 from app.stores.portfolio_queries import PortfolioQueries
-from app.ui.lineage_items import NodeItem
-from app.ui.lineage_view import LineagePanel
-from app.ui.main import build_main_window
-from app.ui.main_window import MainWindow
-from app.ui.model_insights import ModelInsights
-from app.ui.tasks import TaskRunner
+from app.ui.common.tasks import TaskRunner
+from app.ui.console import Console, build_console
+from app.ui.insights.insights_ui import LineageDetailTab
+from app.ui.insights.lineage_items import NodeItem
+from app.ui.insights.lineage_view import LineagePanel
 from tests import lineage_data as data
 from tests.ui_helpers import make_context, no_leaks, save_screenshot
 
@@ -128,18 +127,18 @@ def test_nodes_open_details_and_datasets_list_other_versions(
 ) -> None:
     detail = ctx.portfolio.find_model(data.MODEL, data.REGISTRY)
     v3 = next(v for v in detail.versions if v.version == 3)
-    insights = ModelInsights(
+    opened_versions: list[tuple[str, str, int]] = []
+    tab = LineageDetailTab(
         LineageService(LineageQueries(ctx.db), PortfolioQueries(ctx.db), data.endpoint_statuses),
-        ctx.performance,
         runner,
+        lambda *version: opened_versions.append(version),
     )
-    qtbot.addWidget(insights)
-    insights.resize(1300, 620)
-    insights.show()
-    qtbot.waitExposed(insights)
-    insights.setCurrentWidget(insights.lineage_panel)
-    insights.show_version(detail, v3)
-    panel = insights.lineage_panel
+    panel = tab.panel
+    qtbot.addWidget(panel)
+    panel.resize(1300, 620)
+    panel.show()
+    qtbot.waitExposed(panel)
+    tab.show_version(detail, v3)
     qtbot.waitUntil(lambda: panel.graph is not None, timeout=10_000)
 
     holdout = dataset_id(data.HOLDOUT, data.HOLDOUT_DIGEST)
@@ -163,9 +162,10 @@ def test_nodes_open_details_and_datasets_list_other_versions(
     lgd = version_id(data.REGISTRY, data.OTHER_MODEL, 1)
     _click_node(qtbot, panel, lgd)
     assert panel.details.open_button.isVisibleTo(panel)
-    with qtbot.waitSignal(insights.open_version_requested) as opened:
+    with qtbot.waitSignal(panel.open_version_requested) as opened:
         qtbot.mouseClick(panel.details.open_button, Qt.MouseButton.LeftButton)
     assert opened.args == [data.REGISTRY, data.OTHER_MODEL, 1]
+    assert opened_versions == [(data.REGISTRY, data.OTHER_MODEL, 1)]
 
     zoom = panel.view.zoom_level
     wheel = QWheelEvent(
@@ -186,39 +186,40 @@ def test_nodes_open_details_and_datasets_list_other_versions(
 
 
 @pytest.fixture
-def window(ctx: AppContext, qtbot: QtBot) -> Iterator[MainWindow]:
-    win = build_main_window(ctx)
-    win.resize(1500, 1000)
-    win.show()
-    qtbot.waitExposed(win)
+def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
+    console = build_console(ctx)
+    console.window.resize(1500, 1000)
+    console.window.show()
+    qtbot.waitExposed(console.window)
     try:
-        yield win
+        yield console
     finally:
-        win.close()
-        win.deleteLater()
+        console.window.close()
+        console.window.deleteLater()
         QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def test_lineage_tab_in_the_model_detail(ctx: AppContext, window: MainWindow, qtbot: QtBot) -> None:
+def test_lineage_tab_in_the_model_detail(ctx: AppContext, console: Console, qtbot: QtBot) -> None:
     key = ctx.portfolio.find_model(data.MODEL, data.REGISTRY).model_key
-    assert window.portfolio_view.select_key(key)
-    detail = window.detail_view
+    assert console.portfolio.portfolio_view.select_key(key)
+    detail = console.portfolio.detail_view
     qtbot.waitUntil(lambda: detail.selected_version is not None)
-    window.content_splitter.setSizes([280, 700])
-    insights = window.serving.insights
-    assert insights.tabText(0) == "Run" and insights.widget(0) is detail.run_panel
-    assert [insights.tabText(i) for i in range(1, 4)] == ["Lineage", "Metrics", "Compare"]
+    console.portfolio.content_splitter.setSizes([280, 700])
+    tabs = detail.tabs
+    assert tabs.tabText(0) == "Run" and tabs.widget(0) is detail.run_panel
+    assert [tabs.tabText(i) for i in range(1, 5)] == ["Lineage", "Metrics", "Compare", "Governance"]
     versions_pane = detail.splitter.widget(0)
 
-    insights.setCurrentWidget(insights.lineage_panel)
-    panel = insights.lineage_panel
+    tabs.select("lineage")
+    assert console.insights.lineage is not None
+    panel = console.insights.lineage.panel
     qtbot.waitUntil(lambda: panel.graph is not None, timeout=10_000)
     assert panel.graph is not None and panel.graph.root.endswith("/4")  # newest selected
     assert versions_pane.isHidden()  # the graph gets the panel's width
 
     # The corner picker moves the selection, and the graph follows.
-    insights.picker.setCurrentIndex(insights.picker.findData(3))
-    insights.picker.activated.emit(insights.picker.currentIndex())
+    tabs.picker.setCurrentIndex(tabs.picker.findData(3))
+    tabs.picker.activated.emit(tabs.picker.currentIndex())
     qtbot.waitUntil(
         lambda: panel.graph is not None and panel.graph.root.endswith("/3"), timeout=10_000
     )
@@ -226,7 +227,7 @@ def test_lineage_tab_in_the_model_detail(ctx: AppContext, window: MainWindow, qt
     kinds = {panel.node_items[n].node.kind for n in panel.node_items}
     assert NodeKind.DATASET in kinds and NodeKind.ALIAS in kinds
     assert all(isinstance(item, NodeItem) for item in panel.node_items.values())
-    save_screenshot(window, "lineage_tab")
+    save_screenshot(console.window, "lineage_tab")
 
-    insights.setCurrentWidget(detail.run_panel)
+    tabs.select("run")
     assert not versions_pane.isHidden()

@@ -13,9 +13,9 @@ from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
 from app.domain.portfolio import PortfolioSort
-from app.ui.portfolio_model import MODEL_KEY_ROLE, Column, PortfolioModel
-from app.ui.portfolio_view import PortfolioView
-from app.ui.versions_model import VersionsModel
+from app.ui.portfolio.portfolio_model import MODEL_KEY_ROLE, Column, PortfolioModel
+from app.ui.portfolio.portfolio_view import PortfolioView
+from app.ui.portfolio.versions_model import VersionsModel
 from tests.ui_helpers import SpyPortfolio, make_context, no_leaks, seed_cache
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("no_leaks")]

@@ -14,9 +14,9 @@ from app.bootstrap import AppContext
 from app.domain.errors import SecretUnavailable
 from app.domain.registry import AuthKind, RegistryConfig
 from app.services.registries import RegistryService
-from app.ui.registry_dialog import RegistryDialog
-from app.ui.resources import stylesheet
-from app.ui.tasks import TaskRunner
+from app.ui.common.resources import stylesheet
+from app.ui.common.tasks import TaskRunner
+from app.ui.portfolio.registry_dialog import RegistryDialog
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import dead_url, make_context, no_leaks, save_screenshot
 

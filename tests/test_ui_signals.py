@@ -13,7 +13,7 @@ import threading
 import pytest
 from PySide6.QtCore import QObject, Signal
 
-from app.ui.signals import emit
+from app.ui.common.signals import emit
 
 pytestmark = pytest.mark.gui
 

@@ -21,9 +21,9 @@ from app.connectors.mlflow_runs import DEFAULT_WORKERS, RUN_ID_BATCH, RunFetcher
 from app.connectors.mlflow_tracking import TrackingWriter
 from app.domain.cancel import CancelToken
 from app.domain.entities import DatasetInput, MetricPoint, ModelVersion, RegisteredModel, Run
-from app.domain.errors import GavelError, RegistryError
+from app.domain.errors import AuthFailed, GavelError, PermissionDenied, RegistryError
 from app.domain.progress import Progress, ProgressCallback, no_progress
-from app.domain.registry import ConnectionReport, RegistryConfig
+from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 
 T = TypeVar("T")
 
@@ -112,6 +112,20 @@ class MlflowRegistryClient:
                 f"{count:,} registered models."
             ),
         )
+
+    def check_link(self) -> tuple[LinkState, str]:
+        """One cheap authenticated request: does the registry answer, and accept us?
+
+        Used every minute while the console runs, so it is sent once (no read retries)
+        and says what it saw instead of raising.
+        """
+        try:
+            self._http.send("GET", f"{API}/registered-models/search", params={"max_results": 1})
+        except (AuthFailed, PermissionDenied) as exc:
+            return LinkState.AUTH_FAILED, exc.message
+        except GavelError as exc:
+            return LinkState.OFFLINE, exc.message
+        return LinkState.ONLINE, f"{display_url(self.cfg.base_url)} answers."
 
     def count_registered_models(self, cancel: CancelToken | None = None) -> int:
         """Number of registered models the credentials can see (pages of 1,000)."""

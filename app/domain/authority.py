@@ -24,8 +24,9 @@ any refused event on the ledger was forged or raced past the lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.domain.authority_members import MEMBER_RULES
 from app.domain.authority_model import (
@@ -42,6 +43,7 @@ from app.domain.authority_model import (
     nothing,
     public_key_of,
 )
+from app.domain.authority_records import RECORD_RULES, Finding, Review
 from app.domain.authority_requests import REQUEST_ACTIONS, judge_request_event
 from app.domain.governance import (
     RISK_TIERS,
@@ -54,6 +56,7 @@ from app.domain.governance import (
 )
 from app.domain.ledger import AUTHORITY_ACTIONS, LedgerAction, LedgerEvent
 from app.domain.ledger_keys import KEY_ALGORITHM, SignatureVerifier, key_id_for
+from app.domain.offline import OFFLINE_ACTIONS, intent_digest, offline_intent
 
 
 @dataclass
@@ -77,6 +80,11 @@ class AuthorityState:
     # model subject -> its tier changes seen by syncs, oldest first
     tier_changes: dict[str, list[TierChange]] = field(default_factory=dict)
     requests: dict[str, PromotionRequest] = field(default_factory=dict)
+    # Ids of offline intents already used (appended or superseded): each counts once.
+    intents: set[str] = field(default_factory=set)
+    # (registry, model, version) -> its periodic reviews, oldest first
+    reviews: dict[tuple[str, str, int], list[Review]] = field(default_factory=dict)
+    findings: dict[str, Finding] = field(default_factory=dict)
     problems: list[AuthorityProblem] = field(default_factory=list)
 
     # ------------------------------------------------------------------ folding
@@ -115,17 +123,92 @@ class AuthorityState:
         action = ev.action
         if action == LedgerAction.RISK_TIER_OBSERVED:
             return self._tier_observed(ev)
+        if action == LedgerAction.DECISION_SUPERSEDED:
+            return self._superseded(ev)
         if action not in AUTHORITY_ACTIONS:
             return nothing
-        refusal = self._signature_refusal(ev)
+        intent = offline_intent(ev)
+        refusal = (
+            self._intent_refusal(ev, intent) if intent is not None else self._signature_refusal(ev)
+        )
         if refusal is not None:
             return refusal
         if action in REQUEST_ACTIONS:
-            return judge_request_event(self, ev)
-        handler = MEMBER_RULES.get(action)
-        if handler is None:
-            return Refusal(RefusalKind.MALFORMED, f"'{action}' is not an action this Gavel knows.")
-        return handler(self, ev)
+            judgement = judge_request_event(self, ev)
+        else:
+            handler = MEMBER_RULES.get(action) or RECORD_RULES.get(action)
+            if handler is None:
+                return Refusal(
+                    RefusalKind.MALFORMED, f"'{action}' is not an action this Gavel knows."
+                )
+            judgement = handler(self, ev)
+        if intent is None or isinstance(judgement, Refusal):
+            return judgement
+        mutation, intent_id = judgement, str(intent[0]["id"])
+
+        def apply() -> None:
+            mutation()
+            self.intents.add(intent_id)
+
+        return apply
+
+    # ------------------------------------------------------------ offline intents
+
+    def _intent_refusal(
+        self, ev: LedgerEvent, intent: tuple[Mapping[str, Any], bytes, str]
+    ) -> Refusal | None:
+        """An event endorsed by a signed offline intent instead of its own signature."""
+        document, signature, key_id = intent
+        if ev.action not in OFFLINE_ACTIONS:
+            return Refusal(RefusalKind.UNSIGNED, f"'{ev.action}' cannot be decided offline.")
+        body = {k: v for k, v in as_mapping(ev.after).items() if k != "offline"}
+        if (
+            document.get("actor") != ev.actor
+            or document.get("action") != ev.action
+            or document.get("subject") != ev.subject
+            or document.get("reason") != ev.reason
+            or (document.get("after") or {}) != body
+        ):
+            return Refusal(
+                RefusalKind.BAD_SIGNATURE,
+                "it differs from the offline decision its author signed.",
+            )
+        if str(document.get("id")) in self.intents:
+            return Refusal(
+                RefusalKind.INVALID_STATE,
+                f"the offline decision {document.get('id')} was already counted.",
+            )
+        key = self.keys.get(key_id)
+        if key is None or key.holder != ev.actor or key.status is not KeyStatus.ACTIVE:
+            return Refusal(
+                RefusalKind.NOT_AUTHORIZED,
+                f"its offline signature is not by an active key of {ev.actor}.",
+            )
+        if not self.signatures.verify(key.public_key, signature, intent_digest(document)):
+            return Refusal(
+                RefusalKind.BAD_SIGNATURE,
+                f"its offline signature does not verify with {ev.actor}'s key: it was forged "
+                "or altered.",
+            )
+        return None
+
+    def _superseded(self, ev: LedgerEvent) -> Judgement:
+        """Remember a superseded intent's id, once its author's signature verifies."""
+        intent = offline_intent(ev)
+        if intent is None:
+            return nothing
+        document, signature, key_id = intent
+        key = self.keys.get(key_id)
+        if key is None or key.holder != document.get("actor"):
+            return nothing
+        if not self.signatures.verify(key.public_key, signature, intent_digest(document)):
+            return nothing
+        intent_id = str(document.get("id"))
+
+        def apply() -> None:
+            self.intents.add(intent_id)
+
+        return apply
 
     # --------------------------------------------------------------- signatures
 

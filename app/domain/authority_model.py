@@ -20,7 +20,11 @@ from app.domain.ledger import AUTHORITY_ACTIONS, LedgerAction
 FOLDED_ACTIONS: tuple[str, ...] = tuple(
     sorted(
         AUTHORITY_ACTIONS
-        | {LedgerAction.RISK_TIER_OBSERVED.value, LedgerAction.LEDGER_CREATED.value}
+        | {
+            LedgerAction.RISK_TIER_OBSERVED.value,
+            LedgerAction.LEDGER_CREATED.value,
+            LedgerAction.DECISION_SUPERSEDED.value,
+        }
     )
 )
 

@@ -36,6 +36,7 @@ from app.domain.governance import (
     stage_name,
 )
 from app.domain.ledger import LedgerAction, LedgerEvent
+from app.domain.offline import offline_intent
 
 if TYPE_CHECKING:
     from app.domain.authority import AuthorityState
@@ -152,11 +153,13 @@ def decision_refusal(
     actor: str,
     meaning: SignatureMeaning,
     *tiers_seen: str | None,
+    at: datetime | None = None,
 ) -> Refusal | None:
-    """Why ``actor`` may not approve or reject ``request`` now; None when they may.
+    """Why ``actor`` may not approve or reject ``request`` at ``at``; None when they may.
 
     tiers_seen: risk tiers read outside the ledger (the cache, the registry); the
     strictest of them and the ledger's applies.
+    at: when the decision is made (the event's time); None: no expiry check.
     """
     verb = "approve" if meaning is SignatureMeaning.APPROVAL else "reject"
     if not request.is_open:
@@ -174,6 +177,9 @@ def decision_refusal(
         )
     tier = s.effective_tier(request, *tiers_seen)
     policy = s.policy(tier)
+    expired = _expired(request, policy.expires_at(request.created_at), at)
+    if expired is not None:
+        return expired
     roles = s.roles_of(actor)
     if policy.required_role not in roles:
         return Refusal(
@@ -240,14 +246,18 @@ def _decided(s: AuthorityState, ev: LedgerEvent, request: PromotionRequest) -> J
             RefusalKind.MALFORMED,
             f"it signs another record than request {request.request_id} as it was made.",
         )
-    refusal = decision_refusal(s, request, ev.actor, meaning)
+    refusal = decision_refusal(s, request, ev.actor, meaning, at=ev.at)
     if refusal is not None:
         return refusal
     roles = s.roles_of(ev.actor)
 
+    intent = offline_intent(ev)
+    # A decision made offline was signed as an intent, with this key.
+    signer = ev.signer if intent is None else intent[2]
+
     def apply() -> None:
         request.decisions.append(
-            Decision(ev.seq, ev.actor, meaning, ev.reason, ev.at, ev.signer, ev.hash, roles)
+            Decision(ev.seq, ev.actor, meaning, ev.reason, ev.at, signer, ev.hash, roles)
         )
         request.event_seqs.append(ev.seq)
         if meaning is SignatureMeaning.REJECTION:
@@ -309,6 +319,9 @@ def apply_refusal(
             f"(since {claim.at:%Y-%m-%d %H:%M:%S} UTC).",
         )
     policy = s.policy(s.effective_tier(request, *tiers_seen))
+    expired = _expired(request, policy.expires_at(request.created_at), at)
+    if expired is not None:
+        return expired
     status = policy_status(request, policy)
     if not status.satisfied:
         return Refusal(
@@ -400,6 +413,18 @@ def _must_be_open(request: PromotionRequest, what: str) -> Refusal | None:
             f"cannot be {what}.",
         )
     return None
+
+
+def _expired(
+    request: PromotionRequest, expires: datetime | None, at: datetime | None
+) -> Refusal | None:
+    if expires is None or at is None or at <= expires:
+        return None
+    return Refusal(
+        RefusalKind.INVALID_STATE,
+        f"request {request.request_id} expired on {expires:%Y-%m-%d %H:%M} UTC (its policy "
+        "gives requests a limited time); make a new request.",
+    )
 
 
 def _close(request: PromotionRequest, state: RequestState, why: str, ev: LedgerEvent) -> None:

@@ -91,3 +91,13 @@ class RegistrySnapshot:
     # Runs fetched in this sync; run ids of versions that are absent here were reused
     # from the cache (see SyncService).
     runs: Mapping[str, Run]
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """An alias that moved, appeared or disappeared between two snapshots."""
+
+    model_name: str
+    alias: str
+    before: int | None
+    after: int | None

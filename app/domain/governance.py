@@ -13,7 +13,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +24,8 @@ class Role(StrEnum):
     VIEWER = "viewer"
     REQUESTER = "requester"
     APPROVER = "approver"
+    # Records findings (in an audit session, or on the live ledger).
+    AUDITOR = "auditor"
     ADMIN = "admin"
 
 
@@ -32,6 +34,7 @@ class RequestState(StrEnum):
     APPROVED = "approved"  # policy satisfied, not yet applied to the registry
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"  # taken back by its requester (or an admin)
+    EXPIRED = "expired"  # waited longer than its policy allows
     APPLIED = "applied"
     CONFLICT = "conflict"  # the alias (or the version's stage) moved since the request
     VOID = "void"  # the version (or the model) it names is gone or was recreated
@@ -127,10 +130,25 @@ class Policy:
     required_role: Role = Role.APPROVER
     required_checklist: tuple[str, ...] = ()
     metric_thresholds: tuple[MetricThreshold, ...] = ()
+    # Days a request may wait for its decisions and apply; None: no limit.
+    request_expiry_days: int | None = None
+    # Days between periodic reviews of the version in production; None: the tier's default.
+    review_interval_days: int | None = None
 
     def __post_init__(self) -> None:
         if self.approvals_required < 1:
             raise UsageError("A policy needs at least one approval.")
+        if self.request_expiry_days is not None and self.request_expiry_days < 1:
+            raise UsageError("A request expiry is at least one day.")
+        if self.review_interval_days is not None and self.review_interval_days < 1:
+            raise UsageError("A review interval is at least one day.")
+
+    @property
+    def review_days(self) -> int:
+        """Days between periodic reviews: as set, else the tier's default."""
+        if self.review_interval_days is not None:
+            return self.review_interval_days
+        return DEFAULT_REVIEW_DAYS.get(self.risk_tier, DEFAULT_REVIEW_DAYS["high"])
         unknown = [c for c in self.required_checklist if c not in CHECKLIST]
         if unknown:
             raise UsageError(
@@ -145,7 +163,24 @@ class Policy:
             "required_role": self.required_role.value,
             "required_checklist": list(self.required_checklist),
             "metric_thresholds": [str(t) for t in self.metric_thresholds],
+            # Only when set, so policies recorded before expiries existed keep their form.
+            **(
+                {"request_expiry_days": self.request_expiry_days}
+                if self.request_expiry_days is not None
+                else {}
+            ),
+            **(
+                {"review_interval_days": self.review_interval_days}
+                if self.review_interval_days is not None
+                else {}
+            ),
         }
+
+    def expires_at(self, created_at: datetime) -> datetime | None:
+        """When a request made at ``created_at`` expires under this policy (None: never)."""
+        if self.request_expiry_days is None:
+            return None
+        return created_at + timedelta(days=self.request_expiry_days)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Policy:
@@ -159,10 +194,23 @@ class Policy:
                     MetricThreshold.parse(str(t))
                     for t in data.get("metric_thresholds", ())  # type: ignore[attr-defined]
                 ),
+                request_expiry_days=(
+                    int(data["request_expiry_days"])  # type: ignore[call-overload]
+                    if data.get("request_expiry_days") is not None
+                    else None
+                ),
+                review_interval_days=(
+                    int(data["review_interval_days"])  # type: ignore[call-overload]
+                    if data.get("review_interval_days") is not None
+                    else None
+                ),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise UsageError(f"A policy is malformed ({exc}).") from None
 
+
+# Periodic review of the version in production, per tier (days).
+DEFAULT_REVIEW_DAYS: dict[str, int] = {"high": 90, "medium": 180, "low": 365}
 
 DEFAULT_POLICIES: dict[str, Policy] = {
     "high": Policy("high", 2, Role.APPROVER, tuple(CHECKLIST)),

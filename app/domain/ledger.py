@@ -107,6 +107,15 @@ class LedgerAction(StrEnum):
     PROBLEM_ACKNOWLEDGED = "ledger.problem_acknowledged"
     # A sync saw a model's risk_tier tag (first sight, or a change).
     RISK_TIER_OBSERVED = "risk_tier.observed"
+    # An approver attests that the version in production is still fit for purpose.
+    REVIEW_RECORDED = "review.recorded"
+    # An auditor's signed finding (about a model, version, request or event) entered in
+    # the ledger, and an admin's signed resolution of it.
+    FINDING_RECORDED = "finding.recorded"
+    FINDING_RESOLVED = "finding.resolved"
+    # A decision made offline (a signed intent) that no longer applied when the ledger
+    # was back: kept for the record, counts for nothing (see domain.offline).
+    DECISION_SUPERSEDED = "decision.superseded"
     # A sync saw an alias appear, move or disappear in a registry.
     ALIAS_OBSERVED = "alias.observed"
     # Any other registry change a sync saw (new version, tags, stage).
@@ -153,6 +162,9 @@ AUTHORITY_ACTIONS = frozenset(
         LedgerAction.IDENTITY_DECLARED,
         LedgerAction.IDENTITY_MAPPED,
         LedgerAction.PROBLEM_ACKNOWLEDGED,
+        LedgerAction.REVIEW_RECORDED,
+        LedgerAction.FINDING_RECORDED,
+        LedgerAction.FINDING_RESOLVED,
     )
 )
 

@@ -88,3 +88,14 @@ class RegistryStatus:
     last_synced_at: datetime | None
     last_error: str
     model_count: int
+
+
+@dataclass(frozen=True)
+class VersionState:
+    """What the cache shows now of one version and its model's aliases: enough to tell
+    whether a promotion request can still be applied as it was made."""
+
+    model_aliases: Mapping[str, int]
+    creation_timestamp: int | None
+    run_id: str
+    current_stage: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from app.domain.errors import UsageError
@@ -75,3 +76,23 @@ class ConnectionReport:
     server_version: str
     model_count: int | None
     message: str
+
+
+class LinkState(StrEnum):
+    """Whether a registry answers now, as the last liveness check found it."""
+
+    ONLINE = "online"
+    OFFLINE = "offline"
+    AUTH_FAILED = "auth failed"
+    # Not checked in this session yet: nothing from an earlier session counts as current.
+    UNCHECKED = "not checked yet"
+
+
+@dataclass(frozen=True)
+class RegistryLink:
+    """One registry's liveness: its state, when it was checked, and what was seen."""
+
+    registry: str
+    state: LinkState
+    checked_at: datetime | None = None
+    message: str = ""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from app.domain.authority import AuthorityState
@@ -24,6 +25,7 @@ from app.domain.governance import (
     CHECKLIST,
     Evidence,
     Identity,
+    InvalidState,
     Policy,
     PolicyStatus,
     PromotionRequest,
@@ -39,6 +41,8 @@ from app.domain.governance import (
 )
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
 from app.domain.registry import RegistryConfig
+from app.domain.request_checks import cannot_apply
+from app.domain.tags import TAG_RISK_TIER
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger, refusal_error
@@ -51,10 +55,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gavel.governance")
 
 WorkflowClientFactory = Callable[[RegistryConfig], "MlflowRegistryClient"]
-
-TAG_REQUEST = "gavel.request_id"
-TAG_APPROVED_BY = "gavel.approved_by"
-TAG_LEDGER_HASH = "gavel.ledger_hash"
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,13 @@ class RequestView:
     status: PolicyStatus
     tier: str
     notes: tuple[str, ...] = ()
+    # Why an open request cannot be applied as it was made ('' when it can): nobody is
+    # asked to sign it (the requester can withdraw it).
+    blocked: str = ""
+
+    @property
+    def blocked_text(self) -> str:
+        return f"Cannot be applied as requested: {self.blocked}." if self.blocked else ""
 
 
 class GovernanceService:
@@ -139,6 +146,7 @@ class GovernanceService:
 
     def view_of(self, request_id: str) -> RequestView:
         tiers = self._portfolio.risk_tiers()
+        now = datetime.now(UTC)
 
         def find(s: AuthorityState) -> RequestView:
             matches = [r for rid, r in s.requests.items() if rid.startswith(request_id)]
@@ -146,9 +154,33 @@ class GovernanceService:
                 raise UsageError(f"There is no promotion request '{request_id}'.")
             if len(matches) > 1:
                 raise UsageError(f"'{request_id}' matches several requests; give more of its id.")
-            return _view(s, matches[0], tiers)
+            return _view(s, matches[0], tiers, now)
 
-        return self._authority.read(find)
+        return self._with_blocker(self._authority.read(find))
+
+    def _with_blocker(self, view: RequestView) -> RequestView:
+        """The view, with why it cannot be applied as requested (open requests only: the
+        check reads the version and its run from the cache)."""
+        r = view.request
+        if not r.is_open:
+            return view
+        ident = r.identity
+        state = self._portfolio.version_state(ident.registry, ident.model, ident.version)
+        run = (
+            self._portfolio.run_detail(ident.registry, ident.run_id)
+            if state is not None and ident.run_id
+            else None
+        )
+        evidence = (
+            Evidence(
+                {k: m.value for k, m in run.metrics.items()},
+                tuple(d.digest for d in run.datasets),
+            )
+            if run is not None
+            else None
+        )
+        blocked = cannot_apply(r, state, evidence)
+        return replace(view, blocked=blocked) if blocked else view
 
     def view(self, request: PromotionRequest) -> RequestView:
         return self.view_of(request.request_id)
@@ -156,12 +188,13 @@ class GovernanceService:
     def views(self) -> list[RequestView]:
         """Every request with its policy status; state, tiers and policies are read once."""
         tiers = self._portfolio.risk_tiers()
+        now = datetime.now(UTC)
 
         def build(s: AuthorityState) -> list[RequestView]:
             ordered = sorted(s.requests.values(), key=lambda r: r.created_seq, reverse=True)
-            return [_view(s, r, tiers) for r in ordered]
+            return [_view(s, r, tiers, now) for r in ordered]
 
-        return self._authority.read(build)
+        return [self._with_blocker(v) for v in self._authority.read(build)]
 
     def events_of(self, request: PromotionRequest) -> list[LedgerEvent]:
         return self._audit.events(request.event_seqs)
@@ -187,6 +220,13 @@ class GovernanceService:
             _refuse_decision(s, request, me.user_id, meaning, tiers)
 
         self._authority.read(check)
+        view = self.view_of(request_id)
+        if view.blocked and meaning is SignatureMeaning.APPROVAL:
+            # A rejection stays possible: it closes a request that can no longer succeed.
+            raise InvalidState(
+                f"{view.blocked_text} Nobody is asked to sign it; the requester can withdraw "
+                "it and make a new request."
+            )
 
     def signing_manifest(
         self, request: PromotionRequest, meaning: SignatureMeaning
@@ -273,7 +313,7 @@ class GovernanceService:
             **target,
             "justification": justification.strip(),
             "checklist": checklist,
-            "risk_tier": detail.tags.get("risk_tier", ""),
+            "risk_tier": detail.tags.get(TAG_RISK_TIER, ""),
             "evidence": evidence.to_json(),
             "evidence_digest": evidence.digest(),
             "version_creator": cached.user_id,
@@ -382,13 +422,16 @@ def _refuse_decision(
     tiers: Mapping[tuple[str, str], str],
 ) -> None:
     cache_tier = tiers.get((request.identity.registry, request.identity.model))
-    refusal = decision_refusal(s, request, user_id, meaning, cache_tier)
+    refusal = decision_refusal(s, request, user_id, meaning, cache_tier, at=datetime.now(UTC))
     if refusal is not None:
         raise refusal_error(refusal)
 
 
 def _view(
-    s: AuthorityState, request: PromotionRequest, tiers: Mapping[tuple[str, str], str]
+    s: AuthorityState,
+    request: PromotionRequest,
+    tiers: Mapping[tuple[str, str], str],
+    now: datetime,
 ) -> RequestView:
     """A copy of the folded request with its state worked out and what it still needs."""
     r = request.copy()
@@ -397,19 +440,23 @@ def _view(
     tier = s.effective_tier(r, cache_tier)
     policy = s.policy(tier)
     status = policy_status(r, policy)
-    if r.state is RequestState.PENDING and status.satisfied:
+    expires = policy.expires_at(r.created_at)
+    if r.is_open and r.claim is None and expires is not None and now > expires:
+        r.state = RequestState.EXPIRED
+        r.state_reason = f"waited past {expires:%Y-%m-%d %H:%M} UTC, the limit of its policy"
+    elif r.state is RequestState.PENDING and status.satisfied:
         r.state, r.state_reason = RequestState.APPROVED, "policy satisfied"
     notes: list[str] = []
     asked = normalize_tier(r.risk_tier)
-    now = (
+    tier_now = (
         cache_tier
         if cache_tier is not None
         else s.observed_tier(f"model:{ident.registry}/{ident.model}")
     )
-    if now is not None and normalize_tier(now) != asked:
+    if tier_now is not None and normalize_tier(tier_now) != asked:
         notes.append(
             f"The model's risk tier was {r.risk_tier or 'not set'} when this was requested and "
-            f"is {now or 'not set'} now: the stricter {tier}-risk policy applies."
+            f"is {tier_now or 'not set'} now: the stricter {tier}-risk policy applies."
         )
     lowered = s.last_lowering(f"model:{ident.registry}/{ident.model}")
     if lowered is not None and tier == normalize_tier(r.risk_tier) != "high":

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from app.domain.entities import MetricPoint
 from app.domain.errors import UsageError
-from app.domain.portfolio import ModelDetail, PortfolioRow, PortfolioSort, RunDetail
+from app.domain.portfolio import (
+    ModelDetail,
+    PortfolioRow,
+    PortfolioSort,
+    RunDetail,
+    VersionState,
+)
 from app.stores.portfolio_queries import PortfolioQueries
 
 
@@ -34,6 +40,10 @@ class PortfolioService:
     def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
         """(registry, model) of every cached model, sorted; cheap enough for pickers."""
         return self._q.model_names(registry)
+
+    def version_state(self, registry: str, model: str, version: int) -> VersionState | None:
+        """The cached aliases of the model and identity and stage of the version."""
+        return self._q.version_state(registry, model, version)
 
     def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
         """(registry, model) -> risk_tier tag as cached ('' when untagged)."""

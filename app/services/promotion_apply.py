@@ -14,6 +14,7 @@ user, the policy of the strictest tier). Its outcome is signed too: applied, fai
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -33,12 +34,8 @@ from app.domain.governance import (
 from app.domain.ledger import LedgerAction, LedgerDraft
 from app.domain.ledger_keys import EventSigner
 from app.domain.ledger_query import alias_payload, model_subject, stage_payload
-from app.services.governance import (
-    TAG_APPROVED_BY,
-    TAG_LEDGER_HASH,
-    TAG_REQUEST,
-    GovernanceService,
-)
+from app.domain.tags import TAG_APPROVED_BY, TAG_LEDGER_HASH, TAG_REQUEST, TAG_RISK_TIER
+from app.services.governance import GovernanceService
 
 if TYPE_CHECKING:
     from app.connectors.mlflow_registry import MlflowRegistryClient
@@ -61,9 +58,18 @@ class ApplyOutcome:
     message: str
 
 
+ModelRefresher = Callable[[str, str], object]
+
+
 class PromotionApplier:
-    def __init__(self, governance: GovernanceService) -> None:
+    """refresh: re-reads one model (registry, name) into the cache after an apply, so
+    every view shows the new alias or stage at once, not at the next sync."""
+
+    def __init__(
+        self, governance: GovernanceService, refresh: ModelRefresher = lambda _r, _m: None
+    ) -> None:
         self._gov = governance
+        self._refresh = refresh
 
     def apply(self, request_id: str, passphrase: str) -> ApplyOutcome:
         """Claim the request, re-check it, write tags then the alias (or stage), record it."""
@@ -92,6 +98,11 @@ class PromotionApplier:
             self._release(request, me, signer, exc.message)
             raise
         log.info("request %s: %s", request.request_id, outcome.message)
+        try:
+            self._refresh(request.identity.registry, request.identity.model)
+        except GavelError as exc:
+            # The ledger holds the outcome; the cache catches up at the next sync.
+            log.warning("cache not refreshed after apply: %s", exc.message)
         return outcome
 
     def _claim(self, request: PromotionRequest, me: str, signer: EventSigner) -> None:
@@ -198,7 +209,7 @@ class PromotionApplier:
                         RequestState.STALE,
                         "the run's metrics or datasets changed after the request was approved",
                     )
-            tier_now = client.get_registered_model(ident.model).tags.get("risk_tier", "")
+            tier_now = client.get_registered_model(ident.model).tags.get(TAG_RISK_TIER, "")
             self._recheck(fresh, request, current.user_id, run.user_id if run else "", tier_now)
             approvals = request.approvals
             tags = {

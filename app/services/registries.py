@@ -6,11 +6,18 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.errors import GavelError
 from app.domain.portfolio import RegistryStatus
-from app.domain.registry import AuthKind, ConnectionReport, RegistryConfig
+from app.domain.registry import (
+    AuthKind,
+    ConnectionReport,
+    LinkState,
+    RegistryConfig,
+    RegistryLink,
+)
 from app.stores.config_file import ConfigFile
 from app.stores.portfolio_queries import PortfolioQueries
 from app.stores.snapshot_writer import SnapshotWriter
@@ -19,6 +26,8 @@ log = logging.getLogger("gavel.registries")
 
 
 Prober = Callable[[RegistryConfig, str | None], ConnectionReport]
+# One liveness request to a registry: its state and what was seen.
+Linker = Callable[[RegistryConfig, str | None], tuple[LinkState, str]]
 
 
 def secret_key(registry: str) -> str:
@@ -33,12 +42,14 @@ class RegistryService:
         writer: SnapshotWriter,
         secrets: CredentialStore,
         prober: Prober,
+        linker: Linker | None = None,
     ) -> None:
         self._config = config
         self._queries = queries
         self._writer = writer
         self._secrets = secrets
         self._prober = prober
+        self._linker = linker
 
     def configs(self) -> list[RegistryConfig]:
         return self._config.registries()
@@ -110,6 +121,22 @@ class RegistryService:
             except GavelError as exc:
                 return ConnectionReport(False, False, False, "", None, exc.message)
         return self._prober(cfg, secret)
+
+    def check_link(self, name: str) -> RegistryLink:
+        """Whether registry ``name`` answers and accepts our credentials now (one request).
+
+        Never raises for what the network or the registry does: the answer says it.
+        """
+        now = datetime.now(UTC)
+        try:
+            cfg = self._config.registry(name)
+            secret = self.resolve_secret(cfg)
+        except GavelError as exc:
+            return RegistryLink(name, LinkState.AUTH_FAILED, now, exc.message)
+        if self._linker is None:
+            return RegistryLink(name, LinkState.UNCHECKED, None, "")
+        state, message = self._linker(cfg, secret)
+        return RegistryLink(name, state, now, message)
 
     def resolve_secret(self, cfg: RegistryConfig) -> str | None:
         return resolve_registry_secret(cfg, self._secrets, os.environ)

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from app.domain.cancel import CancelToken
-from app.domain.entities import ModelVersion, RegisteredModel, Run
+from app.domain.entities import AliasChange, ModelVersion, RegisteredModel, Run
 from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import STAGE_NONE, stage_name
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.domain.registry import RegistryConfig
 from app.stores.config_file import ConfigFile
-from app.stores.snapshot_writer import AliasChange, SnapshotWriter
+from app.stores.snapshot_writer import SnapshotWriter
 
 log = logging.getLogger("gavel.sync")
 
@@ -29,7 +29,11 @@ class RegistryReader(Protocol):
     ) -> list[RegisteredModel]: ...
 
     def list_model_versions(
-        self, cancel: CancelToken | None = ..., progress: ProgressCallback | None = ...
+        self,
+        cancel: CancelToken | None = ...,
+        progress: ProgressCallback | None = ...,
+        *,
+        model_names: Sequence[str] | None = ...,
     ) -> list[ModelVersion]: ...
 
     def fetch_runs(
@@ -38,6 +42,8 @@ class RegistryReader(Protocol):
         cancel: CancelToken | None = ...,
         progress: ProgressCallback | None = ...,
     ) -> dict[str, Run]: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
 
     def close(self) -> None: ...
 
@@ -178,6 +184,22 @@ class SyncService:
             duration_s=time.perf_counter() - started,
             notes=tuple(notes),
         )
+
+    def refresh_model(self, registry: str, model: str) -> bool:
+        """Re-read one model (and its versions) from the registry into the cache, so a
+        view shows what an action just changed without waiting for the next sync.
+
+        Returns False when the model is not cached yet (a sync brings it)."""
+        cfg = self._config.registry(registry)
+        reader = self._reader_factory(cfg)
+        try:
+            fresh = reader.get_registered_model(model)
+            versions = reader.list_model_versions(model_names=[model])
+        finally:
+            reader.close()
+        written = self._writer.refresh_model(registry, fresh, versions, datetime.now(UTC))
+        log.info("refreshed %s/%s from the registry", registry, model)
+        return written
 
     def sync_all(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import AuthKind, RegistryConfig
 from app.domain.urls import reject_credentials_in_url
-from app.stores.toml_file import read_toml, write_toml
+from app.stores.toml_file import read_toml, typed_table, update_toml
 
 # The keys a [[registry]] table may hold, with their type and meaning; anything else
 # is refused on load so a typo does not silently fall back to a default.
@@ -41,7 +42,9 @@ class ConfigFile:
         self.path = path
 
     def registries(self) -> list[RegistryConfig]:
-        data = self._load()
+        return self._parse_registries(self._load())
+
+    def _parse_registries(self, data: dict[str, Any]) -> list[RegistryConfig]:
         raw = data.get("registry", [])
         if not isinstance(raw, list):
             raise ConfigError(f"{self.path}: 'registry' must be a list of tables.")
@@ -60,18 +63,8 @@ class ConfigFile:
         return bool(self._secrets_table().get("allow_plaintext_keyring", False))
 
     def _secrets_table(self) -> dict[str, Any]:
-        where = f"{self.path}, [{SECRETS_TABLE}]"
         table = self._load().get(SECRETS_TABLE, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{where}: expected a table.")
-        unknown = set(table) - set(SECRETS_KEYS)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
-        for key, value in table.items():
-            typ, _ = SECRETS_KEYS[key]
-            if not isinstance(value, typ):
-                raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
-        return table
+        return typed_table(table, SECRETS_KEYS, f"{self.path}, [{SECRETS_TABLE}]")
 
     def registry(self, name: str) -> RegistryConfig:
         for cfg in self.registries():
@@ -80,55 +73,57 @@ class ConfigFile:
         raise UsageError(f"There is no registry named '{name}'. See 'gavel registry list'.")
 
     def add_registry(self, cfg: RegistryConfig) -> None:
-        regs = self.registries()
-        if any(r.name == cfg.name for r in regs):
-            raise UsageError(f"A registry named '{cfg.name}' already exists.")
-        self._save_registries([*regs, cfg])
+        def change(regs: list[RegistryConfig]) -> list[RegistryConfig]:
+            if any(r.name == cfg.name for r in regs):
+                raise UsageError(f"A registry named '{cfg.name}' already exists.")
+            return [*regs, cfg]
+
+        self._change_registries(change)
 
     def update_registry(self, old_name: str, cfg: RegistryConfig) -> None:
-        regs = self.registries()
-        if not any(r.name == old_name for r in regs):
-            raise UsageError(f"There is no registry named '{old_name}'.")
-        if cfg.name != old_name and any(r.name == cfg.name for r in regs):
-            raise UsageError(f"A registry named '{cfg.name}' already exists.")
-        self._save_registries([cfg if r.name == old_name else r for r in regs])
+        def change(regs: list[RegistryConfig]) -> list[RegistryConfig]:
+            if not any(r.name == old_name for r in regs):
+                raise UsageError(f"There is no registry named '{old_name}'.")
+            if cfg.name != old_name and any(r.name == cfg.name for r in regs):
+                raise UsageError(f"A registry named '{cfg.name}' already exists.")
+            return [cfg if r.name == old_name else r for r in regs]
+
+        self._change_registries(change)
 
     def remove_registry(self, name: str) -> RegistryConfig:
-        regs = self.registries()
-        gone = [r for r in regs if r.name == name]
-        if not gone:
-            raise UsageError(f"There is no registry named '{name}'.")
-        self._save_registries([r for r in regs if r.name != name])
+        gone: list[RegistryConfig] = []
+
+        def change(regs: list[RegistryConfig]) -> list[RegistryConfig]:
+            gone.extend(r for r in regs if r.name == name)
+            if not gone:
+                raise UsageError(f"There is no registry named '{name}'.")
+            return [r for r in regs if r.name != name]
+
+        self._change_registries(change)
         return gone[0]
 
     def set_demo_url(self, name: str, url: str) -> None:
         """The demo server gets a new free port at each start."""
-        regs = self.registries()
-        self._save_registries([replace(r, url=url) if r.name == name else r for r in regs])
+        self._change_registries(
+            lambda regs: [replace(r, url=url) if r.name == name else r for r in regs]
+        )
 
     def _load(self) -> dict[str, Any]:
         return read_toml(self.path)
 
-    def _save_registries(self, regs: list[RegistryConfig]) -> None:
-        data = self._load()
-        data["registry"] = [_registry_to_toml(r) for r in regs]
-        write_toml(self.path, data)
+    def _change_registries(
+        self, change: Callable[[list[RegistryConfig]], list[RegistryConfig]]
+    ) -> None:
+        """Read, change and write the registries in one locked step (see update_toml)."""
+
+        def edit(data: dict[str, Any]) -> None:
+            data["registry"] = [_registry_to_toml(r) for r in change(self._parse_registries(data))]
+
+        update_toml(self.path, edit)
 
 
 def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a table.")
-    unknown = set(entry) - set(REGISTRY_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
-    kwargs: dict[str, Any] = {}
-    for key, value in entry.items():
-        typ, _ = REGISTRY_KEYS[key]
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, typ):
-            raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
-        kwargs[key] = value
+    kwargs = typed_table(entry, REGISTRY_KEYS, where)
     for required in ("name", "url"):
         if required not in kwargs:
             raise ConfigError(f"{where}: '{required}' is required.")

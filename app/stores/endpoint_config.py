@@ -8,14 +8,14 @@ hand. What Gavel observes of them (health, samples, drift) goes in the cache.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from app.domain.endpoints import DEFAULT_INTERVAL_S, MIN_INTERVAL_S, EndpointConfig, EndpointKind
 from app.domain.errors import ConfigError, GavelError, UsageError
-from app.stores.toml_file import read_toml, write_toml
+from app.stores.toml_file import read_toml, typed_table, update_toml
 
 # Keys an [[endpoint]] table may hold, with their type and meaning; anything else is
 # refused on load so a typo does not silently fall back to a default.
@@ -43,7 +43,6 @@ class EndpointConfigFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
         self._cached: tuple[tuple[int, int], list[EndpointConfig], float] | None = None
 
     def endpoints(self) -> list[EndpointConfig]:
@@ -62,35 +61,47 @@ class EndpointConfigFile:
     def set_poll_interval_s(self, seconds: float) -> None:
         if seconds < MIN_INTERVAL_S:
             raise UsageError(f"The polling interval must be at least {MIN_INTERVAL_S:g} s.")
-        with self._lock:
-            data = self._load()
-            data[POLLING_TABLE] = {"interval_s": float(seconds)}
-            self._save(data)
+        self._update(lambda data: data.__setitem__(POLLING_TABLE, {"interval_s": float(seconds)}))
 
     def add_endpoint(self, cfg: EndpointConfig) -> None:
-        with self._lock:
-            current = self._parse(self._load())[0]
+        def change(current: list[EndpointConfig]) -> list[EndpointConfig]:
             if any(e.name == cfg.name for e in current):
                 raise UsageError(f"An endpoint named '{cfg.name}' already exists.")
-            self._save_endpoints([*current, cfg])
+            return [*current, cfg]
+
+        self._change_endpoints(change)
 
     def update_endpoint(self, old_name: str, cfg: EndpointConfig) -> None:
-        with self._lock:
-            current = self._parse(self._load())[0]
+        def change(current: list[EndpointConfig]) -> list[EndpointConfig]:
             if not any(e.name == old_name for e in current):
                 raise UsageError(f"There is no endpoint named '{old_name}'.")
             if cfg.name != old_name and any(e.name == cfg.name for e in current):
                 raise UsageError(f"An endpoint named '{cfg.name}' already exists.")
-            self._save_endpoints([cfg if e.name == old_name else e for e in current])
+            return [cfg if e.name == old_name else e for e in current]
+
+        self._change_endpoints(change)
 
     def remove_endpoint(self, name: str) -> EndpointConfig:
-        with self._lock:
-            current = self._parse(self._load())[0]
-            gone = [e for e in current if e.name == name]
+        gone: list[EndpointConfig] = []
+
+        def change(current: list[EndpointConfig]) -> list[EndpointConfig]:
+            gone.extend(e for e in current if e.name == name)
             if not gone:
                 raise UsageError(f"There is no endpoint named '{name}'.")
-            self._save_endpoints([e for e in current if e.name != name])
-            return gone[0]
+            return [e for e in current if e.name != name]
+
+        self._change_endpoints(change)
+        return gone[0]
+
+    def _change_endpoints(
+        self, change: Callable[[list[EndpointConfig]], list[EndpointConfig]]
+    ) -> None:
+        """Read, change and write the endpoints in one locked step (see update_toml)."""
+
+        def edit(data: dict[str, Any]) -> None:
+            data["endpoint"] = [_endpoint_to_toml(e) for e in change(self._parse(data)[0])]
+
+        self._update(edit)
 
     # -- file ----------------------------------------------------------------------------
 
@@ -130,30 +141,13 @@ class EndpointConfigFile:
     def _load(self) -> dict[str, Any]:
         return read_toml(self.path)
 
-    def _save_endpoints(self, endpoints: list[EndpointConfig]) -> None:
-        data = self._load()
-        data["endpoint"] = [_endpoint_to_toml(e) for e in endpoints]
-        self._save(data)
-
-    def _save(self, data: dict[str, Any]) -> None:
-        write_toml(self.path, data)
+    def _update(self, change: Callable[[dict[str, Any]], None]) -> None:
+        update_toml(self.path, change)
         self._cached = None
 
 
 def _endpoint_from_toml(entry: Any, where: str) -> EndpointConfig:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: expected a table.")
-    unknown = set(entry) - set(ENDPOINT_KEYS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
-    kwargs: dict[str, Any] = {}
-    for key, value in entry.items():
-        typ, _ = ENDPOINT_KEYS[key]
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, typ):
-            raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
-        kwargs[key] = value
+    kwargs = typed_table(entry, ENDPOINT_KEYS, where)
     for required in ("name", "kind", "url", "registry", "model", "alias"):
         if required not in kwargs:
             raise ConfigError(f"{where}: '{required}' is required.")

@@ -24,10 +24,10 @@ from app.domain.endpoint_metrics import (
     compaction_cutoff_ms,
 )
 from app.domain.endpoints import EndpointSample
-from app.stores.endpoint_schema import EndpointRow, EndpointSampleRow
+from app.stores.endpoint_schema import SqlEndpoint, SqlEndpointSample
 from app.stores.engine import Database
 
-S = EndpointSampleRow
+S = SqlEndpointSample
 _METRICS = ("probe_s", "request_rate", "error_rate", "mean_latency_s", "p50_s", "p95_s", "p99_s")
 
 
@@ -71,8 +71,8 @@ class EndpointHistory:
         reason = func.max(case((S.up_ratio < 1, S.reason), else_=None))
         stmt = (
             select(*_aggregates(), reason)
-            .join(EndpointRow, EndpointRow.id == S.endpoint_id)
-            .where(EndpointRow.name == name, S.at_ms >= since_ms, S.at_ms < until_ms)
+            .join(SqlEndpoint, SqlEndpoint.id == S.endpoint_id)
+            .where(SqlEndpoint.name == name, S.at_ms >= since_ms, S.at_ms < until_ms)
             .group_by(bucket)
             .order_by(bucket)
         )
@@ -83,8 +83,8 @@ class EndpointHistory:
     def count(self, name: str | None = None) -> int:
         stmt = select(func.count()).select_from(S)
         if name is not None:
-            stmt = stmt.join(EndpointRow, EndpointRow.id == S.endpoint_id).where(
-                EndpointRow.name == name
+            stmt = stmt.join(SqlEndpoint, SqlEndpoint.id == S.endpoint_id).where(
+                SqlEndpoint.name == name
             )
         with self._db.session() as s:
             return int(s.scalar(stmt) or 0)

@@ -18,7 +18,7 @@ from app.stores.schema import Base, UtcDateTime
 SampleIdType = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class EndpointRow(Base):
+class SqlEndpoint(Base):
     __tablename__ = "endpoints"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -38,7 +38,7 @@ class EndpointRow(Base):
     last_scrape: Mapped[str] = mapped_column(Text, default="")
 
 
-class EndpointSampleRow(Base):
+class SqlEndpointSample(Base):
     __tablename__ = "endpoint_samples"
     __table_args__ = (Index("ix_endpoint_samples_endpoint_at", "endpoint_id", "at_ms"),)
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from app.domain.endpoint_metrics import MetricSnapshot, WindowStats
 from app.domain.endpoints import EndpointObservation, EndpointRecord, EndpointSample, HealthState
 from app.domain.serving import ServingCatalog, ServingStatus, VersionIdentity
-from app.stores.endpoint_schema import EndpointRow, EndpointSampleRow
+from app.stores.endpoint_schema import SqlEndpoint, SqlEndpointSample
 from app.stores.engine import Database
-from app.stores.schema import AliasRow, ModelRow, RegistryRow, VersionRow
+from app.stores.schema import SqlAlias, SqlModel, SqlRegistry, SqlVersion
 
 _INSERT_CHUNK = 5000
 
@@ -38,25 +38,25 @@ class EndpointStore:
 
     def rename(self, old: str, new: str) -> None:
         with self._db.session() as s:
-            s.execute(update(EndpointRow).where(EndpointRow.name == old).values(name=new))
+            s.execute(update(SqlEndpoint).where(SqlEndpoint.name == old).values(name=new))
 
     def drop(self, name: str) -> None:
         """Forget an endpoint's state and its whole history."""
         with self._db.session() as s:
-            found = s.scalar(select(EndpointRow.id).where(EndpointRow.name == name))
+            found = s.scalar(select(SqlEndpoint.id).where(SqlEndpoint.name == name))
             if found is not None:
                 # Explicit, so PostgreSQL and SQLite without FK enforcement agree.
-                s.execute(delete(EndpointSampleRow).where(EndpointSampleRow.endpoint_id == found))
-                s.execute(delete(EndpointRow).where(EndpointRow.id == found))
+                s.execute(delete(SqlEndpointSample).where(SqlEndpointSample.endpoint_id == found))
+                s.execute(delete(SqlEndpoint).where(SqlEndpoint.id == found))
 
     def record(self, name: str) -> EndpointRecord:
         with self._db.session() as s:
-            row = s.scalar(select(EndpointRow).where(EndpointRow.name == name))
+            row = s.scalar(select(SqlEndpoint).where(SqlEndpoint.name == name))
             return _to_record(row) if row is not None else EndpointRecord(name)
 
     def records(self) -> dict[str, EndpointRecord]:
         with self._db.session() as s:
-            return {r.name: _to_record(r) for r in s.scalars(select(EndpointRow))}
+            return {r.name: _to_record(r) for r in s.scalars(select(SqlEndpoint))}
 
     def save_probe(
         self,
@@ -84,17 +84,17 @@ class EndpointStore:
         # that comes first. The lock keeps this process's probe threads in single file.
         with self._write_lock, self._db.session() as s:
             done = s.execute(
-                update(EndpointRow).where(EndpointRow.name == obs.endpoint).values(**values)
+                update(SqlEndpoint).where(SqlEndpoint.name == obs.endpoint).values(**values)
             )
             if not getattr(done, "rowcount", 0):
                 s.execute(
-                    update(EndpointRow)
-                    .where(EndpointRow.id == _endpoint_id(s, obs.endpoint))
+                    update(SqlEndpoint)
+                    .where(SqlEndpoint.id == _endpoint_id(s, obs.endpoint))
                     .values(**values)
                 )
             endpoint_id = _endpoint_id(s, obs.endpoint)
             s.execute(
-                insert(EndpointSampleRow),
+                insert(SqlEndpointSample),
                 [_sample_values(endpoint_id, _sample_of(obs, stats))],
             )
 
@@ -103,8 +103,8 @@ class EndpointStore:
         process moved it first (then that process records the change, not this one)."""
         with self._write_lock, self._db.session() as s:
             done = s.execute(
-                update(EndpointRow)
-                .where(EndpointRow.name == name, EndpointRow.drift_key == old_key)
+                update(SqlEndpoint)
+                .where(SqlEndpoint.name == name, SqlEndpoint.drift_key == old_key)
                 .values(drift_key=new_key)
             )
             return bool(getattr(done, "rowcount", 0))
@@ -116,7 +116,7 @@ class EndpointStore:
             for i in range(0, len(samples), _INSERT_CHUNK):
                 chunk = samples[i : i + _INSERT_CHUNK]
                 s.execute(
-                    insert(EndpointSampleRow), [_sample_values(endpoint_id, x) for x in chunk]
+                    insert(SqlEndpointSample), [_sample_values(endpoint_id, x) for x in chunk]
                 )
 
     # -- the registry side ---------------------------------------------------------------
@@ -125,39 +125,39 @@ class EndpointStore:
         """Aliases and version identities of one cached model (found=False if not cached)."""
         with self._db.session() as s:
             model_id = s.scalar(
-                select(ModelRow.id)
-                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
-                .where(RegistryRow.name == registry, ModelRow.name == model)
+                select(SqlModel.id)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .where(SqlRegistry.name == registry, SqlModel.name == model)
             )
             if model_id is None:
                 return ServingCatalog(found=False, aliases={})
             aliases = {
                 alias: version
                 for alias, version in s.execute(
-                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_id)
+                    select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == model_id)
                 )
             }
             versions = tuple(
                 VersionIdentity(v, run_id or "", source or "", logged or "")
                 for v, run_id, source, logged in s.execute(
                     select(
-                        VersionRow.version,
-                        VersionRow.run_id,
-                        VersionRow.source,
-                        VersionRow.logged_model_id,
+                        SqlVersion.version,
+                        SqlVersion.run_id,
+                        SqlVersion.source,
+                        SqlVersion.logged_model_id,
                     )
-                    .where(VersionRow.model_id == model_id)
-                    .order_by(VersionRow.version.desc())
+                    .where(SqlVersion.model_id == model_id)
+                    .order_by(SqlVersion.version.desc())
                 )
             )
         return ServingCatalog(found=True, aliases=aliases, versions=versions)
 
 
 def _endpoint_id(s: Session, name: str) -> int:
-    found = s.scalar(select(EndpointRow.id).where(EndpointRow.name == name))
+    found = s.scalar(select(SqlEndpoint.id).where(SqlEndpoint.name == name))
     if found is not None:
         return int(found)
-    row = EndpointRow(
+    row = SqlEndpoint(
         name=name,
         health="",
         health_reason="",
@@ -211,7 +211,7 @@ def _sample_values(endpoint_id: int, x: EndpointSample) -> dict[str, object]:
     }
 
 
-def _to_record(r: EndpointRow) -> EndpointRecord:
+def _to_record(r: SqlEndpoint) -> EndpointRecord:
     scrape = None
     if r.last_scrape:
         try:

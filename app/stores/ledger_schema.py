@@ -36,7 +36,7 @@ class LedgerBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class LedgerEventRow(LedgerBase):
+class SqlLedgerEvent(LedgerBase):
     __tablename__ = "ledger_events"
     __table_args__ = (
         Index("ix_ledger_events_subject_seq", "subject", "seq"),
@@ -56,7 +56,7 @@ class LedgerEventRow(LedgerBase):
     subject: Mapped[str] = mapped_column(String(500))
 
 
-class LedgerHeadRow(LedgerBase):
+class SqlLedgerHead(LedgerBase):
     """The one row every append locks, and the head it recorded.
 
     Locking it serialises appends from every process (a write lock on SQLite, a row
@@ -71,7 +71,7 @@ class LedgerHeadRow(LedgerBase):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class LedgerMetaRow(LedgerBase):
+class SqlLedgerMeta(LedgerBase):
     """Facts about this copy of the ledger that are not ledger events (e.g. when a
     replica was last pulled). Never evidence: nothing authoritative is read here."""
 

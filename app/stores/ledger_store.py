@@ -39,12 +39,12 @@ from app.domain.ledger import (
 from app.domain.ledger_keys import EnrolledKey, EventSigner, apply_key_event
 from app.domain.ledger_query import LedgerQuery
 from app.stores.engine import Database
-from app.stores.ledger_schema import LedgerEventRow, LedgerHeadRow, LedgerMetaRow
+from app.stores.ledger_schema import SqlLedgerEvent, SqlLedgerHead, SqlLedgerMeta
 
 DEFAULT_CHUNK = 10_000
 
-_E = LedgerEventRow
-_H = LedgerHeadRow
+_E = SqlLedgerEvent
+_H = SqlLedgerHead
 _STREAM_COLUMNS = "seq, body, hash, signer, signature, action"
 
 
@@ -142,12 +142,12 @@ class LedgerStore:
     def meta(self, key: str) -> str | None:
         """A fact about this copy of the ledger (ledger_meta); never evidence."""
         with self._db.session() as s:
-            row = s.get(LedgerMetaRow, key)
+            row = s.get(SqlLedgerMeta, key)
             return row.value if row is not None else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self._db.session() as s:
-            s.merge(LedgerMetaRow(key=key, value=value))
+            s.merge(SqlLedgerMeta(key=key, value=value))
 
     def head(self) -> Checkpoint | None:
         """The last stored event's (seq, hash); None when the ledger is empty."""

@@ -12,13 +12,13 @@ from sqlalchemy import and_, select
 from app.domain.lineage import DatasetUse, VersionFacts
 from app.stores.engine import Database
 from app.stores.schema import (
-    AliasRow,
-    DatasetInputRow,
-    ModelRow,
-    RegistryRow,
-    RunRow,
-    VersionRow,
-    VersionTagRow,
+    SqlAlias,
+    SqlDatasetInput,
+    SqlModel,
+    SqlRegistry,
+    SqlRun,
+    SqlVersion,
+    SqlVersionTag,
 )
 
 # A dataset shared by every version of a big registry would otherwise list thousands.
@@ -33,13 +33,13 @@ class LineageQueries:
         """The cached version, with its model's aliases and its tags; None if not cached."""
         with self._db.session() as s:
             found = s.execute(
-                select(VersionRow, ModelRow.id)
-                .join(ModelRow, ModelRow.id == VersionRow.model_id)
-                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+                select(SqlVersion, SqlModel.id)
+                .join(SqlModel, SqlModel.id == SqlVersion.model_id)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
                 .where(
-                    RegistryRow.name == registry,
-                    ModelRow.name == model,
-                    VersionRow.version == version,
+                    SqlRegistry.name == registry,
+                    SqlModel.name == model,
+                    SqlVersion.version == version,
                 )
             ).first()
             if found is None:
@@ -47,13 +47,13 @@ class LineageQueries:
             row, model_key = found
             aliases = dict(
                 s.execute(
-                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_key)
+                    select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == model_key)
                 ).all()
             )
             tags = dict(
                 s.execute(
-                    select(VersionTagRow.key, VersionTagRow.value).where(
-                        VersionTagRow.version_id == row.id
+                    select(SqlVersionTag.key, SqlVersionTag.value).where(
+                        SqlVersionTag.version_id == row.id
                     )
                 ).all()
             )
@@ -80,32 +80,32 @@ class LineageQueries:
         """
         stmt = (
             select(
-                RegistryRow.name,
-                ModelRow.name,
-                ModelRow.id,
-                VersionRow.version,
-                RunRow.run_id,
-                DatasetInputRow.name,
-                DatasetInputRow.context,
+                SqlRegistry.name,
+                SqlModel.name,
+                SqlModel.id,
+                SqlVersion.version,
+                SqlRun.run_id,
+                SqlDatasetInput.name,
+                SqlDatasetInput.context,
             )
-            .select_from(DatasetInputRow)
-            .join(RunRow, RunRow.id == DatasetInputRow.run_pk)
-            .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
-            .join(ModelRow, ModelRow.registry_id == RunRow.registry_id)
+            .select_from(SqlDatasetInput)
+            .join(SqlRun, SqlRun.id == SqlDatasetInput.run_pk)
+            .join(SqlRegistry, SqlRegistry.id == SqlRun.registry_id)
+            .join(SqlModel, SqlModel.registry_id == SqlRun.registry_id)
             .join(
-                VersionRow,
-                and_(VersionRow.model_id == ModelRow.id, VersionRow.run_id == RunRow.run_id),
+                SqlVersion,
+                and_(SqlVersion.model_id == SqlModel.id, SqlVersion.run_id == SqlRun.run_id),
             )
-            .where(DatasetInputRow.digest == digest)
-            .order_by(RegistryRow.name, ModelRow.name, VersionRow.version, DatasetInputRow.id)
+            .where(SqlDatasetInput.digest == digest)
+            .order_by(SqlRegistry.name, SqlModel.name, SqlVersion.version, SqlDatasetInput.id)
         )
         with self._db.session() as s:
             rows = s.execute(stmt).all()
             model_keys = {r[2] for r in rows}
             aliases: dict[tuple[int, int], list[str]] = {}
             if model_keys:
-                q = select(AliasRow.model_id, AliasRow.version, AliasRow.alias).where(
-                    AliasRow.model_id.in_(model_keys)
+                q = select(SqlAlias.model_id, SqlAlias.version, SqlAlias.alias).where(
+                    SqlAlias.model_id.in_(model_keys)
                 )
                 for model_key, version, alias in s.execute(q):
                     aliases.setdefault((model_key, version), []).append(alias)

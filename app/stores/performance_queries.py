@@ -7,13 +7,13 @@ from sqlalchemy import and_, func, select
 from app.domain.performance import ModelMetrics, VersionMetrics
 from app.stores.engine import Database
 from app.stores.schema import (
-    AliasRow,
-    MetricHistoryRow,
-    ModelRow,
-    RegistryRow,
-    RunMetricRow,
-    RunRow,
-    VersionRow,
+    SqlAlias,
+    SqlMetricHistory,
+    SqlModel,
+    SqlRegistry,
+    SqlRun,
+    SqlRunMetric,
+    SqlVersion,
 )
 
 
@@ -25,34 +25,34 @@ class PerformanceQueries:
         """The latest metrics of the run behind each version of a model (one query)."""
         with self._db.session() as s:
             found = s.execute(
-                select(ModelRow.name, ModelRow.registry_id, RegistryRow.name)
-                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
-                .where(ModelRow.id == model_key)
+                select(SqlModel.name, SqlModel.registry_id, SqlRegistry.name)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .where(SqlModel.id == model_key)
             ).first()
             if found is None:
                 return None
             name, registry_id, registry = found
             aliases = dict(
                 s.execute(
-                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_key)
+                    select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == model_key)
                 ).all()
             )
             rows = s.execute(
                 select(
-                    VersionRow.version,
-                    VersionRow.run_id,
-                    VersionRow.creation_ts,
-                    RunMetricRow.key,
-                    RunMetricRow.value,
+                    SqlVersion.version,
+                    SqlVersion.run_id,
+                    SqlVersion.creation_ts,
+                    SqlRunMetric.key,
+                    SqlRunMetric.value,
                 )
-                .select_from(VersionRow)
+                .select_from(SqlVersion)
                 .outerjoin(
-                    RunRow,
-                    and_(RunRow.registry_id == registry_id, RunRow.run_id == VersionRow.run_id),
+                    SqlRun,
+                    and_(SqlRun.registry_id == registry_id, SqlRun.run_id == SqlVersion.run_id),
                 )
-                .outerjoin(RunMetricRow, RunMetricRow.run_pk == RunRow.id)
-                .where(VersionRow.model_id == model_key)
-                .order_by(VersionRow.version)
+                .outerjoin(SqlRunMetric, SqlRunMetric.run_pk == SqlRun.id)
+                .where(SqlVersion.model_id == model_key)
+                .order_by(SqlVersion.version)
             ).all()
         by_version: dict[int, tuple[str, int | None, dict[str, float]]] = {}
         for version, run_id, created, key, value in rows:
@@ -82,11 +82,11 @@ class PerformanceQueries:
     def history_keys(self, registry: str, run_id: str) -> dict[str, int]:
         """Metric keys of a run with their number of cached history points."""
         stmt = (
-            select(MetricHistoryRow.key, func.count())
-            .join(RunRow, RunRow.id == MetricHistoryRow.run_pk)
-            .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
-            .where(RegistryRow.name == registry, RunRow.run_id == run_id)
-            .group_by(MetricHistoryRow.key)
+            select(SqlMetricHistory.key, func.count())
+            .join(SqlRun, SqlRun.id == SqlMetricHistory.run_pk)
+            .join(SqlRegistry, SqlRegistry.id == SqlRun.registry_id)
+            .where(SqlRegistry.name == registry, SqlRun.run_id == run_id)
+            .group_by(SqlMetricHistory.key)
         )
         with self._db.session() as s:
             return {key: int(n) for key, n in s.execute(stmt)}

@@ -21,31 +21,32 @@ from app.domain.portfolio import (
     RegistryStatus,
     RunDetail,
     VersionRow,
+    VersionState,
 )
 from app.stores.engine import Database
 from app.stores.schema import (
-    AliasRow,
-    DatasetInputRow,
-    MetricHistoryRow,
-    ModelRow,
-    ModelTagRow,
-    RegistryRow,
-    RunMetricRow,
-    RunParamRow,
-    RunRow,
-    RunTagRow,
-    VersionTagRow,
+    SqlAlias,
+    SqlDatasetInput,
+    SqlMetricHistory,
+    SqlModel,
+    SqlModelTag,
+    SqlRegistry,
+    SqlRun,
+    SqlRunMetric,
+    SqlRunParam,
+    SqlRunTag,
+    SqlVersion,
+    SqlVersionTag,
 )
-from app.stores.schema import VersionRow as VersionRecord
 
 _SORT_COLUMNS = {
-    PortfolioSort.NAME: func.lower(ModelRow.name),
-    PortfolioSort.REGISTRY: RegistryRow.name,
-    PortfolioSort.LATEST_VERSION: ModelRow.latest_version,
-    PortfolioSort.OWNER: func.lower(ModelRow.owner),
-    PortfolioSort.RISK_TIER: ModelRow.risk_tier,
-    PortfolioSort.VERSION_COUNT: ModelRow.version_count,
-    PortfolioSort.LAST_UPDATED: ModelRow.last_updated_ts,
+    PortfolioSort.NAME: func.lower(SqlModel.name),
+    PortfolioSort.REGISTRY: SqlRegistry.name,
+    PortfolioSort.LATEST_VERSION: SqlModel.latest_version,
+    PortfolioSort.OWNER: func.lower(SqlModel.owner),
+    PortfolioSort.RISK_TIER: SqlModel.risk_tier,
+    PortfolioSort.VERSION_COUNT: SqlModel.version_count,
+    PortfolioSort.LAST_UPDATED: SqlModel.last_updated_ts,
 }
 
 
@@ -59,18 +60,18 @@ class PortfolioQueries:
         self._db = db
 
     def _filtered(self, stmt: Select[Any], text: str, registry: str | None) -> Select[Any]:
-        stmt = stmt.join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
+        stmt = stmt.join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
         if registry:
-            stmt = stmt.where(RegistryRow.name == registry)
+            stmt = stmt.where(SqlRegistry.name == registry)
         text = text.strip()
         if text:
             pat = _like_pattern(text)
             stmt = stmt.where(
                 or_(
-                    func.lower(ModelRow.name).like(pat, escape="\\"),
-                    func.lower(ModelRow.owner).like(pat, escape="\\"),
-                    func.lower(ModelRow.team).like(pat, escape="\\"),
-                    func.lower(ModelRow.risk_tier).like(pat, escape="\\"),
+                    func.lower(SqlModel.name).like(pat, escape="\\"),
+                    func.lower(SqlModel.owner).like(pat, escape="\\"),
+                    func.lower(SqlModel.team).like(pat, escape="\\"),
+                    func.lower(SqlModel.risk_tier).like(pat, escape="\\"),
                 )
             )
         return stmt
@@ -85,8 +86,8 @@ class PortfolioQueries:
         """Ids of the models matching the filter, in display order."""
         col = _SORT_COLUMNS[sort]
         order = col.desc() if descending else col.asc()
-        stmt = self._filtered(select(ModelRow.id), text, registry).order_by(
-            order.nulls_last(), func.lower(ModelRow.name), ModelRow.id
+        stmt = self._filtered(select(SqlModel.id), text, registry).order_by(
+            order.nulls_last(), func.lower(SqlModel.name), SqlModel.id
         )
         with self._db.session() as s:
             return list(s.scalars(stmt))
@@ -94,22 +95,50 @@ class PortfolioQueries:
     def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
         """(registry, model) of every cached model, by name then registry: for pickers,
         which need names only, not whole rows."""
-        stmt = select(RegistryRow.name, ModelRow.name).join(
-            RegistryRow, RegistryRow.id == ModelRow.registry_id
+        stmt = select(SqlRegistry.name, SqlModel.name).join(
+            SqlRegistry, SqlRegistry.id == SqlModel.registry_id
         )
         if registry is not None:
-            stmt = stmt.where(RegistryRow.name == registry)
-        stmt = stmt.order_by(func.lower(ModelRow.name), ModelRow.name, RegistryRow.name)
+            stmt = stmt.where(SqlRegistry.name == registry)
+        stmt = stmt.order_by(func.lower(SqlModel.name), SqlModel.name, SqlRegistry.name)
         with self._db.session() as s:
             return [(reg, name) for reg, name in s.execute(stmt)]
 
+    def version_state(self, registry: str, model: str, version: int) -> VersionState | None:
+        """The model's aliases and the version's identity and stage, as cached; None when
+        the version is not in the cache (deleted, or never synced)."""
+        with self._db.session() as s:
+            found = s.execute(
+                select(
+                    SqlModel.id,
+                    SqlVersion.creation_ts,
+                    SqlVersion.run_id,
+                    SqlVersion.current_stage,
+                )
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .join(SqlVersion, SqlVersion.model_id == SqlModel.id)
+                .where(
+                    SqlRegistry.name == registry,
+                    SqlModel.name == model,
+                    SqlVersion.version == version,
+                )
+            ).first()
+            if found is None:
+                return None
+            aliases = dict(
+                s.execute(
+                    select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == found[0])
+                ).all()
+            )
+        return VersionState(aliases, found[1], found[2] or "", found[3] or "")
+
     def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
         """(registry, model) -> the model's risk_tier tag ('' when it has none), in one query."""
-        stmt = select(RegistryRow.name, ModelRow.name, ModelRow.risk_tier).join(
-            RegistryRow, RegistryRow.id == ModelRow.registry_id
+        stmt = select(SqlRegistry.name, SqlModel.name, SqlModel.risk_tier).join(
+            SqlRegistry, SqlRegistry.id == SqlModel.registry_id
         )
         if registry is not None:
-            stmt = stmt.where(RegistryRow.name == registry)
+            stmt = stmt.where(SqlRegistry.name == registry)
         with self._db.session() as s:
             return {(reg, name): tier or "" for reg, name, tier in s.execute(stmt)}
 
@@ -119,14 +148,14 @@ class PortfolioQueries:
             return {}
         with self._db.session() as s:
             stmt = (
-                select(ModelRow, RegistryRow.name)
-                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
-                .where(ModelRow.id.in_(list(keys)))
+                select(SqlModel, SqlRegistry.name)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .where(SqlModel.id.in_(list(keys)))
             )
             models = {m.id: (m, reg) for m, reg in s.execute(stmt)}
             aliases: dict[int, dict[str, int]] = {}
-            q = select(AliasRow.model_id, AliasRow.alias, AliasRow.version).where(
-                AliasRow.model_id.in_(list(keys))
+            q = select(SqlAlias.model_id, SqlAlias.alias, SqlAlias.version).where(
+                SqlAlias.model_id.in_(list(keys))
             )
             for mid, alias, version in s.execute(q):
                 aliases.setdefault(mid, {})[alias] = version
@@ -147,30 +176,30 @@ class PortfolioQueries:
         }
 
     def find_model(self, name: str, registry: str | None = None) -> list[int]:
-        stmt = self._filtered(select(ModelRow.id), "", registry).where(ModelRow.name == name)
+        stmt = self._filtered(select(SqlModel.id), "", registry).where(SqlModel.name == name)
         with self._db.session() as s:
             return list(s.scalars(stmt))
 
     def model_detail(self, model_key: int) -> ModelDetail | None:
         with self._db.session() as s:
             found = s.execute(
-                select(ModelRow, RegistryRow.name)
-                .join(RegistryRow, RegistryRow.id == ModelRow.registry_id)
-                .where(ModelRow.id == model_key)
+                select(SqlModel, SqlRegistry.name)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .where(SqlModel.id == model_key)
             ).first()
             if found is None:
                 return None
             m, reg = found
             tags = dict(
                 s.execute(
-                    select(ModelTagRow.key, ModelTagRow.value).where(
-                        ModelTagRow.model_id == model_key
+                    select(SqlModelTag.key, SqlModelTag.value).where(
+                        SqlModelTag.model_id == model_key
                     )
                 ).all()
             )
             aliases = dict(
                 s.execute(
-                    select(AliasRow.alias, AliasRow.version).where(AliasRow.model_id == model_key)
+                    select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == model_key)
                 ).all()
             )
             versions = _versions(s, model_key, aliases)
@@ -189,32 +218,32 @@ class PortfolioQueries:
     def run_detail(self, registry: str, run_id: str) -> RunDetail | None:
         with self._db.session() as s:
             run = s.scalars(
-                select(RunRow)
-                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
-                .where(RegistryRow.name == registry, RunRow.run_id == run_id)
+                select(SqlRun)
+                .join(SqlRegistry, SqlRegistry.id == SqlRun.registry_id)
+                .where(SqlRegistry.name == registry, SqlRun.run_id == run_id)
             ).first()
             if run is None:
                 return None
             params = dict(
                 s.execute(
-                    select(RunParamRow.key, RunParamRow.value).where(RunParamRow.run_pk == run.id)
+                    select(SqlRunParam.key, SqlRunParam.value).where(SqlRunParam.run_pk == run.id)
                 ).all()
             )
             tags = dict(
                 s.execute(
-                    select(RunTagRow.key, RunTagRow.value).where(RunTagRow.run_pk == run.id)
+                    select(SqlRunTag.key, SqlRunTag.value).where(SqlRunTag.run_pk == run.id)
                 ).all()
             )
             metrics = {
                 r.key: MetricPoint(r.key, r.value, r.step, r.timestamp)
-                for r in s.scalars(select(RunMetricRow).where(RunMetricRow.run_pk == run.id))
+                for r in s.scalars(select(SqlRunMetric).where(SqlRunMetric.run_pk == run.id))
             }
             datasets = tuple(
                 DatasetInput(d.name, d.digest, d.source_type, d.source, d.context)
                 for d in s.scalars(
-                    select(DatasetInputRow)
-                    .where(DatasetInputRow.run_pk == run.id)
-                    .order_by(DatasetInputRow.id)
+                    select(SqlDatasetInput)
+                    .where(SqlDatasetInput.run_pk == run.id)
+                    .order_by(SqlDatasetInput.id)
                 ).all()
             )
         return RunDetail(
@@ -234,15 +263,15 @@ class PortfolioQueries:
     def metric_history(self, registry: str, run_id: str, key: str) -> list[MetricPoint]:
         with self._db.session() as s:
             q = (
-                select(MetricHistoryRow)
-                .join(RunRow, RunRow.id == MetricHistoryRow.run_pk)
-                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
+                select(SqlMetricHistory)
+                .join(SqlRun, SqlRun.id == SqlMetricHistory.run_pk)
+                .join(SqlRegistry, SqlRegistry.id == SqlRun.registry_id)
                 .where(
-                    RegistryRow.name == registry,
-                    RunRow.run_id == run_id,
-                    MetricHistoryRow.key == key,
+                    SqlRegistry.name == registry,
+                    SqlRun.run_id == run_id,
+                    SqlMetricHistory.key == key,
                 )
-                .order_by(MetricHistoryRow.step, MetricHistoryRow.timestamp)
+                .order_by(SqlMetricHistory.step, SqlMetricHistory.timestamp)
             )
             return [MetricPoint(r.key, r.value, r.step, r.timestamp) for r in s.scalars(q)]
 
@@ -250,7 +279,7 @@ class PortfolioQueries:
         with self._db.session() as s:
             counts = dict(
                 s.execute(
-                    select(ModelRow.registry_id, func.count()).group_by(ModelRow.registry_id)
+                    select(SqlModel.registry_id, func.count()).group_by(SqlModel.registry_id)
                 ).all()
             )
             return [
@@ -262,7 +291,7 @@ class PortfolioQueries:
                     last_error=r.last_error,
                     model_count=counts.get(r.id, 0),
                 )
-                for r in s.scalars(select(RegistryRow).order_by(RegistryRow.name))
+                for r in s.scalars(select(SqlRegistry).order_by(SqlRegistry.name))
             ]
 
 
@@ -279,15 +308,15 @@ def _versions(s: Session, model_key: int, aliases: dict[str, int]) -> tuple[Vers
         by_version.setdefault(version, []).append(alias)
     records = list(
         s.scalars(
-            select(VersionRecord)
-            .where(VersionRecord.model_id == model_key)
-            .order_by(VersionRecord.version.desc())
+            select(SqlVersion)
+            .where(SqlVersion.model_id == model_key)
+            .order_by(SqlVersion.version.desc())
         )
     )
     tags: dict[int, dict[str, str]] = {}
     if records:
-        q = select(VersionTagRow.version_id, VersionTagRow.key, VersionTagRow.value).where(
-            VersionTagRow.version_id.in_([r.id for r in records])
+        q = select(SqlVersionTag.version_id, SqlVersionTag.key, SqlVersionTag.value).where(
+            SqlVersionTag.version_id.in_([r.id for r in records])
         )
         for vid, key, value in s.execute(q):
             tags.setdefault(vid, {})[key] = value

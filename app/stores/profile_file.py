@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.domain.errors import ConfigError
-from app.stores.toml_file import read_toml, write_toml
+from app.stores.toml_file import read_toml, update_toml
 
 log = logging.getLogger("gavel.profile")
 
@@ -58,7 +58,10 @@ class ProfileFile:
         )
 
     def save(self, profile: Profile) -> None:
-        data: dict[str, Any] = {"user_id": profile.user_id}
-        if profile.team_ledger_url:
-            data["team_ledger_url"] = profile.team_ledger_url
-        write_toml(self.path, data)
+        def change(data: dict[str, Any]) -> None:
+            data.clear()
+            data["user_id"] = profile.user_id
+            if profile.team_ledger_url:
+                data["team_ledger_url"] = profile.team_ledger_url
+
+        update_toml(self.path, change)

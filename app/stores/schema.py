@@ -36,7 +36,7 @@ class Base(DeclarativeBase):
 UtcDateTime = DateTime(timezone=True)
 
 
-class RegistryRow(Base):
+class SqlRegistry(Base):
     __tablename__ = "registries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -47,7 +47,7 @@ class RegistryRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
 
-class ModelRow(Base):
+class SqlModel(Base):
     __tablename__ = "models"
     __table_args__ = (UniqueConstraint("registry_id", "name"),)
 
@@ -66,7 +66,7 @@ class ModelRow(Base):
     synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class ModelTagRow(Base):
+class SqlModelTag(Base):
     __tablename__ = "model_tags"
 
     model_id: Mapped[int] = mapped_column(
@@ -76,7 +76,7 @@ class ModelTagRow(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-class AliasRow(Base):
+class SqlAlias(Base):
     __tablename__ = "aliases"
 
     model_id: Mapped[int] = mapped_column(
@@ -86,7 +86,7 @@ class AliasRow(Base):
     version: Mapped[int] = mapped_column(Integer)
 
 
-class VersionRow(Base):
+class SqlVersion(Base):
     __tablename__ = "versions"
     __table_args__ = (UniqueConstraint("model_id", "version"), Index("ix_versions_run", "run_id"))
 
@@ -105,7 +105,7 @@ class VersionRow(Base):
     synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class VersionTagRow(Base):
+class SqlVersionTag(Base):
     __tablename__ = "version_tags"
 
     version_id: Mapped[int] = mapped_column(
@@ -115,7 +115,7 @@ class VersionTagRow(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-class RunRow(Base):
+class SqlRun(Base):
     __tablename__ = "runs"
     __table_args__ = (UniqueConstraint("registry_id", "run_id"),)
 
@@ -132,7 +132,7 @@ class RunRow(Base):
     synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class RunParamRow(Base):
+class SqlRunParam(Base):
     __tablename__ = "run_params"
 
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
@@ -140,7 +140,7 @@ class RunParamRow(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-class RunTagRow(Base):
+class SqlRunTag(Base):
     __tablename__ = "run_tags"
 
     run_pk: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
@@ -148,7 +148,7 @@ class RunTagRow(Base):
     value: Mapped[str] = mapped_column(Text, default="")
 
 
-class RunMetricRow(Base):
+class SqlRunMetric(Base):
     """Latest value of each metric of a run."""
 
     __tablename__ = "run_metrics"
@@ -160,7 +160,7 @@ class RunMetricRow(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class MetricHistoryRow(Base):
+class SqlMetricHistory(Base):
     __tablename__ = "metric_history"
     __table_args__ = (Index("ix_metric_history_run_key", "run_pk", "key"),)
 
@@ -172,7 +172,7 @@ class MetricHistoryRow(Base):
     timestamp: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class DatasetInputRow(Base):
+class SqlDatasetInput(Base):
     __tablename__ = "dataset_inputs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,21 +16,22 @@ from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from app.domain.cancel import CancelToken
-from app.domain.entities import ModelVersion, RegisteredModel, Run
+from app.domain.entities import AliasChange, ModelVersion, RegisteredModel, Run
+from app.domain.tags import TAG_OWNER, TAG_RISK_TIER, TAG_TEAM, TERMINAL_RUN_STATES
 from app.stores.engine import Database
 from app.stores.schema import (
-    AliasRow,
-    DatasetInputRow,
-    MetricHistoryRow,
-    ModelRow,
-    ModelTagRow,
-    RegistryRow,
-    RunMetricRow,
-    RunParamRow,
-    RunRow,
-    RunTagRow,
-    VersionRow,
-    VersionTagRow,
+    SqlAlias,
+    SqlDatasetInput,
+    SqlMetricHistory,
+    SqlModel,
+    SqlModelTag,
+    SqlRegistry,
+    SqlRun,
+    SqlRunMetric,
+    SqlRunParam,
+    SqlRunTag,
+    SqlVersion,
+    SqlVersionTag,
 )
 
 # SQLite's default host-parameter limit is 32766; keep IN lists well below it.
@@ -46,16 +47,6 @@ class SnapshotStats:
     runs_written: int
 
 
-@dataclass(frozen=True)
-class AliasChange:
-    """An alias that moved, appeared or disappeared between two snapshots."""
-
-    model_name: str
-    alias: str
-    before: int | None
-    after: int | None
-
-
 class SnapshotWriter:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -68,30 +59,30 @@ class SnapshotWriter:
         """Run ids whose cached copy is final (finished/failed/killed): safe to reuse."""
         with self._db.session() as s:
             rows = s.execute(
-                select(RunRow.run_id)
-                .join(RegistryRow, RegistryRow.id == RunRow.registry_id)
+                select(SqlRun.run_id)
+                .join(SqlRegistry, SqlRegistry.id == SqlRun.registry_id)
                 .where(
-                    RegistryRow.name == registry,
-                    RunRow.status.in_(("FINISHED", "FAILED", "KILLED")),
+                    SqlRegistry.name == registry,
+                    SqlRun.status.in_(TERMINAL_RUN_STATES),
                 )
             )
             return {r[0] for r in rows}
 
     def rename_registry(self, old: str, new: str) -> None:
         with self._db.session() as s:
-            s.execute(update(RegistryRow).where(RegistryRow.name == old).values(name=new))
+            s.execute(update(SqlRegistry).where(SqlRegistry.name == old).values(name=new))
 
     def drop_registry(self, name: str) -> None:
         """Delete a registry's cached snapshot (models, versions, runs cascade)."""
         with self._db.session() as s:
-            s.execute(delete(RegistryRow).where(RegistryRow.name == name))
+            s.execute(delete(SqlRegistry).where(SqlRegistry.name == name))
 
     def record_failure(self, registry: str, url: str, when: datetime, error: str) -> None:
         with self._db.session() as s:
             rid = _registry_id(s, registry, url)
             s.execute(
-                update(RegistryRow)
-                .where(RegistryRow.id == rid)
+                update(SqlRegistry)
+                .where(SqlRegistry.id == rid)
                 .values(last_attempt_at=when, last_error=error)
             )
 
@@ -121,18 +112,52 @@ class SnapshotWriter:
             _drop_orphan_runs(s, rid)
             cancel.raise_if_cancelled()
             s.execute(
-                update(RegistryRow)
-                .where(RegistryRow.id == rid)
+                update(SqlRegistry)
+                .where(SqlRegistry.id == rid)
                 .values(url=url, last_synced_at=synced_at, last_attempt_at=synced_at, last_error="")
             )
         return SnapshotStats(m_written, m_deleted, v_written, v_deleted, r_written), alias_changes
 
+    def refresh_model(
+        self,
+        registry: str,
+        model: RegisteredModel,
+        versions: list[ModelVersion],
+        refreshed_at: datetime,
+    ) -> bool:
+        """Re-write one cached model from a fresh registry read (after an apply): its
+        fields, tags, aliases, versions and their tags; runs stay as the last sync left
+        them. Returns False when the model is not in the cache (nothing is written)."""
+        with self._db.session() as s:
+            mid = s.scalar(
+                select(SqlModel.id)
+                .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                .where(SqlRegistry.name == registry, SqlModel.name == model.name)
+            )
+            if mid is None:
+                return False
+            s.execute(
+                update(SqlModel)
+                .where(SqlModel.id == mid)
+                .values(synced_at=refreshed_at, **_model_fields(model, versions))
+            )
+            _sync_kv(
+                s, SqlModelTag, SqlModelTag.model_id, SqlModelTag.key, SqlModelTag.value,
+                {mid: dict(model.tags)},
+            )  # fmt: skip
+            _sync_kv(
+                s, SqlAlias, SqlAlias.model_id, SqlAlias.alias, SqlAlias.version,
+                {mid: {a: int(v) for a, v in model.aliases.items()}},
+            )  # fmt: skip
+            _write_versions(s, {model.name: mid}, versions, refreshed_at)
+        return True
+
 
 def _registry_id(s: Session, name: str, url: str) -> int:
-    rid = s.scalar(select(RegistryRow.id).where(RegistryRow.name == name))
+    rid = s.scalar(select(SqlRegistry.id).where(SqlRegistry.name == name))
     if rid is None:
         rid = s.scalar(
-            insert(RegistryRow).values(name=name, url=url, last_error="").returning(RegistryRow.id)
+            insert(SqlRegistry).values(name=name, url=url, last_error="").returning(SqlRegistry.id)
         )
     assert rid is not None
     return rid
@@ -144,9 +169,9 @@ def _model_fields(m: RegisteredModel, versions: list[ModelVersion]) -> dict[str,
         "description": m.description,
         "creation_ts": m.creation_timestamp,
         "last_updated_ts": m.last_updated_timestamp,
-        "owner": m.tags.get("owner", ""),
-        "risk_tier": m.tags.get("risk_tier", ""),
-        "team": m.tags.get("team", ""),
+        "owner": m.tags.get(TAG_OWNER, ""),
+        "risk_tier": m.tags.get(TAG_RISK_TIER, ""),
+        "team": m.tags.get(TAG_TEAM, ""),
         "latest_version": max(numbers) if numbers else None,
         "version_count": len(numbers),
     }
@@ -163,12 +188,12 @@ def _write_models(
     for v in versions:
         by_model.setdefault(v.model_name, []).append(v)
 
-    cols = [ModelRow.id, ModelRow.name, *[getattr(ModelRow, k) for k in _MODEL_COLS]]
+    cols = [SqlModel.id, SqlModel.name, *[getattr(SqlModel, k) for k in _MODEL_COLS]]
     existing = {
-        row.name: row for row in s.execute(select(*cols).where(ModelRow.registry_id == rid))
+        row.name: row for row in s.execute(select(*cols).where(SqlModel.registry_id == rid))
     }
     # Read before deletes cascade away the aliases of models that disappeared.
-    old_aliases = _load_kv(s, AliasRow, AliasRow.model_id, AliasRow.alias, AliasRow.version, rid)
+    old_aliases = _load_kv(s, SqlAlias, SqlAlias.model_id, SqlAlias.alias, SqlAlias.version, rid)
     ids: dict[str, int] = {}
     written = 0
     for m in models:
@@ -176,9 +201,9 @@ def _write_models(
         row = existing.get(m.name)
         if row is None:
             new_id = s.scalar(
-                insert(ModelRow)
+                insert(SqlModel)
                 .values(registry_id=rid, name=m.name, synced_at=synced_at, **fields)
-                .returning(ModelRow.id)
+                .returning(SqlModel.id)
             )
             assert new_id is not None
             ids[m.name] = new_id
@@ -187,26 +212,26 @@ def _write_models(
             ids[m.name] = row.id
             if any(getattr(row, k) != v for k, v in fields.items()):
                 s.execute(
-                    update(ModelRow)
-                    .where(ModelRow.id == row.id)
+                    update(SqlModel)
+                    .where(SqlModel.id == row.id)
                     .values(synced_at=synced_at, **fields)
                 )
                 written += 1
 
     gone = [row.id for name, row in existing.items() if name not in ids]
     for chunk in _chunks(gone):
-        s.execute(delete(ModelRow).where(ModelRow.id.in_(chunk)))
+        s.execute(delete(SqlModel).where(SqlModel.id.in_(chunk)))
 
     _sync_kv(
         s,
-        ModelTagRow,
-        ModelTagRow.model_id,
-        ModelTagRow.key,
-        ModelTagRow.value,
+        SqlModelTag,
+        SqlModelTag.model_id,
+        SqlModelTag.key,
+        SqlModelTag.value,
         {ids[m.name]: dict(m.tags) for m in models},
     )
     new_aliases = {ids[m.name]: {a: int(v) for a, v in m.aliases.items()} for m in models}
-    _sync_kv(s, AliasRow, AliasRow.model_id, AliasRow.alias, AliasRow.version, new_aliases)
+    _sync_kv(s, SqlAlias, SqlAlias.model_id, SqlAlias.alias, SqlAlias.version, new_aliases)
 
     name_of = {mid: name for name, mid in ids.items()}
     name_of.update({row.id: name for name, row in existing.items()})
@@ -267,12 +292,12 @@ def _version_fields(v: ModelVersion) -> dict[str, object]:
 def _write_versions(
     s: Session, model_ids: dict[str, int], versions: list[ModelVersion], synced_at: datetime
 ) -> tuple[int, int]:
-    cols = [VersionRow.id, VersionRow.model_id, VersionRow.version]
-    cols += [getattr(VersionRow, k) for k in _VERSION_COLS]
+    cols = [SqlVersion.id, SqlVersion.model_id, SqlVersion.version]
+    cols += [getattr(SqlVersion, k) for k in _VERSION_COLS]
     existing: dict[tuple[int, int], Any] = {}
     mids = list(model_ids.values())
     for chunk in _chunks(mids):
-        for erow in s.execute(select(*cols).where(VersionRow.model_id.in_(chunk))):
+        for erow in s.execute(select(*cols).where(SqlVersion.model_id.in_(chunk))):
             existing[(erow.model_id, erow.version)] = erow
 
     seen: set[tuple[int, int]] = set()
@@ -292,24 +317,24 @@ def _write_versions(
             )
         elif any(getattr(row, k) != val for k, val in fields.items()):
             s.execute(
-                update(VersionRow)
-                .where(VersionRow.id == row.id)
+                update(SqlVersion)
+                .where(SqlVersion.id == row.id)
                 .values(synced_at=synced_at, **fields)
             )
             written += 1
     if inserts:
-        s.execute(insert(VersionRow), inserts)
+        s.execute(insert(SqlVersion), inserts)
         written += len(inserts)
 
     gone = [row.id for key, row in existing.items() if key not in seen]
     for chunk in _chunks(gone):
-        s.execute(delete(VersionRow).where(VersionRow.id.in_(chunk)))
+        s.execute(delete(SqlVersion).where(SqlVersion.id.in_(chunk)))
 
     # Map versions to ids after inserts, then sync their tags.
     vid: dict[tuple[int, int], int] = {}
     for chunk in _chunks(mids):
-        q = select(VersionRow.id, VersionRow.model_id, VersionRow.version).where(
-            VersionRow.model_id.in_(chunk)
+        q = select(SqlVersion.id, SqlVersion.model_id, SqlVersion.version).where(
+            SqlVersion.model_id.in_(chunk)
         )
         for vrow in s.execute(q):
             vid[(vrow.model_id, vrow.version)] = vrow.id
@@ -319,7 +344,7 @@ def _write_versions(
         if v.model_name in model_ids
     }
     _sync_kv(
-        s, VersionTagRow, VersionTagRow.version_id, VersionTagRow.key, VersionTagRow.value, tags
+        s, SqlVersionTag, SqlVersionTag.version_id, SqlVersionTag.key, SqlVersionTag.value, tags
     )
     return written, len(gone)
 
@@ -330,8 +355,8 @@ def _load_kv(
     out: dict[int, dict[str, object]] = {}
     q = (
         select(owner_col, key_col, val_col)
-        .join(ModelRow, ModelRow.id == owner_col)
-        .where(ModelRow.registry_id == rid)
+        .join(SqlModel, SqlModel.id == owner_col)
+        .where(SqlModel.registry_id == rid)
     )
     for owner, key, val in s.execute(q):
         out.setdefault(owner, {})[key] = val
@@ -382,15 +407,15 @@ def _write_runs(
     old: list[int] = []
     for chunk in _chunks(ids):
         old.extend(
-            s.scalars(select(RunRow.id).where(RunRow.registry_id == rid, RunRow.run_id.in_(chunk)))
+            s.scalars(select(SqlRun.id).where(SqlRun.registry_id == rid, SqlRun.run_id.in_(chunk)))
         )
     # Runs fetched again are replaced whole: simpler than diffing params/metrics, and
     # a run is only re-fetched when it was not final or not cached.
     for chunk in _chunks(old):
-        s.execute(delete(RunRow).where(RunRow.id.in_(chunk)))
+        s.execute(delete(SqlRun).where(SqlRun.id.in_(chunk)))
     cancel.raise_if_cancelled()
     s.execute(
-        insert(RunRow),
+        insert(SqlRun),
         [
             {
                 "registry_id": rid,
@@ -409,8 +434,8 @@ def _write_runs(
     )
     pk: dict[str, int] = {}
     for chunk in _chunks(ids):
-        q = select(RunRow.id, RunRow.run_id).where(
-            RunRow.registry_id == rid, RunRow.run_id.in_(chunk)
+        q = select(SqlRun.id, SqlRun.run_id).where(
+            SqlRun.registry_id == rid, SqlRun.run_id.in_(chunk)
         )
         pk.update({run_id: id_ for id_, run_id in s.execute(q)})
     params, tags, metrics, history, datasets = [], [], [], [], []
@@ -445,11 +470,11 @@ def _write_runs(
             for d in r.datasets
         ]
     for table, rows in (
-        (RunParamRow, params),
-        (RunTagRow, tags),
-        (RunMetricRow, metrics),
-        (MetricHistoryRow, history),
-        (DatasetInputRow, datasets),
+        (SqlRunParam, params),
+        (SqlRunTag, tags),
+        (SqlRunMetric, metrics),
+        (SqlMetricHistory, history),
+        (SqlDatasetInput, datasets),
     ):
         if rows:
             s.execute(insert(table), rows)
@@ -459,11 +484,11 @@ def _write_runs(
 def _drop_orphan_runs(s: Session, rid: int) -> None:
     """Runs no cached version points at any more are dropped with the versions."""
     used = (
-        select(VersionRow.run_id)
-        .join(ModelRow, ModelRow.id == VersionRow.model_id)
-        .where(ModelRow.registry_id == rid)
+        select(SqlVersion.run_id)
+        .join(SqlModel, SqlModel.id == SqlVersion.model_id)
+        .where(SqlModel.registry_id == rid)
     )
-    s.execute(delete(RunRow).where(RunRow.registry_id == rid, RunRow.run_id.not_in(used)))
+    s.execute(delete(SqlRun).where(SqlRun.registry_id == rid, SqlRun.run_id.not_in(used)))
 
 
 def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:

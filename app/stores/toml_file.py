@@ -1,10 +1,16 @@
-"""Reading and atomically rewriting the profile's TOML files (config, profile)."""
+"""The profile's TOML files (config, profile): one reader, one typed validator, and
+one locked read-modify-write, so two writers (the registry and endpoint settings live
+in one config.toml; two Gavels may run) never lose each other's change."""
 
 from __future__ import annotations
 
 import codecs
 import os
+import sys
+import threading
 import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +66,59 @@ def write_toml(path: Path, data: dict[str, Any]) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"Cannot write {path}: {exc.strerror}.") from None
+
+
+# Typed keys of a table: name -> (type, what it means); anything else is refused.
+TableKeys = Mapping[str, tuple[type, str]]
+
+
+def typed_table(entry: object, keys: TableKeys, where: str) -> dict[str, Any]:
+    """A TOML table checked against its declared keys: unknown keys and wrong types are
+    refused with a sentence naming the file and table (``where``); integers are accepted
+    where a float is declared."""
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: expected a table.")
+    unknown = set(entry) - set(keys)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}.")
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        typ, _ = keys[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
+            raise ConfigError(f"{where}: '{key}' must be a {typ.__name__}.")
+        out[key] = value
+    return out
+
+
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Exclusive use of ``path`` across threads and processes (a lock file beside it)."""
+    key = path.resolve()
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
+    with thread_lock:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_name(path.name + ".lock"), "a+b") as fh:
+            if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            yield
+
+
+def update_toml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    """Read the file, let ``change`` edit its tables, write it back: one locked step."""
+    with _file_lock(path):
+        data = read_toml(path)
+        change(data)
+        write_toml(path, data)

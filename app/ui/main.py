@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
@@ -10,14 +9,14 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from PySide6.QtCore import QCoreApplication, QEvent, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.domain.errors import GavelError
-from app.ui.context import ConsoleContext
-from app.ui.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
-from app.ui.main_window import MainWindow
-from app.ui.qt_log import install_qt_message_handler, restore_qt_message_handler
-from app.ui.resources import icon, stylesheet
+from app.ui.common.context import ConsoleContext
+from app.ui.common.resources import icon, stylesheet
+from app.ui.console import Console, build_console
+from app.ui.shell.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
+from app.ui.shell.qt_log import install_qt_message_handler, restore_qt_message_handler
 
 log = logging.getLogger("gavel.ui")
 
@@ -26,27 +25,10 @@ EXIT_OK, EXIT_FAILED = 0, 1
 ContextFactory = Callable[[], ConsoleContext]
 
 
-def _bootstrap_context_factory() -> ContextFactory:
-    # app.bootstrap is the composition root, one layer above ui, so ui does not import
-    # it; callers should pass `context_factory=build_context`. Until app.cli does,
-    # the root is looked up here at run time.
-    bootstrap = importlib.import_module("app.bootstrap")
-    factory: ContextFactory = bootstrap.build_context
-    return factory
-
-
 def show_startup_error(message: str) -> None:
     box = QMessageBox(QMessageBox.Icon.Critical, "Gavel cannot start", message)
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     box.exec()
-
-
-def build_main_window(ctx: ConsoleContext) -> MainWindow:
-    """The main window over a context, styled; not shown (tests call this directly)."""
-    window = MainWindow(ctx)
-    window.setStyleSheet(stylesheet())
-    window.setWindowIcon(icon("app"))
-    return window
 
 
 def _configure(app: QApplication) -> None:
@@ -56,9 +38,9 @@ def _configure(app: QApplication) -> None:
 
 
 def run_console(
+    context_factory: ContextFactory,
     start_demo: bool = True,
     argv: Sequence[str] | None = None,
-    context_factory: ContextFactory | None = None,
     error_dialog: Callable[[str], None] = show_startup_error,
     crash_dialog: DialogHook = show_crash_dialog,
     smoke_test: bool = False,
@@ -67,9 +49,10 @@ def run_console(
 
     smoke_test: quit once the window has painted (packaging checks use it).
 
+    context_factory: builds the context (the entry layer passes
+    app.bootstrap.build_context, the composition root, which ui does not import).
     start_demo: start the bundled demo registry when the profile has no registry
-    (or already has the demo). context_factory: builds the AppContext (default
-    app.bootstrap.build_context). error_dialog / crash_dialog: how a startup error
+    (or already has the demo). error_dialog / crash_dialog: how a startup error
     and a crash are shown (tests replace the modal boxes).
     """
     existing = QApplication.instance()
@@ -85,7 +68,7 @@ def run_console(
     previous_sigint = signal.getsignal(signal.SIGINT)
     try:
         try:
-            ctx = (context_factory or _bootstrap_context_factory())()
+            ctx = context_factory()
         except GavelError as exc:
             log.error("console cannot start: %s", exc.message)
             error_dialog(exc.message)
@@ -104,23 +87,25 @@ def run_console(
 def _run_window(
     app: QApplication, ctx: ConsoleContext, crash: CrashHandler, demo: bool, smoke: bool = False
 ) -> int:
-    window: MainWindow | None = None
+    console: Console | None = None
     try:
         app.setStyleSheet(stylesheet())
-        window = build_main_window(ctx)
+        console = build_console(ctx)
+        window = console.window
         _quit_on_sigint(window)
         # Python runs signal handlers only between bytecodes; let it in regularly.
         wake = QTimer(window)
         wake.timeout.connect(lambda: None)
         wake.start(500)
         window.show()
-        window.start(demo)
+        console.start(demo)
         if smoke:
             QTimer.singleShot(0, window, lambda: (window.grab(), app.quit()))
         code = EXIT_CRASHED if crash.crashed else app.exec()
         return EXIT_CRASHED if crash.crashed else code
     finally:
-        if window is not None:
+        if console is not None:
+            window = console.window
             if window.isVisible():
                 window.close()
             window.shutdown()
@@ -131,7 +116,7 @@ def _run_window(
         log.info("console closed")
 
 
-def _quit_on_sigint(window: MainWindow) -> None:
+def _quit_on_sigint(window: QWidget) -> None:
     def handler(_signum: int, _frame: FrameType | None) -> None:
         log.info("interrupted; closing the console")
         window.close()

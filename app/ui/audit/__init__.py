@@ -1,0 +1,1 @@
+"""The audit trail page: the ledger's events, filtered, verified and exported."""

@@ -1,0 +1,1 @@
+"""The matplotlib canvas and theme the console's charts draw on (imported lazily)."""

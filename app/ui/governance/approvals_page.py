@@ -1,0 +1,346 @@
+"""The Approvals page: the inbox (waiting for me / requested by me / all) beside the
+selected request's detail, and the decisions taken from it.
+
+Dialogs open window-modal with `open()`, never `exec()`: the event loop keeps
+running (workers report back) and tests drive them like a person would.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QMessageBox,
+    QSplitter,
+    QStackedWidget,
+    QTabBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.cancel import CancelToken
+from app.domain.errors import Cancelled, GavelError
+from app.domain.governance import Role, SignatureMeaning
+from app.domain.progress import ProgressCallback
+from app.services.promotion_apply import ApplyOutcome
+from app.ui.common.context import ConsoleContext
+from app.ui.common.formatting import badge_text
+from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import Banner, EmptyState, row_table
+from app.ui.governance.comment_dialog import CommentDialog
+from app.ui.governance.governance_controller import GovernanceController
+from app.ui.governance.governance_data import ENROLL_HINT, GovernanceData
+from app.ui.governance.inbox_model import (
+    FILTER_TITLES,
+    InboxColumn,
+    InboxFilter,
+    InboxModel,
+    filter_items,
+)
+from app.ui.governance.request_detail import RequestDetail, RequestDetailView, load_request_detail
+from app.ui.governance.signing_dialog import SigningDialog
+
+log = logging.getLogger("gavel.ui.approvals")
+
+DETAIL_TASK = "request-detail"
+APPLY_TASK = "apply-promotion"
+
+ConfirmHook = Callable[[QWidget, str, str], bool]
+
+
+def ask_to_apply(parent: QWidget, title: str, text: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    apply = box.addButton("Apply", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is apply
+
+
+class ApprovalsPage(QWidget):
+    enroll_requested = Signal()
+    # A sentence for the status bar (what was signed, applied or recorded).
+    message = Signal(str)
+
+    def __init__(
+        self,
+        ctx: ConsoleContext,
+        runner: TaskRunner,
+        controller: GovernanceController,
+        parent: QWidget | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.runner = runner
+        self.controller = controller
+        self.confirm_apply: ConfirmHook = ask_to_apply
+        self.dialog: SigningDialog | CommentDialog | None = None
+        self.filter = InboxFilter.WAITING
+
+        self.banner = Banner("error", "error")
+        self.banner.add_button("Dismiss", self.banner.hide)
+        self.filters = QTabBar()
+        self.filters.setObjectName("InboxFilters")
+        self.filters.setDrawBase(False)
+        self.filters.setExpanding(False)
+        for which in InboxFilter:
+            self.filters.addTab(FILTER_TITLES[which])
+        self.model = InboxModel(self, clock=clock)
+        self.table = row_table(
+            self.model,
+            "InboxTable",
+            widths=(
+                (InboxColumn.REQUEST, 106),
+                (InboxColumn.PROMOTION, 176),
+                (InboxColumn.RISK_TIER, 78),
+                (InboxColumn.REQUESTER, 72),
+                (InboxColumn.STATE, 76),
+                (InboxColumn.APPROVALS, 70),
+            ),
+        )
+        self.empty = EmptyState()
+        self.list_stack = QStackedWidget()
+        self.list_stack.addWidget(self.table)
+        self.list_stack.addWidget(self.empty)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.filters)
+        left_layout.addWidget(self.list_stack, 1)
+
+        self.detail = RequestDetailView()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("ApprovalsSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        # The inbox's columns fit, the detail gets the rest.
+        self.splitter.setSizes([660, 700])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+
+        self.filters.currentChanged.connect(self._filter_changed)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.detail.approve_requested.connect(
+            lambda d: self.open_signing(d, SignatureMeaning.APPROVAL)
+        )
+        self.detail.reject_requested.connect(
+            lambda d: self.open_signing(d, SignatureMeaning.REJECTION)
+        )
+        self.detail.comment_requested.connect(self.open_comment)
+        self.detail.apply_requested.connect(self.apply)
+        controller.changed.connect(self._data_changed)
+        controller.failed.connect(self.show_error)
+        self._data_changed(controller.data)
+
+    # -- counts --------------------------------------------------------------------
+
+    def badge(self) -> int | None:
+        data = self.controller.data
+        return len(data.waiting()) if data.loaded else None
+
+    # -- data ----------------------------------------------------------------------
+
+    @property
+    def selected_request_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        item = self.model.item_at(rows[0].row()) if rows else None
+        return item.request.request_id if item else None
+
+    def set_filter(self, which: InboxFilter) -> None:
+        self.filters.setCurrentIndex(list(InboxFilter).index(which))
+
+    def select_request(self, request_id: str) -> bool:
+        row = self.model.row_of(request_id)
+        if row is None and self.filter is not InboxFilter.ALL:
+            self.set_filter(InboxFilter.ALL)
+            row = self.model.row_of(request_id)
+        if row is None:
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            self.model.index(row, 0),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        return True
+
+    def _filter_changed(self, index: int) -> None:
+        self.filter = list(InboxFilter)[index]
+        self._fill(self.controller.data)
+
+    def _data_changed(self, data: GovernanceData) -> None:
+        for i, which in enumerate(InboxFilter):
+            count = len(filter_items(data, which)) if data.loaded else None
+            self.filters.setTabText(i, badge_text(FILTER_TITLES[which], count))
+        self._fill(data)
+        if self.detail.request_id is not None:
+            self.load_detail(self.detail.request_id)
+
+    def _fill(self, data: GovernanceData) -> None:
+        keep = self.selected_request_id or self.detail.request_id
+        self.model.set_items(filter_items(data, self.filter) if data.loaded else [])
+        self._update_empty(data)
+        if keep is not None and self.model.row_of(keep) is not None:
+            self.select_request(keep)
+
+    def _update_empty(self, data: GovernanceData) -> None:
+        if self.model.rowCount() > 0:
+            self.list_stack.setCurrentWidget(self.table)
+            return
+        self.list_stack.setCurrentWidget(self.empty)
+        if not data.loaded:
+            self.empty.set_content("Reading promotion requests…", "")
+        elif data.me is None:
+            self.empty.set_content(
+                ENROLL_HINT,
+                "Requests, approvals and rejections carry your name and are signed with "
+                "your own key. Enroll once on this computer to create them.",
+                [("Enroll…", lambda: emit(self.enroll_requested))],
+            )
+        elif self.filter is InboxFilter.WAITING:
+            if Role.APPROVER in data.my_roles:
+                text = (
+                    "Pending requests you may approve or reject appear here. Requests you "
+                    "made yourself, or for versions you created, wait for someone else."
+                )
+            else:
+                text = (
+                    "You do not have the approver role, so no request waits for your "
+                    "decision. An admin can grant it (Identity → Roles…)."
+                )
+            self.empty.set_content("No requests waiting for you", text)
+        elif self.filter is InboxFilter.MINE:
+            self.empty.set_content(
+                "You have not requested any promotion",
+                "Select a model in the Portfolio, pick a version and choose “Request promotion…”.",
+            )
+        else:
+            self.empty.set_content(
+                "No promotion requests yet",
+                "Requests appear here once someone asks to promote a version to an alias.",
+            )
+
+    # -- detail ----------------------------------------------------------------------
+
+    def _selection_changed(self) -> None:
+        request_id = self.selected_request_id
+        if request_id is None:
+            if self.model.rowCount() == 0:
+                self.detail.clear()
+            return
+        if request_id != self.detail.request_id:
+            self.load_detail(request_id)
+
+    def load_detail(self, request_id: str) -> None:
+        governance, identity = self.ctx.governance, self.ctx.identity
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> RequestDetail:
+            return load_request_detail(governance, identity, request_id)
+
+        self.runner.run(
+            work,
+            key=DETAIL_TASK,
+            label="Reading the request",
+            on_success=lambda d: self.detail.show_detail(d, self.controller.data),
+            on_failure=self.show_error,
+        )
+
+    # -- actions -----------------------------------------------------------------------
+
+    def show_error(self, error: GavelError | str) -> None:
+        if isinstance(error, Cancelled):
+            return
+        text = error if isinstance(error, str) else error.message
+        self.banner.set_kind("error", "error")
+        self.banner.show_text(text)
+
+    def show_success(self, text: str) -> None:
+        self.banner.set_kind("success", "success")
+        self.banner.show_text(text)
+        emit(self.message, text)
+
+    def open_signing(self, detail: RequestDetail, meaning: SignatureMeaning) -> None:
+        if self.dialog is not None or detail.me is None:
+            return
+        dialog = SigningDialog(self.ctx.governance, self.runner, detail, meaning, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r, d=dialog: self._signing_finished(d))
+        self.dialog = dialog
+        dialog.open()
+
+    def _signing_finished(self, dialog: SigningDialog) -> None:
+        self.dialog = None
+        request = dialog.result_request
+        if request is None:
+            return
+        noun = "approval" if dialog.meaning is SignatureMeaning.APPROVAL else "rejection"
+        decision = request.decisions[-1] if request.decisions else None
+        where = f" as event {decision.seq}, signed with {decision.signer}" if decision else ""
+        self.show_success(
+            f"Your {noun} of {request.target_text} was recorded{where}. The request is now "
+            f"{request.state.value}."
+        )
+        self.controller.wrote()
+
+    def open_comment(self, detail: RequestDetail) -> None:
+        if self.dialog is not None:
+            return
+        dialog = CommentDialog(self.ctx.governance, self.runner, detail.view.request, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r, d=dialog: self._comment_finished(d))
+        self.dialog = dialog
+        dialog.open()
+
+    def _comment_finished(self, dialog: CommentDialog) -> None:
+        self.dialog = None
+        if dialog.result_request is not None:
+            emit(self.message, f"Comment added to {dialog.result_request.target_text}.")
+            self.controller.wrote()
+
+    def apply(self, detail: RequestDetail) -> None:
+        r = detail.view.request
+        if self.runner.is_running(APPLY_TASK):
+            return
+        question = (
+            f"Promote {r.identity.model} v{r.identity.version} to {r.target_name} in registry "
+            f"{r.identity.registry} now? Gavel first re-reads the registry: if the version, "
+            "its evidence or the target changed since the request, nothing is written."
+        )
+        if not self.confirm_apply(self, f"Apply {r.target_text}?", question):
+            return
+        promotions, request_id = self.ctx.promotions, r.request_id
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> ApplyOutcome:
+            return promotions.apply(request_id)
+
+        self.detail.apply_button.setEnabled(False)
+        self.detail.apply_button.setText("Applying…")
+        self.runner.run(
+            work,
+            key=APPLY_TASK,
+            label=f"Applying {r.target_text}",
+            on_success=self._applied,
+            on_failure=self._apply_failed,
+        )
+
+    def _applied(self, outcome: ApplyOutcome) -> None:
+        self.detail.apply_button.setText("Apply to registry")
+        if outcome.applied:
+            self.show_success(f"{outcome.request.target_text}: {outcome.message}")
+        else:
+            self.show_error(outcome.message)
+        self.controller.wrote()
+
+    def _apply_failed(self, exc: GavelError) -> None:
+        self.detail.apply_button.setText("Apply to registry")
+        self.show_error(exc)
+        self.controller.refresh()

@@ -1,0 +1,315 @@
+"""Governance in the console: the Approvals and Violations pages, the Identity menu,
+the request-promotion action (toolbar, versions list, the model's Governance tab),
+the violation marker in the portfolio and "Signed in as …" in the status bar.
+
+`GovernanceUi` registers all of it through the shell's host and the portfolio's
+model focus; it never sees the main window. "Show in audit trail" is a signal
+(`event_requested`) the console wires to the audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QLabel, QWidget
+
+from app.domain.cancel import CancelToken
+from app.domain.governance import RequestState
+from app.domain.portfolio import ModelDetail, VersionRow
+from app.domain.progress import ProgressCallback
+from app.services.promotion_apply import ApplyOutcome
+from app.ui.common.context import ConsoleContext
+from app.ui.common.host import Host, ModelFocus
+from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import make_action
+from app.ui.governance.alias_history import ModelGovernancePanel
+from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.governance_controller import GovernanceController
+from app.ui.governance.governance_data import (
+    GovernanceData,
+    admin_block_reason,
+    enroll_block_reason,
+    identity_line,
+    request_block_reason,
+    write_block_reason,
+)
+from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
+from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.violations_page import ViolationsPage
+
+log = logging.getLogger("gavel.ui.governance")
+
+APPROVALS_PAGE = "approvals"
+VIOLATIONS_PAGE = "violations"
+GOVERNANCE_TAB = "governance"
+IDENTITY_MENU = "&Identity"
+
+
+class GovernanceTab:
+    """The model's Governance tab: request a promotion, and the alias history."""
+
+    def __init__(self, panel: ModelGovernancePanel) -> None:
+        self.panel = panel
+
+    @property
+    def widget(self) -> QWidget:
+        return self.panel
+
+    def show_version(self, model: ModelDetail | None, _version: VersionRow | None) -> None:
+        shown = self.panel.model
+        same_model = (
+            model is not None
+            and shown is not None
+            and (model.registry, model.name) == (shown.registry, shown.name)
+        )
+        if same_model:
+            self.panel.model = model  # a new version of the same model: keep the history
+        else:
+            self.panel.show_model(model)
+
+
+class GovernanceUi(QObject):
+    # "Show in audit trail": the sequence number of a ledger event.
+    event_requested = Signal(int)
+
+    def __init__(
+        self, host: Host, focus: ModelFocus, ctx: ConsoleContext, runner: TaskRunner
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.focus = focus
+        self.ctx = ctx
+        self.runner = runner
+        self.controller = GovernanceController(ctx, runner, self)
+        self.approvals = ApprovalsPage(ctx, runner, self.controller)
+        self.violations = ViolationsPage(self.controller)
+        self.setParent(self.approvals)
+        host.add_page(
+            APPROVALS_PAGE,
+            "Approvals",
+            self.approvals,
+            badge=self.approvals.badge,
+            tooltip="Promotion requests: those waiting for your decision, yours, and all",
+        )
+        host.add_page(
+            VIOLATIONS_PAGE,
+            "Violations",
+            self.violations,
+            badge=self.violations.badge,
+            tooltip="Alias changes made in a registry without an approved request",
+        )
+        self.dialog: EnrollDialog | RolesDialog | RequestPromotionDialog | None = None
+
+        # -- menu and actions
+        self.enroll_action = make_action(self, "Enroll…", "signature")
+        self.enroll_action.setStatusTip("Create your identity and signing key on this computer")
+        self.roles_action = make_action(self, "Roles…")
+        self.request_action = make_action(self, "Request promotion…", "promote", "Ctrl+Shift+P")
+        host.add_action(IDENTITY_MENU, self.enroll_action)
+        host.add_action(IDENTITY_MENU, self.roles_action)
+        host.add_toolbar_action(self.request_action)
+        focus.add_version_action(self.request_action)
+        self.enroll_action.triggered.connect(self.enroll)
+        self.roles_action.triggered.connect(self.open_roles)
+        self.request_action.triggered.connect(self.request_promotion)
+
+        # -- the model's Governance tab
+        self.panel = ModelGovernancePanel(ctx.audit, runner)
+        self.tab = GovernanceTab(self.panel)
+        focus.add_detail_tab(
+            GOVERNANCE_TAB,
+            "Governance",
+            lambda: self.tab,
+            tooltip="Request a promotion; which version each alias held, and when it moved",
+            # Built now: the request button follows identity and selection while hidden.
+            lazy=False,
+        )
+        self._reconciled = False
+        self.panel.request_promotion.connect(self.request_promotion)
+
+        # -- status bar
+        self.identity_label = QLabel()
+        self.identity_label.setObjectName("IdentityStatus")
+        host.add_status_widget(self.identity_label)
+
+        # -- wiring
+        self.controller.changed.connect(self._data_changed)
+        self.controller.failed.connect(host.show_notice)
+        self.approvals.message.connect(host.show_status)
+        self.approvals.enroll_requested.connect(self.enroll)
+        self.violations.show_event_requested.connect(lambda seq: emit(self.event_requested, seq))
+        self.violations.show_model_requested.connect(self.show_model)
+        focus.on_synced(self._after_sync)
+        focus.on_focus_changed(self._detail_changed)
+        host.on_page_shown(self._page_changed)
+        host.on_shutdown(self.controller.stop)
+        self._data_changed(self.controller.data)
+        host.after_first_paint(self.controller.refresh)
+
+    def show_panel(self) -> None:
+        """Bring the model's Governance tab (alias history) into view."""
+        self.focus.show_detail_tab(GOVERNANCE_TAB)
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def data(self) -> GovernanceData:
+        return self.controller.data
+
+    def _data_changed(self, data: GovernanceData) -> None:
+        self.identity_label.setText(identity_line(data) if data.loaded else "")
+        self.identity_label.setToolTip(
+            "Enroll once per person and computer: Identity → Enroll…" if data.me is None else ""
+        )
+        enroll_why = enroll_block_reason(data) if data.loaded else "Reading the ledger…"
+        self.enroll_action.setEnabled(not enroll_why)
+        self.enroll_action.setToolTip(enroll_why or "Create your identity and signing key")
+        roles_why = admin_block_reason(data) if data.loaded else "Reading the ledger…"
+        self.roles_action.setToolTip(roles_why or "Grant or revoke roles")
+        self.roles_action.setEnabled(not roles_why)
+        self.focus.mark_violations(data.flagged_models)
+        self.host.refresh_badges()
+        self._detail_changed()
+        self._reconcile_once(data)
+
+    def _reconcile_once(self, data: GovernanceData) -> None:
+        """At start-up only: record approved promotions an interrupted apply left done.
+
+        Only with the first state read: later in the session an apply from this console
+        may be half way, and reconciling then would record it twice.
+        """
+        if self._reconciled or not data.loaded:
+            return
+        self._reconciled = True
+        approved = [i for i in data.items if i.request.state is RequestState.APPROVED]
+        if write_block_reason(data) or not approved:
+            return
+        promotions = self.ctx.promotions
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> list[ApplyOutcome]:
+            return promotions.reconcile()
+
+        self.runner.run(
+            work,
+            key="governance-reconcile",
+            label="Checking approved promotions against the registry",
+            on_success=self._reconciled_outcomes,
+            on_failure=lambda exc: log.info("reconcile skipped: %s", exc.message),
+        )
+
+    def _reconciled_outcomes(self, outcomes: list[ApplyOutcome]) -> None:
+        if outcomes:
+            names = ", ".join(o.request.target_text for o in outcomes)
+            self.host.show_status(
+                f"Recorded {len(outcomes)} promotion(s) the registry already showed applied "
+                f"(an earlier apply was interrupted): {names}."
+            )
+            self.controller.wrote()
+
+    def _detail_changed(self) -> None:
+        model = self.focus.model
+        data = self.data
+        if model is not None:
+            seqs = frozenset(v.seq for v in data.violations)
+            key = (model.registry, model.name)
+            mine = sum(1 for v in data.violations if (v.registry, v.model) == key)
+            self.panel.set_violations(seqs, mine)
+        version = self.focus.version
+        why = self._request_block(version)
+        label = f"v{version.version}" if model and version else ""
+        self.panel.set_request_state(label, not why, why)
+        self.request_action.setEnabled(not why)
+        self.request_action.setToolTip(why or "Ask approvers to promote the selected version")
+
+    def _request_block(self, version: VersionRow | None) -> str:
+        if not self.data.loaded:
+            return "Reading identity and roles from the ledger…"
+        if self.focus.model is None or version is None:
+            return "Select a model and one of its versions first."
+        return request_block_reason(self.data)
+
+    def _after_sync(self) -> None:
+        self.controller.refresh()
+        self.panel.reload()
+
+    def _page_changed(self, key: str) -> None:
+        if key in (APPROVALS_PAGE, VIOLATIONS_PAGE) and not self.controller.refreshing:
+            self.controller.refresh()
+
+    # -- actions -----------------------------------------------------------------------
+
+    def request_promotion(self) -> None:
+        model, version = self.focus.model, self.focus.version
+        why = self._request_block(version)
+        if why or model is None or version is None or self.dialog is not None:
+            if why:
+                self.host.show_status(why)
+            return
+        dialog = RequestPromotionDialog(
+            self.ctx.governance, self.runner, model, version, self.data.policies, self.approvals
+        )
+        self._open(dialog, self._request_finished)
+
+    def _request_finished(self) -> None:
+        dialog = self.dialog
+        self.dialog = None
+        if isinstance(dialog, RequestPromotionDialog) and dialog.result_request is not None:
+            r = dialog.result_request
+            self.host.show_status(
+                f"Request {r.request_id} recorded: {r.target_text}. It waits for approvers "
+                "(Approvals → Requested by me)."
+            )
+            self.controller.wrote()
+
+    def enroll(self) -> None:
+        if self.dialog is not None:
+            return
+        me = self.data.me
+        dialog = EnrollDialog(
+            self.ctx.governance,
+            self.runner,
+            self.ctx.identity.vault.persistent,
+            self.approvals,
+            user_id=me.user_id if me else "",
+            display_name=me.display_name if me else "",
+        )
+        self._open(dialog, self._enroll_finished)
+
+    def _enroll_finished(self) -> None:
+        dialog = self.dialog
+        self.dialog = None
+        if isinstance(dialog, EnrollDialog) and dialog.key_id is not None:
+            self.host.show_status(
+                f"Enrolled. Your signing key is {dialog.key_id}; its public half is in the "
+                "audit ledger so anyone can check your signatures."
+            )
+            self.controller.wrote()
+
+    def open_roles(self) -> None:
+        if self.dialog is not None:
+            return
+        dialog = RolesDialog(self.ctx.governance, self.runner, self.controller, self.approvals)
+        self._open(dialog, self._roles_finished)
+
+    def _roles_finished(self) -> None:
+        self.dialog = None
+
+    def _open(
+        self,
+        dialog: EnrollDialog | RolesDialog | RequestPromotionDialog,
+        done: Callable[[], None],
+    ) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _result: done())
+        self.dialog = dialog
+        dialog.open()
+
+    # -- navigation --------------------------------------------------------------------
+
+    def show_model(self, registry: str, model: str) -> None:
+        """A violation's model: the portfolio page, its Governance tab."""
+        if self.focus.show_model(registry, model):
+            self.show_panel()

@@ -1,0 +1,1 @@
+"""Insight into one model version: lineage graph, metrics across versions, comparison."""

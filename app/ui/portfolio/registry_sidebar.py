@@ -1,0 +1,134 @@
+"""The registries list on the left: 'All registries', then each registry with its
+model count, the demo marked, and an error icon when its last sync failed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
+
+from app.domain.portfolio import RegistryStatus
+from app.ui.common.formatting import local_text, relative_time
+from app.ui.common.resources import icon
+from app.ui.common.signals import emit
+
+_NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+ALL_REGISTRIES = "All registries"
+
+
+class RegistrySidebar(QTreeWidget):
+    """Emits the registry to filter on: a name, or None for all of them."""
+
+    registry_selected = Signal(object)
+    sync_requested = Signal(str)
+    edit_requested = Signal(str)
+    remove_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("RegistrySidebar")
+        self.setColumnCount(2)
+        self.setHeaderHidden(True)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setIndentation(0)
+        header = self.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._context_menu)
+        self.currentItemChanged.connect(self._current_changed)
+        self._statuses: dict[str, RegistryStatus] = {}
+        self._updating = False
+
+    @property
+    def selected_registry(self) -> str | None:
+        item = self.currentItem()
+        if item is None:
+            return None
+        name = item.data(0, _NAME_ROLE)
+        return name if isinstance(name, str) else None
+
+    def set_statuses(self, statuses: Sequence[RegistryStatus], select: str | None = None) -> None:
+        """Rebuild the list; keeps (or sets) the selected registry when it still exists."""
+        wanted = select if select is not None else self.selected_registry
+        self._statuses = {s.name: s for s in statuses}
+        self._updating = True
+        try:
+            self.clear()
+            total = sum(s.model_count for s in statuses)
+            everything = QTreeWidgetItem([ALL_REGISTRIES, str(total)])
+            everything.setIcon(0, icon("all-registries"))
+            everything.setToolTip(0, "Models of every configured registry")
+            self._align_count(everything)
+            self.addTopLevelItem(everything)
+            current = everything
+            for status in statuses:
+                item = QTreeWidgetItem([self._label(status), str(status.model_count)])
+                item.setData(0, _NAME_ROLE, status.name)
+                item.setIcon(0, self._icon(status))
+                tip = self._tooltip(status)
+                item.setToolTip(0, tip)
+                item.setToolTip(1, f"{status.model_count} models cached")
+                self._align_count(item)
+                self.addTopLevelItem(item)
+                if status.name == wanted:
+                    current = item
+            self.setCurrentItem(current)
+        finally:
+            self._updating = False
+
+    def select_registry(self, name: str | None) -> None:
+        for i in range(self.topLevelItemCount()):
+            item = self.topLevelItem(i)
+            if item is not None and item.data(0, _NAME_ROLE) == name:
+                self.setCurrentItem(item)
+                return
+
+    def _current_changed(self, current: QTreeWidgetItem | None, _: object) -> None:
+        if not self._updating and current is not None:
+            emit(self.registry_selected, current.data(0, _NAME_ROLE))
+
+    @staticmethod
+    def _align_count(item: QTreeWidgetItem) -> None:
+        item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    @staticmethod
+    def _label(status: RegistryStatus) -> str:
+        return f"{status.name} (demo)" if status.is_demo else status.name
+
+    @staticmethod
+    def _icon(status: RegistryStatus) -> QIcon:
+        if status.last_error:
+            return icon("error")
+        return icon("demo") if status.is_demo else icon("registry")
+
+    @staticmethod
+    def _tooltip(status: RegistryStatus) -> str:
+        lines = [status.url]
+        if status.is_demo:
+            lines.append("Demo registry: sample data on a local MLflow server.")
+        if status.last_synced_at is not None:
+            lines.append(
+                f"Last synced {relative_time(status.last_synced_at)} "
+                f"({local_text(status.last_synced_at)})"
+            )
+        else:
+            lines.append("Never synced")
+        if status.last_error:
+            lines.append(f"Last sync failed: {status.last_error}")
+        return "\n".join(lines)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        item = self.itemAt(pos)
+        name = item.data(0, _NAME_ROLE) if item is not None else None
+        if not isinstance(name, str):
+            return
+        menu = QMenu(self)
+        menu.addAction(icon("sync"), f"Sync {name}", lambda: emit(self.sync_requested, name))
+        menu.addAction(icon("edit"), "Edit…", lambda: emit(self.edit_requested, name))
+        menu.addAction(icon("remove"), "Remove…", lambda: emit(self.remove_requested, name))
+        menu.exec(self.viewport().mapToGlobal(pos))

@@ -1,0 +1,1 @@
+"""Serving endpoints: their page, health and drift charts, and the background poller."""
