@@ -22,8 +22,10 @@ It checks, line by line:
    enrolled (key.enrolled carries the public key), held by the event's actor, not
    replaced or revoked before it;
 5. the authority of every authority event, as Gavel's fold judges it: signed by an
-   active (admin-approved, or founder's) key of its actor, and allowed to its actor at
-   that point of the ledger (roles, policies, separation of duties, claims, ...).
+   active (admin-approved, or founder's) key of its actor (or carrying the offline
+   intent its actor signed), and allowed to its actor at that point of the ledger
+   (roles, policies and their expiry, separation of duties, claims, reviews, auditors'
+   findings, ...).
 
 An event that fails 1-3 (or a --checkpoint) breaks the chain: nothing after it can be
 trusted, so reading stops there. An event that fails 4 or 5 counts for nothing, and
@@ -35,6 +37,8 @@ body: RFC 8785 canonical JSON is not in the standard library, and comparing the
 bytes an event was signed over is the stronger check anyway (any change to them
 changes the hash). So this verifier does not prove that each body is in canonical
 form; it proves that each body is, byte for byte, what was hashed, chained and signed.
+Offline intents and findings, though, are signed over the RFC 8785 form of a document
+embedded in an event: for those, ``canonical_json`` implements RFC 8785.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -99,10 +104,15 @@ MEMBER_ACTIONS = frozenset(
         "ledger.problem_acknowledged",
     }
 )
-# Events that grant, change or use authority: each must be signed by its actor.
-AUTHORITY_ACTIONS = REQUEST_ACTIONS | MEMBER_ACTIONS
+RECORD_ACTIONS = frozenset({"review.recorded", "finding.recorded", "finding.resolved"})
+# Events that grant, change or use authority: each must be signed by its actor (or, for
+# OFFLINE_ACTIONS, carry the intent its actor signed offline).
+AUTHORITY_ACTIONS = REQUEST_ACTIONS | MEMBER_ACTIONS | RECORD_ACTIONS
+OFFLINE_ACTIONS = frozenset({"request.approved", "request.rejected", "comment.added"})
 
-ROLES = ("viewer", "requester", "approver", "admin")
+ROLES = ("viewer", "requester", "approver", "auditor", "admin")
+SEVERITIES = ("observation", "minor", "major")
+FINDING_SUBJECTS = ("model", "version", "request", "event")
 TIER_RANK = {"low": 1, "medium": 2, "high": 3}
 CHECKLIST = ("validation_report", "metrics_reviewed", "bias_review", "rollback_plan")
 STAGES = ("Staging", "Production", "Archived")
@@ -318,16 +328,102 @@ def key_id_of(public_key: bytes) -> str:
 
 
 def signature_verifies(public_key: bytes, signature: bytes, digest_hex: str) -> bool:
+    """An event's signature: over the 32 raw bytes of its hash."""
+    return _verifies(public_key, signature, bytes.fromhex(digest_hex))
+
+
+def _verifies(public_key: bytes, signature: bytes, message: bytes) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, bytes.fromhex(digest_hex))
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
+def offline_intent(after: Any) -> tuple[dict[str, Any], bytes, str] | None:
+    """(intent, signature, key id) an event carries in after.offline; None if none."""
+    offline = _mapping(after).get("offline")
+    if not isinstance(offline, dict):
+        return None
+    document, signature = offline.get("intent"), offline.get("signature")
+    if not isinstance(document, dict) or not isinstance(signature, str):
+        return None
+    try:
+        raw = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return document, raw, str(offline.get("key_id"))
+
+
 def _int(value: object) -> int | None:
     """A JSON integer (Python's bool is an int, JSON's true is not)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class NotCanonical(ValueError):
+    """A value RFC 8785 has no form for."""
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 (JCS) form of a parsed JSON value.
+
+    Event bodies are checked as stored, but offline intents and findings are signed over
+    the JCS form of a document embedded in an event, which only re-serialising gives.
+    """
+    return _jcs(value).encode("utf-8")
+
+
+def _jcs(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        if abs(value) > 2**53 - 1:
+            raise NotCanonical(f"{value} is beyond the integers JSON numbers hold exactly")
+        return str(value)
+    if isinstance(value, float):
+        return _es_number(value)
+    if isinstance(value, str):
+        # json.dumps escapes exactly what RFC 8785 escapes, the same way, when not ASCII-only.
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_jcs(v) for v in value) + "]"
+    if isinstance(value, dict):
+        # Members in the order of their names' UTF-16 code units.
+        names = sorted(value, key=lambda name: name.encode("utf-16-be"))
+        return "{" + ",".join(_jcs(n) + ":" + _jcs(value[n]) for n in names) + "}"
+    raise NotCanonical(f"{value!r} is not a JSON value")
+
+
+def _es_number(x: float) -> str:
+    """ECMAScript's Number::toString (RFC 8785 section 3.2.2.3) from the shortest digits."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise NotCanonical(f"{x} is not a JSON number")
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    # repr gives the shortest digits that round-trip, as ECMAScript requires.
+    decimal = Decimal(repr(abs(x))).as_tuple()
+    digits = "".join(map(str, decimal.digits)).rstrip("0")
+    n = len(decimal.digits) + int(decimal.exponent)  # value = 0.DIGITS x 10**n
+    k = len(digits)
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+        text = f"{mantissa}e{'+' if n - 1 > 0 else '-'}{abs(n - 1)}"
+    return sign + text
+
+
+def document_digest(document: Any) -> bytes | None:
+    """SHA-256 of a signed document's RFC 8785 form; None when it has none."""
+    try:
+        return hashlib.sha256(canonical_json(document)).digest()
+    except (NotCanonical, RecursionError):
+        return None
 
 
 # ------------------------------------------------------------- the authority state
@@ -358,6 +454,7 @@ class Policy:
     role: str
     checklist: tuple[str, ...]
     thresholds: tuple[tuple[str, str, float], ...]
+    expiry_days: int | None = None  # how long a request may wait; None: no limit
 
 
 DEFAULT_POLICIES = {
@@ -372,8 +469,10 @@ class Request:
     request_id: str
     requester: str
     created_hash: str
+    created_at: datetime
     registry: str
     model: str
+    version: int
     risk_tier: str
     checklist: dict[str, str]
     metrics: dict[str, float]
@@ -446,6 +545,10 @@ class Authority:
         self.name_owner: dict[str, str] = {}  # lower-case registry name -> member
         self.tiers: dict[str, str] = {}  # "model:REGISTRY/MODEL" -> tier last observed
         self.requests: dict[str, Request] = {}
+        # Ids of offline intents already used (counted or superseded): each counts once.
+        self.intents: set[str] = set()
+        # Auditors' findings: id -> resolved yet?
+        self.findings: dict[str, bool] = {}
         # Refused authority events: seq -> (hash, acknowledgement or "").
         self.refused: dict[int, tuple[str, str]] = {}
 
@@ -568,16 +671,66 @@ class Authority:
 
     def fold(self, ev: Event, key: Key | None) -> Refused | None:
         """Judge one authority event; apply it when it counts, else return why not."""
+        intent = offline_intent(ev.after)
         try:
-            self.check_signer(ev, key)
+            if intent is None:
+                self.check_signer(ev, key)
+            else:
+                self.check_intent(ev, *intent)
             if ev.action in REQUEST_ACTIONS:
                 self._request_event(ev)
+            elif ev.action in RECORD_ACTIONS:
+                self._record_event(ev)
             else:
                 self._member_event(ev, key)
         except Refused as refused:
             self.refused[ev.seq] = (ev.hash, "")
             return refused
+        if intent is not None:
+            self.intents.add(str(intent[0].get("id")))
         return None
+
+    # ---------------------------------------------------------- offline intents
+
+    def check_intent(
+        self, ev: Event, document: dict[str, Any], signature: bytes, key_id: str
+    ) -> None:
+        """Refuse an event that stands on a signed offline intent unless it is exactly the
+        decision its actor signed, with an active key, and that intent was never used."""
+        if ev.action not in OFFLINE_ACTIONS:
+            raise _refuse("unsigned", f"'{ev.action}' cannot be decided offline")
+        body = {k: v for k, v in _mapping(ev.after).items() if k != "offline"}
+        signed = (document.get("actor"), document.get("action"), document.get("subject"))
+        if (
+            signed != (ev.actor, ev.action, ev.subject)
+            or document.get("reason") != ev.reason
+            or (document.get("after") or {}) != body
+        ):
+            raise _refuse("bad_signature", "it differs from the offline decision its author signed")
+        if str(document.get("id")) in self.intents:
+            raise _refuse("invalid_state", f"offline decision {document.get('id')} was counted")
+        key = self.keys.get(key_id)
+        if key is None or key.holder != ev.actor or key.status != "active":
+            raise _refuse(
+                "unauthorized", f"its offline signature is not by an active key of {ev.actor}"
+            )
+        digest = document_digest(document)
+        if digest is None or not _verifies(key.public_key, signature, digest):
+            raise _refuse("bad_signature", f"its offline signature does not verify with {key_id}")
+
+    def superseded(self, ev: Event) -> None:
+        """decision.superseded: an intent that no longer applied, kept for the record; its
+        id is used up once its author's signature verifies (any key the author enrolled)."""
+        intent = offline_intent(ev.after)
+        if intent is None:
+            return
+        document, signature, key_id = intent
+        key = self.keys.get(key_id)
+        digest = document_digest(document)
+        if key is None or key.holder != document.get("actor") or digest is None:
+            return
+        if _verifies(key.public_key, signature, digest):
+            self.intents.add(str(document.get("id")))
 
     def observe(self, ev: Event) -> None:
         """risk_tier.observed: unsigned, grants nothing, but can make a policy stricter."""
@@ -788,6 +941,7 @@ class Authority:
             raise _refuse("invalid_state", f"the request is being applied by {request.claim[0]}")
         tier = self.tier_of(request)
         policy = self.policy(tier)
+        self._not_expired(request, policy, ev.at)
         roles = frozenset(self.roles.get(ev.actor, ()))
         if policy.role not in roles:
             raise _refuse(
@@ -819,10 +973,110 @@ class Authority:
         claim = request.claim
         if claim is not None and claim[0] != ev.actor and ev.at - claim[1] < CLAIM_TTL:
             raise _refuse("invalid_state", f"{claim[0]} has claimed it less than 15 minutes ago")
+        self._not_expired(request, self.policy(self.tier_of(request)), ev.at)
         missing = self.approved(request)
         if missing:
             raise _refuse("invalid_state", f"the request is not approved: {missing}")
         request.claim = (ev.actor, ev.at)
+
+    @staticmethod
+    def _not_expired(request: Request, policy: Policy, at: datetime) -> None:
+        if policy.expiry_days is None:
+            return
+        expires = request.created_at + timedelta(days=policy.expiry_days)
+        if at > expires:
+            raise _refuse("invalid_state", f"the request expired on {expires:%Y-%m-%d %H:%M} UTC")
+
+    # -------------------------------------------------------- reviews, findings
+
+    def _record_event(self, ev: Event) -> None:
+        after = _mapping(ev.after)
+        if ev.action == "review.recorded":
+            self._review(ev, after)
+        elif ev.action == "finding.recorded":
+            self._finding(after)
+        else:  # finding.resolved
+            self.require_admin(ev.actor, "resolve a finding")
+            finding_id = after.get("finding_id")
+            if not isinstance(finding_id, str) or finding_id not in self.findings:
+                raise _refuse("invalid_state", f"there is no finding {finding_id}")
+            if self.findings[finding_id]:
+                raise _refuse("invalid_state", f"finding {finding_id} was resolved before")
+            if not ev.reason.strip():
+                raise _refuse("malformed", "a resolution says how the finding was resolved")
+            self.findings[finding_id] = True
+
+    def _review(self, ev: Event, after: dict[str, Any]) -> None:
+        """An attestation that a version is still fit: refused like an approval."""
+        registry, model, version = after.get("registry"), after.get("model"), after.get("version")
+        authors = [after.get("version_creator", ""), after.get("run_user", "")]
+        if not isinstance(registry, str) or not isinstance(model, str) or _int(version) is None:
+            raise _refuse("malformed", "it does not name the version it reviews")
+        if not all(isinstance(a, str) for a in authors):
+            raise _refuse("malformed", "its version_creator and run_user are not names")
+        if ev.subject != f"model:{registry}/{model}":
+            raise _refuse("malformed", "its subject is not the model it reviews")
+        # The tier a sync last saw (no request to take one from); none seen: high.
+        tier = normalize_tier(self.tiers.get(ev.subject) or "high")
+        policy = self.policy(tier)
+        if policy.role not in self.roles.get(ev.actor, ()):
+            raise _refuse("unauthorized", f"{tier}-risk reviews need the {policy.role} role")
+        promoted = [
+            r
+            for r in self.requests.values()
+            if r.state == "applied"
+            and (r.registry, r.model, r.version) == (registry, model, version)
+        ]
+        if promoted:
+            # The authors the promotion's request recorded count over the review's own.
+            authors = [promoted[-1].version_creator, promoted[-1].run_user]
+        names = self.names_of(ev.actor)
+        for author, what in zip(authors, ("created", "ran"), strict=True):
+            if author and author.lower() in names:
+                raise _refuse("separation_of_duties", f"{ev.actor} {what} the version ({author})")
+        if any(r.requester == ev.actor for r in promoted):
+            raise _refuse("separation_of_duties", f"{ev.actor} requested its promotion")
+        unmapped = [a for a in authors if a and self.owner_of(a) is None]
+        if tier == "high" and unmapped:
+            raise _refuse(
+                "invalid_state", f"the version's author '{unmapped[0]}' maps to no member"
+            )
+
+    def _finding(self, after: dict[str, Any]) -> None:
+        """A finding an auditor signed with their own key, entered by whoever imports it."""
+        document, signature_b64 = after.get("finding"), after.get("signature")
+        if not isinstance(document, dict) or not isinstance(signature_b64, str):
+            raise _refuse("malformed", "it does not carry a signed finding")
+        try:
+            signature = base64.b64decode(signature_b64, validate=True)
+        except (binascii.Error, ValueError):
+            raise _refuse("malformed", "the finding's signature is not base64") from None
+        finding_id, auditor = document.get("id"), document.get("auditor")
+        about = document.get("about")
+        if not isinstance(finding_id, str) or not finding_id or not isinstance(auditor, str):
+            raise _refuse("malformed", "the finding has no id or no auditor")
+        if document.get("severity") not in SEVERITIES:
+            raise _refuse("malformed", "a finding's severity is observation, minor or major")
+        if not isinstance(about, dict) or about.get("kind") not in FINDING_SUBJECTS:
+            raise _refuse("malformed", "a finding is about a model, version, request or event")
+        if finding_id in self.findings:
+            raise _refuse("invalid_state", f"finding {finding_id} is already recorded")
+        key_id = str(after.get("key_id"))
+        key = self.keys.get(key_id)
+        if key is None or key.holder != auditor:
+            raise _refuse("bad_signature", f"the finding is signed with {key_id}, not {auditor}'s")
+        # A key replaced since still vouches for what it signed before; not a pending or
+        # revoked one.
+        if key.status in ("pending", "revoked"):
+            raise _refuse("unauthorized", f"the finding is signed with a {key.status} key")
+        digest = document_digest(document)
+        if digest is None or not _verifies(key.public_key, signature, digest):
+            raise _refuse("bad_signature", f"the finding's signature does not verify with {key_id}")
+        if not self.roles.get(auditor, set()) & {"auditor", "admin"}:
+            raise _refuse(
+                "unauthorized", f"findings are recorded by auditors; {auditor} is not one"
+            )
+        self.findings[finding_id] = False
 
     @staticmethod
     def _must_be_open(request: Request, what: str) -> None:
@@ -851,7 +1105,14 @@ def parse_policy(after: dict[str, Any]) -> tuple[str, Policy]:
         if m is None:
             raise _refuse("malformed", f"{text!r} is not a metric threshold like 'auc >= 0.8'")
         parsed.append((m.group(1), m.group(2), float(m.group(3))))
-    return str(tier), Policy(approvals, str(role), tuple(checklist), tuple(parsed))
+    days = {}
+    for name in ("request_expiry_days", "review_interval_days"):
+        value = after.get(name)
+        if value is not None and (_int(value) is None or value < 1):
+            raise _refuse("malformed", f"its {name} is not a whole number of days from 1")
+        days[name] = value
+    expiry = days["request_expiry_days"]
+    return str(tier), Policy(approvals, str(role), tuple(checklist), tuple(parsed), expiry)
 
 
 def parse_request(rid: str, ev: Event, payload: object) -> Request | None:
@@ -886,8 +1147,10 @@ def parse_request(rid: str, ev: Event, payload: object) -> Request | None:
         request_id=rid,
         requester=ev.actor,
         created_hash=ev.hash,
+        created_at=ev.at,
         registry=version["registry"],
         model=version["model"],
+        version=version["version"],
         risk_tier=strings[0],
         checklist=dict(checklist),
         metrics={str(k): float(v) for k, v in metrics.items()},
@@ -985,8 +1248,10 @@ class Verifier:
             self._problem(ev, "malformed", "event 1 of a Gavel ledger is ledger.created")
         if ev.action in AUTHORITY_ACTIONS:
             key = self.authority.signing_key(ev)
+            offline = offline_intent(ev.after) is not None
             if (
-                key is not None
+                not offline
+                and key is not None
                 and ev.signature is not None
                 and ev.signer == key.key_id
                 and signature_verifies(key.public_key, ev.signature, ev.hash)
@@ -995,9 +1260,14 @@ class Verifier:
             refused = self.authority.fold(ev, key)
             if refused is not None:
                 self._problem(ev, refused.kind, "does not count: " + refused.message)
+            elif offline:
+                # It counts on its offline intent; a signature it carries as well must hold.
+                self._check_plain_signature(ev)
             return
         if ev.action == "risk_tier.observed":
             self.authority.observe(ev)
+        elif ev.action == "decision.superseded":
+            self.authority.superseded(ev)
         self._check_plain_signature(ev)
 
     def _check_plain_signature(self, ev: Event) -> None:
