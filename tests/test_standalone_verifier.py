@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -21,16 +22,26 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+import rfc8785
 
 from app.connectors.mlflow_registry import MlflowRegistryClient
+from app.domain.authority_records import FindingSubject, Severity
 from app.domain.entities import MetricPoint
-from app.domain.governance import MetricThreshold, Policy, RequestState, Role, request_subject
+from app.domain.governance import (
+    MetricThreshold,
+    Policy,
+    RequestState,
+    Role,
+    SignatureMeaning,
+    request_subject,
+)
 from app.domain.ledger import (
     Checkpoint,
     LedgerAction,
@@ -38,8 +49,11 @@ from app.domain.ledger import (
     LedgerEvent,
     canonical_body,
 )
+from app.domain.offline import intent_digest, intent_document
 from app.services.audit import ExportResult
+from app.services.findings import about
 from app.services.ledger_export import jsonl_line, verify_export
+from app.stores.ledger_store import LedgerStore
 from app.stores.migrate import open_ledger_database
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
@@ -201,6 +215,29 @@ def test_the_verifier_needs_only_the_standard_library_and_cryptography() -> None
     assert roots - sys.stdlib_module_names == {"cryptography"}
 
 
+def _verifier_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("verify_ledger", VERIFIER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while loading
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_documents_signed_inside_events_are_canonicalised_as_rfc8785_does() -> None:
+    """Offline intents and findings are signed over their RFC 8785 form, which the
+    standalone verifier computes without the rfc8785 package."""
+    canonical_json = _verifier_module().canonical_json
+    values: list[Any] = [
+        {"b": [1, 2.5, -0.0, 1e21, 1e-7, 1e20, 0.000001, 5e-324, 1.7976931348623157e308]},
+        {"\U0001f600": "emoji sorts by UTF-16", "\uff61": "after it", "a": None, "é": True},
+        ['\u2028 \x7f \x01 " \\ \n \t é', 2**53 - 1, -(2**53 - 1), 123456789012345680000.0],
+        [x / 7 * 10**e for x in range(1, 30) for e in range(-25, 25, 3)],
+    ]
+    for value in values:
+        assert canonical_json(value) == rfc8785.dumps(value)
+
+
 # ------------------------------------------------------------------------- the team
 
 
@@ -210,6 +247,7 @@ class Team:
     ann: Desk  # approver
     bob: Desk  # approver and requester
     carl: Desk  # approver who trains the models (registry user carl.ml)
+    aud: Desk  # auditor
     model: str
     registry: MlflowRegistry
 
@@ -247,24 +285,28 @@ def _seed(registry: MlflowRegistry, name: str) -> None:
 def team(desks: DeskFactory, seeded_registry: MlflowRegistry) -> Iterator[Team]:
     model = f"verify-{uuid.uuid4().hex[:8]}"
     _seed(seeded_registry, model)
-    ada, ann, bob, carl, dave = (desks(u) for u in ("ada", "ann", "bob", "carl", "dave"))
+    ada, ann, bob, carl, aud, dave = (
+        desks(u) for u in ("ada", "ann", "bob", "carl", "aud", "dave")
+    )
     enrol(ada, ada, Role.REQUESTER)
     enrol(ada, ann, Role.APPROVER)
     enrol(ada, bob, Role.APPROVER, Role.REQUESTER)
     enrol(ada, carl, Role.APPROVER, names=("carl.ml",))
+    enrol(ada, aud, Role.AUDITOR)
     # A member who left: enrolled and approved, then their role and key revoked.
     enrol(ada, dave, Role.VIEWER)
     ada.ctx.membership.revoke("dave", Role.VIEWER, ada.passphrase, "Left the team.")
     ada.ctx.membership.revoke_key("dave", ada.passphrase, "Left the team.")
     ada.ctx.membership.map_names("bob", ["bob.ml", "b.builder"], ada.passphrase)
     high = Policy(
-        "high", 2, Role.APPROVER, tuple(CHECKLIST), (MetricThreshold.parse("auc >= 0.8"),)
-    )
-    ada.ctx.membership.set_policy(high, ada.passphrase, "Thresholds for high risk.")
+        "high", 2, Role.APPROVER, tuple(CHECKLIST), (MetricThreshold.parse("auc >= 0.8"),),
+        request_expiry_days=30, review_interval_days=60,
+    )  # fmt: skip
+    ada.ctx.membership.set_policy(high, ada.passphrase, "Thresholds and expiry for high risk.")
     for desk in (ada, ann, bob):
         desk.ctx.registries.add(seeded_registry.config("reg"))
         desk.ctx.sync.sync("reg")
-    yield Team(ada, ann, bob, carl, model, seeded_registry)
+    yield Team(ada, ann, bob, carl, aud, model, seeded_registry)
 
 
 def _history(team: Team) -> str:
@@ -294,9 +336,54 @@ def _history(team: Team) -> str:
     ann.ctx.governance.reject(rejected, "The bias review is incomplete.", ann.passphrase)
     withdrawn = team.request(ada, 1, "staging")
     bob.ctx.governance.comment(withdrawn, "Why version 1?", bob.passphrase)
+    _offline(ann, LedgerAction.COMMENT_ADDED, withdrawn, None, "Agreed, written on a train.")
     ada.ctx.governance.withdraw(withdrawn, "Wrong version.", ada.passphrase)
     ada.ctx.sync.sync("reg")  # records the champion alias no request explains
+
+    ann.ctx.reviews.record("reg", team.model, 2, "Drift checked.", ann.passphrase, ["DR-1"])
+    signed = team.aud.ctx.findings.sign(
+        about(FindingSubject.MODEL, registry="reg", model=team.model),
+        Severity.MINOR,
+        "The champion alias moved outside the workflow.",
+        team.aud.passphrase,
+    )
+    assert ada.ctx.findings.import_findings([signed], ada.passphrase).added
+    ada.ctx.findings.resolve(str(signed.document["id"]), "Alias reset.", ada.passphrase)
     return applied
+
+
+def _offline(
+    desk: Desk, action: LedgerAction, rid: str, after: dict[str, Any] | None, reason: str
+) -> LedgerEvent:
+    """A decision signed offline as an intent, then appended unsigned with the intent in
+    it, as domain.offline describes (no service appends them yet)."""
+    endorsed = _intent(desk, action, rid, after, reason)
+    db = open_ledger_database(desk.ledger_url)
+    try:
+        return append(db, desk.user, action, request_subject(rid), after=endorsed, reason=reason)
+    finally:
+        db.dispose()
+
+
+def _intent(
+    desk: Desk, action: LedgerAction, rid: str, after: dict[str, Any] | None, reason: str
+) -> dict[str, Any]:
+    """The "after" of a decision made offline: the decision's, with the signed intent."""
+    head = desk.ctx.audit.store.head()
+    assert head is not None
+    intent = intent_document(
+        intent_id=uuid.uuid4().hex, actor=desk.user, action=action.value,
+        subject=request_subject(rid), after=after, reason=reason,
+        made_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        replica_seq=head.seq, replica_hash=head.hash,
+    )  # fmt: skip
+    signer = desk.ctx.actor.signer(desk.passphrase)
+    offline = {
+        "intent": intent,
+        "signature": base64.b64encode(signer.sign(intent_digest(intent))).decode("ascii"),
+        "key_id": signer.key_id,
+    }
+    return {**(after or {}), "offline": offline}
 
 
 def _copy(clean: Path, name: str, edit: Callable[[list[bytes]], object]) -> Path:
@@ -350,6 +437,7 @@ def test_a_teams_export_verifies_alike_clean_and_tampered(team: Team, tmp_path: 
         "promotion.apply_failed",
         "identity.declared",
         "ledger.problem_acknowledged",
+        "decision.superseded",
         "export.made",
         "serving.drift_observed",
         "serving.drift_resolved",
@@ -442,12 +530,51 @@ def test_forged_authority_is_refused_alike_until_an_admin_acknowledges_it(
         subject = request_subject(rid)
         return append(db, desk.user, approved, subject, after=approval(desk.user), signer=signer)
 
+    def replayed_intent() -> LedgerEvent:
+        manifest = team.ann.ctx.governance.signing_manifest(request, SignatureMeaning.APPROVAL)
+        counted = _offline(team.ann, approved, rid, manifest, "Approved on the train.")
+        # The same signed intent appended a second time.
+        subject, why = request_subject(rid), counted.reason
+        return append(db, "ann", approved, subject, after=counted.after, reason=why)
+
+    def edited_intent() -> LedgerEvent:
+        comment = _intent(team.bob, LedgerAction.COMMENT_ADDED, rid, None, "Fine by me.")
+        rejected = LedgerAction.REQUEST_REJECTED  # what bob signed was a comment
+        return append(
+            db, "bob", rejected, request_subject(rid), after=comment, reason="Fine by me."
+        )
+
+    def finding_with_a_forged_signature() -> LedgerEvent:
+        signed = team.aud.ctx.findings.sign(
+            about(FindingSubject.REQUEST, request_id=rid), Severity.MAJOR, "No review.",
+            team.aud.passphrase,
+        )  # fmt: skip
+        forged = replace(signed, signature=os.urandom(64)).to_json()
+        subject, signer = f"finding:{signed.document['id']}", ada.actor.signer(team.ada.passphrase)
+        return append(
+            db, "ada", LedgerAction.FINDING_RECORDED, subject, after=forged, signer=signer
+        )
+
+    def approval_after_expiry() -> LedgerEvent:
+        late = team.ann.ctx.governance.request(team.request(team.bob, 3, "staging"))
+        manifest = team.ann.ctx.governance.signing_manifest(late, SignatureMeaning.APPROVAL)
+        draft = LedgerDraft("ann", approved.value, request_subject(late.request_id), after=manifest)
+        # Ann's desktop clock runs a month ahead: by it, the policy's 30 days are over.
+        month_on = datetime.now(UTC) + timedelta(days=31)
+        signer = team.ann.ctx.actor.signer(team.ann.passphrase)
+        return LedgerStore(db, clock=lambda: month_on).append(draft, signer)
+
+    ada = team.ada.ctx
     approved = LedgerAction.REQUEST_APPROVED
     forgeries: list[tuple[str, Callable[[], LedgerEvent]]] = [
         ("an unsigned role grant", unsigned_grant),
         ("a grant signed by a pending key", grant_by_pending_key),
         ("a self-approval signed with the requester's key", lambda: signed_approval(team.bob)),
         ("an approval signed by the version's author", lambda: signed_approval(team.carl)),
+        ("an offline approval appended twice", replayed_intent),
+        ("an offline decision that is not what was signed", edited_intent),
+        ("a finding whose auditor's signature is forged", finding_with_a_forged_signature),
+        ("an approval after the request expired", approval_after_expiry),
     ]
     try:
         acknowledged = []
@@ -471,7 +598,8 @@ def test_forged_authority_is_refused_alike_until_an_admin_acknowledges_it(
     verdict = both(_export(team, tmp_path, len(forgeries)))
     assert (verdict.ok, verdict.first) == (False, forged.seq), verdict.text
     assert verdict.acknowledged == tuple(acknowledged)
-    assert team.ann.reopen().governance.request(rid).approvals == []
+    # Only the offline approval counted, once.
+    assert [d.actor for d in team.ann.reopen().governance.request(rid).approvals] == ["ann"]
 
 
 def _export(team: Team, tmp_path: Path, n: int, what: str = "forged") -> Path:
