@@ -142,6 +142,12 @@ class Policy:
             raise UsageError("A request expiry is at least one day.")
         if self.review_interval_days is not None and self.review_interval_days < 1:
             raise UsageError("A review interval is at least one day.")
+        unknown = [c for c in self.required_checklist if c not in CHECKLIST]
+        if unknown:
+            raise UsageError(
+                f"Unknown checklist item(s) {', '.join(unknown)}; "
+                f"known items are {', '.join(CHECKLIST)}."
+            )
 
     @property
     def review_days(self) -> int:
@@ -149,12 +155,6 @@ class Policy:
         if self.review_interval_days is not None:
             return self.review_interval_days
         return DEFAULT_REVIEW_DAYS.get(self.risk_tier, DEFAULT_REVIEW_DAYS["high"])
-        unknown = [c for c in self.required_checklist if c not in CHECKLIST]
-        if unknown:
-            raise UsageError(
-                f"Unknown checklist item(s) {', '.join(unknown)}; "
-                f"known items are {', '.join(CHECKLIST)}."
-            )
 
     def to_json(self) -> dict[str, Any]:
         return {
