@@ -534,7 +534,7 @@ def _public_key(after: dict[str, Any]) -> bytes | None:
 
 
 class Authority:
-    """Who may do what, folded event by event (docs/ledger-format.md, "Authority")."""
+    """Who may do what, folded event by event (docs/ledger-format.md, sections 6-14)."""
 
     def __init__(self) -> None:
         self.keys: dict[str, Key] = {}
