@@ -9,6 +9,7 @@ could, and check that the forgery gives no authority.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
@@ -60,3 +61,20 @@ def enrol_own_key(db: Database, user: str) -> Ed25519Signer:
         signer=key,
     )
     return key
+
+
+def append_raw(db: Database, draft: LedgerDraft, edit: Callable[[bytes], bytes]) -> LedgerEvent:
+    """Append a body Gavel would never write: the canonical body of ``draft`` passed
+    through ``edit`` (e.g. a number no canonical JSON can hold), chained and hashed as
+    it stands, head moved, unsigned."""
+    from dataclasses import replace
+
+    from app.domain.ledger import body_hash
+    from app.stores.ledger_store import _Prepared
+
+    with LedgerStore(db).appending() as tx:
+        prepared = tx.prepare(draft)
+        body = edit(prepared.body)
+        # The index columns still say what the draft said; the bytes are what they are.
+        event = replace(prepared.event, hash=body_hash(body))
+        return tx.store(_Prepared(event, body, None))

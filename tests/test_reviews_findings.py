@@ -207,7 +207,7 @@ def test_an_offline_decision_counts_once_and_only_as_signed(team: Team) -> None:
     signer = team.ann.ctx.actor.signer(team.ann.passphrase)
     offline = {
         "intent": intent,
-        "signature": base64.b64encode(signer.sign(intent_digest(intent))).decode(),
+        "signature": base64.b64encode(signer.sign(intent_digest(intent) or b"")).decode(),
         "key_id": signer.key_id,
     }
     db = _ledger(team)

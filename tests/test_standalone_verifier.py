@@ -380,7 +380,7 @@ def _intent(
     signer = desk.ctx.actor.signer(desk.passphrase)
     offline = {
         "intent": intent,
-        "signature": base64.b64encode(signer.sign(intent_digest(intent))).decode("ascii"),
+        "signature": base64.b64encode(signer.sign(intent_digest(intent) or b"")).decode("ascii"),
         "key_id": signer.key_id,
     }
     return {**(after or {}), "offline": offline}

@@ -30,7 +30,7 @@ from app.domain.governance import (
     SignatureMeaning,
     request_subject,
 )
-from app.domain.ledger import LedgerAction
+from app.domain.ledger import LedgerAction, LedgerDraft
 from app.domain.ledger_query import LedgerQuery
 from app.services.identity import NoIdentity
 from app.stores.migrate import open_ledger_database
@@ -39,7 +39,7 @@ from app.stores.profile_file import Profile, ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.fault_proxy import FaultProxy
 from tests.fixtures.mlflow import MlflowRegistry
-from tests.ledger_forgery import RandomSignature, append, enrol_own_key
+from tests.ledger_forgery import RandomSignature, append, append_raw, enrol_own_key
 from tests.test_cli import ROOT, gavel
 
 pytestmark = pytest.mark.slow
@@ -459,3 +459,61 @@ def test_an_approver_cannot_approve_their_own_version_by_keeping_quiet(
     )
     assert not ok and "ran the training run" in why
     assert team.alias() == 1
+
+
+# Found by the standalone verifier's differential tests ----------------------------------
+
+
+def test_a_forged_revocation_does_not_spoil_its_victims_later_signatures(team: Team) -> None:
+    ann_key = team.ada.ctx.membership.identities()["ann"].key_id
+    db = team.ledger()
+    try:
+        forged = append(
+            db, "bob", LedgerAction.KEY_REVOKED, f"key:{ann_key}",
+            after={"user": "ann", "key_id": ann_key}, reason="forged",
+        )  # fmt: skip
+        # A row that is not a readable event at all, under an authority action (its
+        # chain link is intact: only its JSON is broken).
+        junk = append_raw(
+            db,
+            LedgerDraft("bob", LedgerAction.ROLE_GRANTED.value, "user:bob"),
+            lambda b: b.replace(b'{"event":{', b'{"event":[{', 1),
+        )
+    finally:
+        db.dispose()
+    rid = team.request()
+    # ann still signs; her approval counts; every desk still pulls and verifies.
+    approved = team.ann.reopen().governance.approve(rid, "ok", team.ann.passphrase)
+    assert [d.actor for d in approved.approvals] == ["ann"]
+    report = team.bob.reopen().authority.verify()
+    assert [p.seq for p in report.open_problems] == [forged.seq, junk.seq]
+    for seq in (forged.seq, junk.seq):
+        team.ada.ctx.membership.acknowledge(seq, "Investigated: forged rows.", team.ada.passphrase)
+    assert team.bob.reopen().authority.verify().ok
+    assert team.bob.ctx.team_ledger is not None and team.bob.ctx.team_status().problem == ""
+
+
+def test_a_document_without_a_canonical_form_is_refused_not_a_crash(team: Team) -> None:
+    rid = team.request()
+    manifest = _approval_manifest(team, rid, "ann")
+    huge = {"id": "x", "actor": "ann", "action": "request.approved", "n": "__BIG__"}
+    draft = LedgerDraft(
+        "ann",
+        LedgerAction.REQUEST_APPROVED.value,
+        f"request:{rid}",
+        after={**manifest, "offline": {"intent": huge, "signature": "AAAA", "key_id": "k"}},
+    )
+    db = team.ledger()
+    try:
+        # An integer beyond 2**53 has no canonical JSON form, so nobody signed it.
+        forged = append_raw(db, draft, lambda b: b.replace(b'"__BIG__"', str(2**60).encode()))
+    finally:
+        db.dispose()
+    problems = team.ann.reopen().governance.problems()
+    assert [p.seq for p in problems] == [forged.seq]
+
+
+def test_user_ids_are_checked_whole() -> None:
+    from app.domain.authority_model import valid_user_id
+
+    assert valid_user_id("ann") and not valid_user_id("ann\n") and not valid_user_id("a:b")

@@ -114,6 +114,15 @@ class AuthorityState:
         for event in events:
             self.fold(event)
 
+    def fold_unreadable(self, seq: int, action: str, actor: str, why: str) -> None:
+        """A stored row that is not a readable event (one forged or damaged row must not
+        stop every desk from reading the ledger): a problem, and nothing folded."""
+        if seq <= self.seq:
+            return
+        self.seq = seq
+        self.scanned = max(self.scanned, seq)
+        self.problems.append(AuthorityProblem(seq, "", action, actor, RefusalKind.MALFORMED, why))
+
     def judge(self, event: LedgerEvent) -> Refusal | None:
         """What the fold would say of this event next, without folding it."""
         judgement = self._judge(event)
@@ -184,7 +193,8 @@ class AuthorityState:
                 RefusalKind.NOT_AUTHORIZED,
                 f"its offline signature is not by an active key of {ev.actor}.",
             )
-        if not self.signatures.verify(key.public_key, signature, intent_digest(document)):
+        digest = intent_digest(document)
+        if digest is None or not self.signatures.verify(key.public_key, signature, digest):
             return Refusal(
                 RefusalKind.BAD_SIGNATURE,
                 f"its offline signature does not verify with {ev.actor}'s key: it was forged "
@@ -201,7 +211,8 @@ class AuthorityState:
         key = self.keys.get(key_id)
         if key is None or key.holder != document.get("actor"):
             return nothing
-        if not self.signatures.verify(key.public_key, signature, intent_digest(document)):
+        digest = intent_digest(document)
+        if digest is None or not self.signatures.verify(key.public_key, signature, digest):
             return nothing
         intent_id = str(document.get("id"))
 

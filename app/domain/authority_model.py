@@ -33,12 +33,13 @@ FOLDED_ACTIONS: tuple[str, ...] = tuple(
 # first, so a write the claimant did make is recorded, never repeated.
 CLAIM_TTL = timedelta(minutes=15)
 
-_USER_ID_RE = re.compile(r"^[^\s:]{1,64}$")
+_USER_ID_RE = re.compile(r"[^\s:]{1,64}")
 
 
 def valid_user_id(user_id: str) -> bool:
     """1 to 64 characters, no spaces or colons (keyring entries use ':' as separator)."""
-    return bool(_USER_ID_RE.match(user_id))
+    # fullmatch: with match, '$' would let a trailing newline through.
+    return bool(_USER_ID_RE.fullmatch(user_id))
 
 
 class RefusalKind(StrEnum):

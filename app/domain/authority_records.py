@@ -35,7 +35,7 @@ from app.domain.authority_model import (
     as_mapping,
     name_list,
 )
-from app.domain.governance import RequestState, Role, normalize_tier
+from app.domain.governance import RequestState, Role, strictest_tier
 from app.domain.ledger import LedgerAction, LedgerEvent
 
 if TYPE_CHECKING:
@@ -90,9 +90,13 @@ class Finding:
         return self.resolved_seq is None
 
 
-def finding_digest(document: Mapping[str, Any]) -> bytes:
-    """What an auditor signs: the SHA-256 of the finding's RFC 8785 canonical JSON."""
-    return hashlib.sha256(rfc8785.dumps(dict(document))).digest()
+def finding_digest(document: Mapping[str, Any]) -> bytes | None:
+    """What an auditor signs: the SHA-256 of the finding's RFC 8785 canonical JSON; None
+    when the document has no canonical form (nobody could have signed it)."""
+    try:
+        return hashlib.sha256(rfc8785.dumps(dict(document))).digest()
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return None
 
 
 # ------------------------------------------------------------------------- reviews
@@ -106,9 +110,26 @@ def review_refusal(
     version: int,
     creator: str,
     run_user: str,
+    *tiers_seen: str | None,
 ) -> Refusal | None:
-    """Why ``actor`` may not attest that this version is still fit; None when they may."""
-    tier = normalize_tier(s.observed_tier(f"model:{registry}/{model}") or "high")
+    """Why ``actor`` may not attest that this version is still fit; None when they may.
+
+    tiers_seen: tiers read outside the ledger (the cache); the strictest of them, the
+    last one a sync recorded and the one its promotion's request recorded applies, so
+    one forged tier observation cannot lower what a review needs.
+    """
+    promoted = [
+        r
+        for r in s.requests.values()
+        if r.state is RequestState.APPLIED
+        and (r.identity.registry, r.identity.model, r.identity.version)
+        == (registry, model, version)
+    ]
+    tier = strictest_tier(
+        s.observed_tier(f"model:{registry}/{model}"),
+        *(r.risk_tier for r in promoted),
+        *tiers_seen,
+    )
     policy = s.policy(tier)
     roles = s.roles_of(actor)
     if policy.required_role not in roles:
@@ -118,13 +139,6 @@ def review_refusal(
             f"{tier}-risk models; {actor} has "
             f"{', '.join(sorted(r.value for r in roles)) or 'no role'}.",
         )
-    promoted = [
-        r
-        for r in s.requests.values()
-        if r.state is RequestState.APPLIED
-        and (r.identity.registry, r.identity.model, r.identity.version)
-        == (registry, model, version)
-    ]
     if promoted:
         # The authors a requester recorded and apply re-checked against the registry
         # count over what the reviewer's own client says.
@@ -233,7 +247,8 @@ def finding_refusal(
             RefusalKind.NOT_AUTHORIZED,
             f"the finding is signed with a key of {auditor} that is {key.status.value}.",
         )
-    if not s.signatures.verify(key.public_key, signature, finding_digest(document)):
+    digest = finding_digest(document)
+    if digest is None or not s.signatures.verify(key.public_key, signature, digest):
         return Refusal(
             RefusalKind.BAD_SIGNATURE,
             f"the finding's signature does not verify with {auditor}'s key: it was forged or "

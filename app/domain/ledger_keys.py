@@ -80,8 +80,22 @@ class EnrolledKey:
     revoked_seq: int | None = None
 
 
-def apply_key_event(keys: dict[str, EnrolledKey], seq: int, event: Mapping[str, object]) -> str:
-    """Update the key table from a key.enrolled/key.revoked event body's "event" object.
+def apply_key_event(
+    keys: dict[str, EnrolledKey],
+    seq: int,
+    event: Mapping[str, object],
+    *,
+    signer: str | None,
+    retire: bool = True,
+) -> str:
+    """Update the key table from a key event body's "event" object.
+
+    signer: the key id the event's body names as its signer. An enrolment counts only
+        when it is signed with the key it enrols (proof of possession); the caller
+        verifies that signature and drops the key if it fails.
+    retire: follow key.revoked / key.rotated. Verification of the chain does not: who
+        may retire a key is the authority fold's question, and a revocation the fold
+        refuses (a forged one, say) must not make its victim's later signatures fail.
 
     Returns "" when fine, else a sentence saying why the event is not a valid key event.
     """
@@ -89,6 +103,8 @@ def apply_key_event(keys: dict[str, EnrolledKey], seq: int, event: Mapping[str, 
     if not isinstance(after, Mapping):
         return f"Event {seq} is a key event without key details."
     key_id = after.get("key_id")
+    if not retire and event.get("action") != LedgerAction.KEY_ENROLLED:
+        return ""
     if event.get("action") == LedgerAction.KEY_ROTATED:
         # The replaced key signs nothing after this event; the new key was enrolled
         # (and is checked) by its own key.enrolled event.
@@ -117,5 +133,7 @@ def apply_key_event(keys: dict[str, EnrolledKey], seq: int, event: Mapping[str, 
         return f"Event {seq} enrols a key for '{holder}' but was recorded by someone else."
     if key_id in keys:
         return f"Event {seq} enrols key {key_id} a second time."
+    if signer != key_id:
+        return f"Event {seq} enrols key {key_id} without signing with it (no proof of possession)."
     keys[key_id] = EnrolledKey(key_id, public_key, holder, seq)
     return ""

@@ -24,6 +24,7 @@ from app.domain.ledger import (
     KEY_ACTIONS,
     BodyRow,
     Checkpoint,
+    LedgerAction,
     ProblemKind,
     StoredRow,
     VerifyProblem,
@@ -319,7 +320,7 @@ class ChainVerifier:
                 f"'{event['action']}'.",
             )
         if action in KEY_ACTIONS:
-            why = apply_key_event(self._keys, seq, event)
+            why = apply_key_event(self._keys, seq, event, signer=signer, retire=False)
             if why:
                 return VerifyProblem(ProblemKind.BAD_SIGNATURE, seq, why)
         if signer is None:
@@ -354,6 +355,9 @@ class ChainVerifier:
         else:
             self.signatures_checked += 1
             return None
+        if action == LedgerAction.KEY_ENROLLED.value and key is not None:
+            # An enrolment whose own signature fails proves nothing: forget its key.
+            self._keys.pop(signer, None)
         return VerifyProblem(ProblemKind.BAD_SIGNATURE, seq, why)
 
 

@@ -35,9 +35,14 @@ OFFLINE_ACTIONS = frozenset(
 )
 
 
-def intent_digest(intent: Mapping[str, Any]) -> bytes:
-    """What the person signs: the SHA-256 of the intent's RFC 8785 canonical JSON."""
-    return hashlib.sha256(rfc8785.dumps(dict(intent))).digest()
+def intent_digest(intent: Mapping[str, Any]) -> bytes | None:
+    """What the person signs: the SHA-256 of the intent's RFC 8785 canonical JSON; None
+    when the document has no canonical form (e.g. an integer beyond 2**53): a document
+    nobody could have signed."""
+    try:
+        return hashlib.sha256(rfc8785.dumps(dict(intent))).digest()
+    except (rfc8785.CanonicalizationError, TypeError, ValueError):
+        return None
 
 
 def intent_document(

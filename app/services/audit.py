@@ -364,7 +364,10 @@ def pull(
             if cancel is not None:
                 cancel.raise_if_cancelled()
         report = verifier.finish(recorded)
-        if report.problem is not None:
+        # Only a broken chain stops a pull: an event whose signature fails is copied like
+        # any other, and the authority fold (on every desk) names it and counts it for
+        # nothing; refusing it here would stop every replica for good.
+        if report.chain_broken and report.problem is not None:
             raise LedgerTampered(_refusal(report.problem.message), report.problem)
     head = sink.head if sink.head.seq else None
     return PullResult(imported=sink.added, compared=held.seq if held else 0, head=head)

@@ -33,13 +33,14 @@ from app.domain.ledger import (
     LedgerDraft,
     LedgerError,
     LedgerEvent,
+    LedgerTampered,
     VerifyReport,
 )
 from app.domain.ledger_keys import EventSigner, SignatureVerifier
-from app.domain.ledger_query import LedgerQuery
 from app.domain.progress import ProgressCallback, no_progress
 from app.services.audit import AuditService
 from app.services.signing import Ed25519Verifier, MemoVerifier
+from app.stores.ledger_store import FoldRow
 
 log = logging.getLogger("gavel.authority")
 
@@ -127,7 +128,7 @@ class AuthorityLedger:
             stored = False
             try:
                 with self._audit.appending() as tx:
-                    self._state.fold_all(tx.events(self._state.scanned, FOLDED_ACTIONS))
+                    fold_rows(self._state, tx.events(self._state.scanned, FOLDED_ACTIONS))
                     events = []
                     for draft in build(self._state):
                         if draft.action not in AUTHORITY_ACTIONS:
@@ -155,6 +156,16 @@ class AuthorityLedger:
         head = self._audit.count()
         for start in range(state.scanned + 1, head + 1, _FOLD_SPAN):
             end = min(start + _FOLD_SPAN - 1, head)
-            query = LedgerQuery(actions=FOLDED_ACTIONS, from_seq=start, to_seq=end)
-            state.fold_all(self._audit.page(query, limit=None))
+            fold_rows(state, self._audit.store.fold_rows(start, end, FOLDED_ACTIONS))
             state.scanned = max(state.scanned, end)
+
+
+def fold_rows(state: AuthorityState, rows: Sequence[FoldRow]) -> None:
+    """Fold stored rows in order; a row that is not a readable event becomes a problem."""
+    for row in rows:
+        try:
+            event = row.event()
+        except LedgerTampered as exc:
+            state.fold_unreadable(row.seq, row.action, row.actor, exc.message)
+            continue
+        state.fold(event)

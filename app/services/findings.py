@@ -118,7 +118,9 @@ class FindingService:
             "text": text.strip(),
             "recorded_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         }
-        return SignedFinding(document, signer.sign(finding_digest(document)), signer.key_id)
+        digest = finding_digest(document)
+        assert digest is not None  # built from strings only: always canonical
+        return SignedFinding(document, signer.sign(digest), signer.key_id)
 
     def import_findings(self, findings: Sequence[SignedFinding], passphrase: str) -> ImportResult:
         """Enter signed findings in the ledger, each judged by the fold; idempotent."""

@@ -33,6 +33,7 @@ from app.domain.cancel import CancelToken
 from app.domain.ledger import (
     Checkpoint,
     ExportFailed,
+    LedgerTampered,
     ProblemKind,
     StoredRow,
     VerifyProblem,
@@ -163,9 +164,16 @@ def verify_export(
     def feed(chunk: list[StoredRow]) -> VerifyProblem | None:
         problem = verifier.feed(chunk)
         upto = verifier.events_checked
-        state.fold_all(
-            stored_to_event(row) for row in chunk if row[5] in _FOLDED and row[0] <= upto
-        )
+        for row in chunk:
+            if row[5] not in _FOLDED or row[0] > upto:
+                continue
+            try:
+                event = stored_to_event(row)
+            except LedgerTampered as exc:
+                # One unreadable row is a problem to name, not a verifier crash.
+                state.fold_unreadable(row[0], row[5], "", exc.message)
+                continue
+            state.fold(event)
         return problem  # only a broken chain stops the reading
 
     try:

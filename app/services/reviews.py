@@ -11,6 +11,7 @@ from app.domain.authority_records import Review, review_refusal
 from app.domain.errors import UsageError
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
 from app.domain.ledger_query import model_subject
+from app.domain.tags import TAG_RISK_TIER
 from app.services.actor import Actor
 from app.services.authority import AuthorityLedger, refusal_error
 from app.services.membership import AfterWrite
@@ -56,10 +57,11 @@ class ReviewService:
             )
         run = self._portfolio.run_detail(registry, cached.run_id) if cached.run_id else None
         creator, run_user = cached.user_id, run.user_id if run else ""
+        cache_tier = detail.tags.get(TAG_RISK_TIER, "")
         me = self._actor.user_id()
 
         def check(s: AuthorityState) -> None:
-            refusal = review_refusal(s, me, registry, model, version, creator, run_user)
+            refusal = review_refusal(s, me, registry, model, version, creator, run_user, cache_tier)
             if refusal is not None:
                 raise refusal_error(refusal)
 
