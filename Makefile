@@ -14,7 +14,7 @@ MLSERVER_VENV := .venv-mlserver
 MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint unit package package-check bench bench-sync bench-ledger \
+.PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
 	bench-audit-view bench-endpoints bench-charts bench-lineage app-venv venv mlflow-venv \
 	mlserver-venv clean
 
@@ -76,13 +76,19 @@ package-check: package
 		&& GAVEL_HOME=$$home QT_QPA_PLATFORM=offscreen dist/gavel/gavel gui --no-demo --smoke-test \
 		&& rm -rf $$home
 
-bench: bench-sync bench-ledger bench-audit-view bench-endpoints bench-charts bench-lineage
+bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
+	bench-lineage
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
 
+# Verifying 1,000,000 signed-ledger events against the read + SHA-256 floor.
 bench-ledger: venv
 	$(BIN)/python -m bench.bench_ledger
+
+# Append throughput with the serialized claim: 4 writer processes, signed and judged.
+bench-claims: venv
+	$(BIN)/python -m bench.bench_claims
 
 bench-audit-view: venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_audit_view

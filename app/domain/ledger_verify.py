@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from itertools import repeat
 from operator import is_not, itemgetter
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.domain.cancel import CancelToken
 from app.domain.ledger import (
@@ -175,9 +175,18 @@ class ChainVerifier:
         for body, stored_hash, signature in rows:
             digest = sha256(body).hexdigest()
             if signature is not None or expected == key_seq:
-                signer, action = _signer_and_action(body)
+                signer, action, event = _signer_and_action(body)
                 problem = self._check_row(
-                    expected, body, stored_hash, digest, signer, signature, action, prev, prev_prev
+                    expected,
+                    body,
+                    stored_hash,
+                    digest,
+                    signer,
+                    signature,
+                    action,
+                    prev,
+                    prev_prev,
+                    event,
                 )
             elif (
                 digest != stored_hash
@@ -223,8 +232,12 @@ class ChainVerifier:
         action: str,
         prev: str,
         prev_prev: str | None,
+        event: Mapping[str, Any] | None = None,
     ) -> VerifyProblem | None:
-        """Every check on one row, for the rows the hot loops hand over."""
+        """Every check on one row, for the rows the hot loops hand over.
+
+        event: the body's "event" object when the caller has parsed it already.
+        """
         if digest != stored_hash:
             return VerifyProblem(
                 ProblemKind.EDITED,
@@ -235,7 +248,7 @@ class ChainVerifier:
         if not body.endswith(chain_tail(prev, seq, signer)):
             return _diagnose_link(seq, body, signer, prev, prev_prev)
         if signer is not None or signature is not None or action in KEY_ACTIONS:
-            problem = self._check_signed(seq, body, digest, signer, signature, action)
+            problem = self._check_signed(seq, body, digest, signer, signature, action, event)
             if problem is not None and problem.kind is not ProblemKind.BAD_SIGNATURE:
                 return problem
             if problem is not None:
@@ -309,9 +322,12 @@ class ChainVerifier:
         signer: str | None,
         signature: bytes | None,
         action: str,
+        event: Mapping[str, Any] | None = None,
     ) -> VerifyProblem | None:
-        """Key bookkeeping and signature checks: the rare events the JSON is parsed for."""
-        event = json.loads(body)["event"]
+        """Key bookkeeping and signature checks: the rare events the JSON is parsed for
+        (once: ``event`` is the parsed "event" object when the caller has it)."""
+        if event is None:
+            event = json.loads(body)["event"]
         if event["action"] != action:
             return VerifyProblem(
                 ProblemKind.EDITED,
@@ -415,15 +431,19 @@ def _drive(
     return verifier.finish(recorded_head)
 
 
-def _signer_and_action(body: bytes) -> tuple[str | None, str]:
-    """What a signed or key event's body says; (None, "") when it says nothing usable."""
+def _signer_and_action(body: bytes) -> tuple[str | None, str, dict[str, Any] | None]:
+    """What a signed or key event's body says, and its parsed "event" object (so it is
+    parsed once); (None, "", None) when it says nothing usable."""
     try:
         doc = json.loads(body)
-        signer, action = doc["signer"], doc["event"]["action"]
+        event = doc["event"]
+        signer, action = doc["signer"], event["action"]
     except (ValueError, KeyError, TypeError):
-        return None, ""
-    return (signer if isinstance(signer, str) else None), (
-        action if isinstance(action, str) else ""
+        return None, "", None
+    return (
+        (signer if isinstance(signer, str) else None),
+        (action if isinstance(action, str) else ""),
+        event if isinstance(event, dict) else None,
     )
 
 
