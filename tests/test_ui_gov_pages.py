@@ -20,7 +20,7 @@ from app.domain.governance import Role
 from app.ui.common.formatting import badge_text
 from app.ui.console import Console, build_console
 from app.ui.governance.alias_history import AliasMovesModel, load_alias_history
-from app.ui.governance.governance_data import load_governance
+from app.services.governance_inbox import load_governance
 from app.ui.governance.inbox_model import InboxFilter, InboxModel, filter_items
 from app.ui.governance.request_detail import TimelineModel, load_request_detail
 from app.ui.governance.violations_page import ViolationsModel

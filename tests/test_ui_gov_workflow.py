@@ -24,7 +24,7 @@ from app.domain.entities import MetricPoint
 from app.domain.governance import RequestState, Role
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
-from app.services.governance import TAG_REQUEST
+from app.domain.tags import TAG_REQUEST
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from app.ui.audit.audit_model import AuditColumn
@@ -34,6 +34,7 @@ from app.ui.governance.comment_dialog import CommentDialog
 from app.ui.governance.identity_dialogs import RolesDialog
 from app.ui.governance.inbox_model import InboxColumn, InboxFilter
 from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.sign_dialog import SignDialog
 from app.ui.governance.signing_dialog import PART11_STATEMENT, SigningDialog, canonical_manifest
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import no_leaks, save_screenshot
@@ -91,7 +92,7 @@ def _profile(home: Path, user: str, ledger_url: str, registry: MlflowRegistry) -
     ProfileFile(paths.profile_file).save(Profile(team_ledger_url=ledger_url))
     ctx = build_context(paths)
     ctx.registries.add(registry.config("reg"))
-    ctx.governance.init_identity(user, NAMES[user], (f"{user}.ml",), PASS[user])
+    ctx.membership.init_identity(user, NAMES[user], (f"{user}.ml",), PASS[user])
     return ctx
 
 
@@ -121,9 +122,11 @@ def team(
     contexts = [ada, ann]
     windows: list[Console] = []
     try:
-        ada.governance.grant("ada", Role.REQUESTER)
-        ada.governance.grant("ada", Role.APPROVER)
-        ada.governance.grant("ann", Role.APPROVER)
+        # Ann's key counts once Ada, the ledger's first member and so its admin, approves it.
+        ada.membership.approve_key("ann", PASS["ada"])
+        ada.membership.grant("ada", Role.REQUESTER, PASS["ada"])
+        ada.membership.grant("ada", Role.APPROVER, PASS["ada"])
+        ada.membership.grant("ann", Role.APPROVER, PASS["ada"])
         for ctx in contexts:
             ctx.sync.sync("reg")
         windows = [_open(ada, qtbot), _open(ann, qtbot)]
@@ -182,6 +185,12 @@ def _request_from_the_dialog(team: Team, qtbot: QtBot) -> str:
     assert "rollback plan" in dialog.missing_warning.text()
     qtbot.keyClicks(dialog.checklist["rollback_plan"], "Move production back to v1")
     assert not dialog.missing_warning.isVisible()
+    # The request is signed: no passphrase, no submit.
+    assert not dialog.submit_button.isEnabled()
+    assert dialog.submit_button.toolTip() == (
+        "Enter your passphrase: the request is signed with your key."
+    )
+    qtbot.keyClicks(dialog.passphrase.edit, PASS["ada"])
     save_screenshot(dialog, "gov_request_dialog")
     assert dialog.submit_button.isEnabled()
     qtbot.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
@@ -206,6 +215,7 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
         "challenger",
         "Shadow-test the deeper trees.",
         {"validation_report": "VR-2026-040"},
+        passphrase=PASS["ada"],
     ).request_id
     ada.console.governance.controller.wrote()
 
@@ -216,7 +226,7 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     _select_request(page, qtbot, rid)
     assert not page.detail.approve_button.isEnabled()
     tip = page.detail.approve_button.toolTip()
-    assert "ada requested this promotion and cannot also approve it" in tip
+    assert "Ada requested this promotion and cannot also approve it" in tip
     assert "cannot also reject it" in page.detail.reject_button.toolTip()
     assert not page.detail.apply_button.isEnabled()
     assert page.detail.apply_button.toolTip().startswith("Only approved requests can be applied")
@@ -247,15 +257,18 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     save_screenshot(ann.console.window, "gov_inbox")
     save_screenshot(inbox.detail, "gov_request_detail")
 
-    # -- Ann comments on the first one (not signed), then approves it.
+    # -- Ann comments on the first one (a signed comment that decides nothing), then
+    # approves it.
     _select_request(inbox, qtbot, rid)
     assert inbox.detail.status_line.text() == "Still needed: 1 more approval from an approver."
     assert inbox.detail.approve_button.isEnabled()
     qtbot.mouseClick(inbox.detail.comment_button, Qt.MouseButton.LeftButton)
     comment = inbox.dialog
     assert isinstance(comment, CommentDialog)
-    qtbot.keyClicks(comment.text, "Checked VR-2026-031 against the Q3 holdout.")
-    comment.add_button.click()
+    qtbot.keyClicks(comment.reason, "Checked VR-2026-031 against the Q3 holdout.")
+    assert not comment.sign_button.isEnabled()
+    qtbot.keyClicks(comment.passphrase.edit, PASS["ann"])
+    comment.sign_button.click()
     qtbot.waitUntil(lambda: inbox.dialog is None, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: inbox.detail.timeline_model.rowCount() == 2, timeout=TIMEOUT)
 
@@ -312,22 +325,34 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
         inbox.banner.label.text()
     )
 
-    # -- Apply, in a worker: the alias moves in MLflow and the ledger says so.
+    # -- Apply, signed, in a worker: the alias moves in MLflow and the ledger says so.
     qtbot.waitUntil(lambda: inbox.detail.apply_button.isEnabled(), timeout=TIMEOUT)
-    inbox.confirm_apply = lambda _parent, _title, _text: True
     qtbot.mouseClick(inbox.detail.apply_button, Qt.MouseButton.LeftButton)
+    apply = inbox.dialog
+    assert isinstance(apply, SignDialog)
+    assert "re-checks every approval" in apply.what.text()
+    qtbot.keyClicks(apply.passphrase.edit, PASS["ann"])
+    save_screenshot(apply, "gov_apply_dialog")
+    apply.sign_button.click()
     qtbot.waitUntil(
         lambda: ann.ctx.governance.request(rid).state is RequestState.APPLIED, timeout=TIMEOUT
     )
     with team.client() as client:
         assert client.get_registered_model(team.model).aliases["production"] == 2
-    qtbot.waitUntil(lambda: inbox.detail.timeline_model.rowCount() == 4, timeout=TIMEOUT)
+    # Claimed, then applied: both are signed events on the request's timeline.
+    qtbot.waitUntil(lambda: inbox.detail.timeline_model.rowCount() == 5, timeout=TIMEOUT)
     assert inbox.detail.status_line.text().startswith("Applied to the registry by ann (event ")
     assert "Promotion applied" in inbox.banner.label.text()
     actions = [
-        inbox.detail.timeline_model.data(inbox.detail.timeline_model.index(r, 3)) for r in range(4)
+        inbox.detail.timeline_model.data(inbox.detail.timeline_model.index(r, 3)) for r in range(5)
     ]
-    assert actions == ["Promotion requested", "Comment", "Approved (signed)", "Promotion applied"]
+    assert actions[:3] == ["Promotion requested", "Comment", "Approved (signed)"]
+    assert actions[-1] == "Promotion applied"
+    # The portfolio shows the alias where the registry has it, without a sync.
+    qtbot.waitUntil(
+        lambda: ann.ctx.portfolio.find_model(team.model, "reg").aliases.get("production") == 2,
+        timeout=TIMEOUT,
+    )
     save_screenshot(inbox.detail, "gov_request_applied")
 
     # -- The audit trail shows the signed approval.
@@ -377,8 +402,11 @@ def test_roles_and_request_are_refused_with_reasons(team: Team, qtbot: QtBot) ->
     dialog.role.setCurrentIndex(dialog.role.findData("requester"))
     dialog.reason.setText("Ann now also prepares promotions for the fraud team.")
     dialog.grant_button.click()
+    assert "passphrase" in dialog.outcome.text()  # a role change is signed
+    qtbot.keyClicks(dialog.passphrase.edit, PASS["ada"])
+    dialog.grant_button.click()
     qtbot.waitUntil(lambda: "was granted to ann" in dialog.outcome.text(), timeout=TIMEOUT)
-    assert Role.REQUESTER in team.ada.ctx.governance.roles_of("ann")
+    assert Role.REQUESTER in team.ada.ctx.membership.roles_of("ann")
     save_screenshot(dialog, "gov_roles_dialog")
     dialog.close()
     qtbot.waitUntil(lambda: ada_gov.dialog is None)
@@ -397,6 +425,7 @@ def test_rejection_needs_a_reason_and_closes_the_request(team: Team, qtbot: QtBo
         "production",
         "Deeper trees.",
         {"validation_report": "VR-2026-041", "rollback_plan": "back to v1"},
+        passphrase=PASS["ada"],
     ).request_id
     ann = team.ann
     inbox = ann.approvals
@@ -427,7 +456,7 @@ def test_rejection_needs_a_reason_and_closes_the_request(team: Team, qtbot: QtBo
     assert inbox.filters.tabText(0) == "Waiting for me"
 
 
-def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
+def test_start_up_names_an_apply_interrupted_before_its_ledger_entry(
     team: Team, qtbot: QtBot
 ) -> None:
     ada, ann = team.ada.ctx, team.ann.ctx
@@ -438,6 +467,7 @@ def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
         "production",
         "Recall +4 points.",
         {"validation_report": "VR-2026-031", "rollback_plan": "back to v1"},
+        passphrase=PASS["ada"],
     ).request_id
     ann.governance.approve(rid, "ok", PASS["ann"])
     # What an apply killed between the registry write and the ledger entry leaves.
@@ -446,16 +476,16 @@ def test_start_up_records_an_apply_interrupted_before_its_ledger_entry(
         client.set_registered_model_alias(team.model, "production", 2)
     console = _open(ann, qtbot)  # Ann's console starts again
     try:
+        notice = console.window.notice_banner
         qtbot.waitUntil(
-            lambda: ann.governance.request(rid).state is RequestState.APPLIED, timeout=TIMEOUT
+            lambda: notice.isVisible() and rid in notice.label.text(), timeout=TIMEOUT
         )
-        qtbot.waitUntil(
-            lambda: (
-                "Recorded 1 promotion(s) the registry already showed applied"
-                in console.window.statusBar().currentMessage()
-            ),
-            timeout=TIMEOUT,
-        )
+        assert "already show in the registry but not in the audit ledger" in notice.label.text()
+        # Recording it is a signed act left to a person: nothing was recorded yet.
+        assert ann.governance.request(rid).state is RequestState.APPROVED
+        # Apply records it without a second registry write.
+        outcome = ann.promotions.apply(rid, PASS["ann"])
+        assert outcome.request.state is RequestState.APPLIED
         applied = ann.audit.page(
             LedgerQuery(actions=(LedgerAction.PROMOTION_APPLIED.value,)), limit=None
         )

@@ -43,7 +43,7 @@ from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
 from app.domain.registry import RegistryConfig
 from app.domain.request_checks import cannot_apply
 from app.domain.tags import TAG_RISK_TIER
-from app.services.actor import Actor
+from app.services.actor import ENROLL_HINT, Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger, refusal_error
 from app.services.membership import AfterWrite
@@ -196,6 +196,32 @@ class GovernanceService:
 
         return [self._with_blocker(v) for v in self._authority.read(build)]
 
+    def inbox(self) -> list[InboxEntry]:
+        """Every request with its view and whether I may decide it now, newest first.
+
+        One fold read for all of them (the per-request `can_decide` re-reads the fold);
+        the blocked check then reads the cache for open requests only.
+        """
+        user = self._actor.identity.user_id()
+        tiers = self._portfolio.risk_tiers()
+        now = datetime.now(UTC)
+
+        def build(s: AuthorityState) -> list[InboxEntry]:
+            ordered = sorted(s.requests.values(), key=lambda r: r.created_seq, reverse=True)
+            entries = []
+            for request in ordered:
+                view = _view(s, request, tiers, now)
+                entries.append(InboxEntry(view, *_decision_right(s, view, user, tiers)))
+            return entries
+
+        entries = []
+        for entry in self._authority.read(build):
+            view = self._with_blocker(entry.view)
+            if entry.may_decide and view.blocked:
+                entry = InboxEntry(view, False, f"{view.blocked_text} {NOBODY_SIGNS}")
+            entries.append(replace(entry, view=view))
+        return entries
+
     def events_of(self, request: PromotionRequest) -> list[LedgerEvent]:
         return self._audit.events(request.event_seqs)
 
@@ -223,10 +249,7 @@ class GovernanceService:
         view = self.view_of(request_id)
         if view.blocked and meaning is SignatureMeaning.APPROVAL:
             # A rejection stays possible: it closes a request that can no longer succeed.
-            raise InvalidState(
-                f"{view.blocked_text} Nobody is asked to sign it; the requester can withdraw "
-                "it and make a new request."
-            )
+            raise InvalidState(f"{view.blocked_text} {NOBODY_SIGNS}")
 
     def signing_manifest(
         self, request: PromotionRequest, meaning: SignatureMeaning
@@ -408,6 +431,44 @@ class GovernanceService:
         self._authority.write(signer, lambda _s: [draft])
         self._after_write()
         return self.request(request.request_id)
+
+
+NOBODY_SIGNS = "Nobody is asked to sign it; the requester can withdraw it and make a new request."
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """A request as an inbox lists it, with whether this person may decide it now."""
+
+    view: RequestView
+    may_decide: bool
+    reason: str  # why not; '' when may_decide
+
+    @property
+    def request(self) -> PromotionRequest:
+        return self.view.request
+
+
+def _decision_right(
+    s: AuthorityState,
+    view: RequestView,
+    user: str | None,
+    tiers: Mapping[tuple[str, str], str],
+) -> tuple[bool, str]:
+    request = view.request
+    if not user:
+        return False, f"This profile has no identity yet: {ENROLL_HINT}."
+    if request.state is not RequestState.PENDING:
+        why = f": {request.state_reason}" if request.state_reason else ""
+        return False, (
+            f"Request {request.request_id} is {request.state.value}{why}; only pending "
+            "requests can be decided."
+        )
+    try:
+        _refuse_decision(s, request, user, SignatureMeaning.APPROVAL, tiers)
+    except GavelError as exc:
+        return False, exc.message
+    return True, ""
 
 
 class LedgerDoesNotVerify(GavelError):

@@ -7,8 +7,11 @@ this protocol without knowing about it.
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Protocol
 
+from app.connectors.credentials import CredentialStore
+from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
@@ -16,6 +19,7 @@ from app.services.endpoints import EndpointService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService
 from app.services.lineage import LineageService
+from app.services.membership import MembershipService
 from app.services.observations import ChangeObserver
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
@@ -23,6 +27,7 @@ from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
 from app.services.sync import SyncService
 from app.services.sync_isolation import IsolatedSync
+from app.services.team_ledger import TeamStatus
 
 
 class ConsolePaths(Protocol):
@@ -70,6 +75,20 @@ class ConsoleContext(Protocol):
 
     @property
     def identity(self) -> IdentityService: ...
+
+    # "Me" as the ledger knows me, and the admin's signed changes (roles, keys, problems).
+    @property
+    def actor(self) -> Actor: ...
+
+    @property
+    def membership(self) -> MembershipService: ...
+
+    @property
+    def credentials(self) -> CredentialStore: ...
+
+    # Solo or team, and how fresh this desktop's view of the ledger is.
+    @property
+    def team_status(self) -> Callable[[], TeamStatus]: ...
 
     # Serving endpoints (the console starts the poller), lineage and performance charts.
     @property

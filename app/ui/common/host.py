@@ -158,6 +158,10 @@ class ModelFocus(Protocol):
         """An entry of the versions list's context menu."""
         ...
 
+    def model_changed(self, registry: str, name: str) -> None:
+        """The cache holds a new state of this model (after an apply): show it now."""
+        ...
+
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
         """(registry, model) pairs whose alias moved without an approved request."""
         ...

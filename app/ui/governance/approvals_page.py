@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (
-    QMessageBox,
     QSplitter,
     QStackedWidget,
     QTabBar,
@@ -23,8 +22,9 @@ from PySide6.QtWidgets import (
 
 from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
-from app.domain.governance import Role, SignatureMeaning
+from app.domain.governance import PromotionRequest, Role, SignatureMeaning
 from app.domain.progress import ProgressCallback
+from app.services.governance_inbox import ENROLL_HINT, GovernanceData
 from app.services.promotion_apply import ApplyOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.formatting import badge_text
@@ -33,7 +33,6 @@ from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table
 from app.ui.governance.comment_dialog import CommentDialog
 from app.ui.governance.governance_controller import GovernanceController
-from app.ui.governance.governance_data import ENROLL_HINT, GovernanceData
 from app.ui.governance.inbox_model import (
     FILTER_TITLES,
     InboxColumn,
@@ -42,29 +41,20 @@ from app.ui.governance.inbox_model import (
     filter_items,
 )
 from app.ui.governance.request_detail import RequestDetail, RequestDetailView, load_request_detail
+from app.ui.governance.sign_dialog import ReasonField, SignDialog
 from app.ui.governance.signing_dialog import SigningDialog
 
 log = logging.getLogger("gavel.ui.approvals")
 
 DETAIL_TASK = "request-detail"
-APPLY_TASK = "apply-promotion"
-
-ConfirmHook = Callable[[QWidget, str, str], bool]
-
-
-def ask_to_apply(parent: QWidget, title: str, text: str) -> bool:
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
-    apply = box.addButton("Apply", QMessageBox.ButtonRole.AcceptRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    return box.clickedButton() is apply
 
 
 class ApprovalsPage(QWidget):
     enroll_requested = Signal()
     # A sentence for the status bar (what was signed, applied or recorded).
     message = Signal(str)
+    # An apply finished: (registry, model) whose views must show the registry now.
+    applied = Signal(str, str)
 
     def __init__(
         self,
@@ -78,8 +68,7 @@ class ApprovalsPage(QWidget):
         self.ctx = ctx
         self.runner = runner
         self.controller = controller
-        self.confirm_apply: ConfirmHook = ask_to_apply
-        self.dialog: SigningDialog | CommentDialog | None = None
+        self.dialog: SigningDialog | SignDialog | None = None
         self.filter = InboxFilter.WAITING
 
         self.banner = Banner("error", "error")
@@ -138,6 +127,7 @@ class ApprovalsPage(QWidget):
         )
         self.detail.comment_requested.connect(self.open_comment)
         self.detail.apply_requested.connect(self.apply)
+        self.detail.withdraw_requested.connect(self.open_withdraw)
         controller.changed.connect(self._data_changed)
         controller.failed.connect(self.show_error)
         self._data_changed(controller.data)
@@ -241,10 +231,10 @@ class ApprovalsPage(QWidget):
             self.load_detail(request_id)
 
     def load_detail(self, request_id: str) -> None:
-        governance, identity = self.ctx.governance, self.ctx.identity
+        governance = self.ctx.governance
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> RequestDetail:
-            return load_request_detail(governance, identity, request_id)
+            return load_request_detail(governance, request_id)
 
         self.runner.run(
             work,
@@ -292,55 +282,81 @@ class ApprovalsPage(QWidget):
         self.controller.wrote()
 
     def open_comment(self, detail: RequestDetail) -> None:
-        if self.dialog is not None:
+        if self.dialog is not None or detail.me is None:
             return
-        dialog = CommentDialog(self.ctx.governance, self.runner, detail.view.request, self)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda _r, d=dialog: self._comment_finished(d))
-        self.dialog = dialog
-        dialog.open()
+        dialog = CommentDialog(
+            self.ctx.governance, self.runner, detail.view.request, detail.me.user_id, self
+        )
+        self._open(dialog, self._comment_finished)
 
-    def _comment_finished(self, dialog: CommentDialog) -> None:
-        self.dialog = None
-        if dialog.result_request is not None:
+    def _comment_finished(self, dialog: SignDialog) -> None:
+        if isinstance(dialog, CommentDialog) and dialog.result_request is not None:
             emit(self.message, f"Comment added to {dialog.result_request.target_text}.")
             self.controller.wrote()
 
+    def open_withdraw(self, detail: RequestDetail) -> None:
+        if self.dialog is not None or detail.me is None:
+            return
+        r, governance = detail.view.request, self.ctx.governance
+        dialog = SignDialog(
+            self.runner,
+            f"Withdraw {r.target_text}?",
+            f"Withdraw request <b>{r.request_id}</b> ({r.target_text}). Nobody can approve or "
+            "apply it afterwards; a new request is needed to try again.",
+            detail.me.user_id,
+            "Sign withdrawal",
+            lambda reason, passphrase: governance.withdraw(r.request_id, reason, passphrase),
+            ReasonField("Reason", "e.g. The alias moved outside the workflow.", True),
+            self,
+        )
+        self._open(dialog, lambda d: self._withdrawn(d))
+
+    def _withdrawn(self, dialog: SignDialog) -> None:
+        request = dialog.result
+        if isinstance(request, PromotionRequest):
+            self.show_success(f"Request {request.request_id} ({request.target_text}) withdrawn.")
+            self.controller.wrote()
+
     def apply(self, detail: RequestDetail) -> None:
+        """Apply after a signed confirmation: the dialog is the "are you sure?"."""
         r = detail.view.request
-        if self.runner.is_running(APPLY_TASK):
+        if self.dialog is not None or detail.me is None:
             return
-        question = (
-            f"Promote {r.identity.model} v{r.identity.version} to {r.target_name} in registry "
-            f"{r.identity.registry} now? Gavel first re-reads the registry: if the version, "
-            "its evidence or the target changed since the request, nothing is written."
+        promotions = self.ctx.promotions
+        dialog = SignDialog(
+            self.runner,
+            f"Apply {r.target_text}?",
+            f"Promote <b>{r.identity.model} v{r.identity.version}</b> to "
+            f"<b>{r.target_name}</b> in registry {r.identity.registry} now. Gavel first claims "
+            "the request and re-checks every approval, the version, its evidence and the "
+            "target in the registry: if anything changed since the request, nothing is "
+            "written.",
+            detail.me.user_id,
+            "Sign and apply",
+            lambda _reason, passphrase: promotions.apply(r.request_id, passphrase),
+            None,
+            self,
         )
-        if not self.confirm_apply(self, f"Apply {r.target_text}?", question):
+        self._open(dialog, lambda d: self._apply_finished(d))
+
+    def _apply_finished(self, dialog: SignDialog) -> None:
+        outcome = dialog.result
+        if not isinstance(outcome, ApplyOutcome):
             return
-        promotions, request_id = self.ctx.promotions, r.request_id
-
-        def work(_cancel: CancelToken, _progress: ProgressCallback) -> ApplyOutcome:
-            return promotions.apply(request_id)
-
-        self.detail.apply_button.setEnabled(False)
-        self.detail.apply_button.setText("Applying…")
-        self.runner.run(
-            work,
-            key=APPLY_TASK,
-            label=f"Applying {r.target_text}",
-            on_success=self._applied,
-            on_failure=self._apply_failed,
-        )
-
-    def _applied(self, outcome: ApplyOutcome) -> None:
-        self.detail.apply_button.setText("Apply to registry")
         if outcome.applied:
             self.show_success(f"{outcome.request.target_text}: {outcome.message}")
         else:
             self.show_error(outcome.message)
         self.controller.wrote()
+        emit(self.applied, outcome.request.identity.registry, outcome.request.identity.model)
 
-    def _apply_failed(self, exc: GavelError) -> None:
-        self.detail.apply_button.setText("Apply to registry")
-        self.show_error(exc)
-        self.controller.refresh()
+    def _open(self, dialog: SignDialog, done: Callable[[SignDialog], None]) -> None:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def finished(_result: int) -> None:
+            self.dialog = None
+            done(dialog)
+
+        dialog.finished.connect(finished)
+        self.dialog = dialog
+        dialog.open()

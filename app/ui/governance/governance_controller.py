@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
 from app.domain.progress import ProgressCallback
+from app.services.governance_inbox import GovernanceData, load_governance
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
-from app.ui.governance.governance_data import GovernanceData, load_governance
 
 log = logging.getLogger("gavel.ui.governance")
 
@@ -60,7 +60,7 @@ class GovernanceController(QObject):
         ctx = self.ctx
 
         def load(cancel: CancelToken, _progress: ProgressCallback) -> GovernanceData:
-            return load_governance(ctx.governance, ctx.observer, ctx.identity, ctx.audit, cancel)
+            return load_governance(ctx.governance, ctx.observer, ctx.team_status, cancel)
 
         self.runner.run(
             load,

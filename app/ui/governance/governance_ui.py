@@ -13,31 +13,33 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QLabel, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from app.domain.cancel import CancelToken
-from app.domain.governance import RequestState
+from app.domain.governance import PromotionRequest, RequestState
+from app.domain.ledger import LedgerEvent
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
-from app.services.promotion_apply import ApplyOutcome
-from app.ui.common.context import ConsoleContext
-from app.ui.common.host import Host, ModelFocus
-from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskRunner
-from app.ui.common.widgets import make_action
-from app.ui.governance.alias_history import ModelGovernancePanel
-from app.ui.governance.approvals_page import ApprovalsPage
-from app.ui.governance.governance_controller import GovernanceController
-from app.ui.governance.governance_data import (
+from app.services.governance_inbox import (
     GovernanceData,
     admin_block_reason,
     enroll_block_reason,
     identity_line,
+    problem_text,
     request_block_reason,
-    write_block_reason,
 )
+from app.ui.common.context import ConsoleContext
+from app.ui.common.host import Host, ModelFocus
+from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import Banner, make_action
+from app.ui.governance.alias_history import ModelGovernancePanel
+from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
+from app.ui.governance.keys_dialog import PendingKeysDialog
 from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.sign_dialog import ReasonField, SignDialog
 from app.ui.governance.violations_page import ViolationsPage
 
 log = logging.getLogger("gavel.ui.governance")
@@ -101,19 +103,39 @@ class GovernanceUi(QObject):
             badge=self.violations.badge,
             tooltip="Alias changes made in a registry without an approved request",
         )
-        self.dialog: EnrollDialog | RolesDialog | RequestPromotionDialog | None = None
+        self.dialog: QDialog | None = None
+
+        # -- the ledger's state, on every page: refused events, keys waiting, replica age
+        self.problem_banner = Banner("error", "error")
+        self.problem_banner.setObjectName("Banner")
+        self.show_problem_button = self.problem_banner.add_button(
+            "Show in audit trail", self._show_problem
+        )
+        self.acknowledge_button = self.problem_banner.add_button(
+            "Acknowledge…", self.acknowledge_problem
+        )
+        host.add_banner(self.problem_banner)
+        self.keys_banner = Banner("offline", "signature")
+        self.keys_banner.add_button("Review keys…", lambda: self.open_pending_keys())
+        host.add_banner(self.keys_banner)
+        self.replica_banner = Banner("offline", "offline")
+        host.add_banner(self.replica_banner)
 
         # -- menu and actions
         self.enroll_action = make_action(self, "Enroll…", "signature")
         self.enroll_action.setStatusTip("Create your identity and signing key on this computer")
         self.roles_action = make_action(self, "Roles…")
+        self.keys_action = make_action(self, "Pending keys…")
+        self.keys_action.setStatusTip("Keys waiting for an admin's approval")
         self.request_action = make_action(self, "Request promotion…", "promote", "Ctrl+Shift+P")
         host.add_action(IDENTITY_MENU, self.enroll_action)
         host.add_action(IDENTITY_MENU, self.roles_action)
+        host.add_action(IDENTITY_MENU, self.keys_action)
         host.add_toolbar_action(self.request_action)
         focus.add_version_action(self.request_action)
         self.enroll_action.triggered.connect(self.enroll)
         self.roles_action.triggered.connect(self.open_roles)
+        self.keys_action.triggered.connect(self.open_pending_keys)
         self.request_action.triggered.connect(self.request_promotion)
 
         # -- the model's Governance tab
@@ -127,19 +149,24 @@ class GovernanceUi(QObject):
             # Built now: the request button follows identity and selection while hidden.
             lazy=False,
         )
-        self._reconciled = False
+        self._checked_unrecorded = False
         self.panel.request_promotion.connect(self.request_promotion)
 
         # -- status bar
         self.identity_label = QLabel()
         self.identity_label.setObjectName("IdentityStatus")
         host.add_status_widget(self.identity_label)
+        # Solo or team ledger, and how fresh this desktop's replica is.
+        self.ledger_label = QLabel()
+        self.ledger_label.setObjectName("LedgerStatus")
+        host.add_status_widget(self.ledger_label)
 
         # -- wiring
         self.controller.changed.connect(self._data_changed)
         self.controller.failed.connect(host.show_notice)
         self.approvals.message.connect(host.show_status)
         self.approvals.enroll_requested.connect(self.enroll)
+        self.approvals.applied.connect(self._applied)
         self.violations.show_event_requested.connect(lambda seq: emit(self.event_requested, seq))
         self.violations.show_model_requested.connect(self.show_model)
         focus.on_synced(self._after_sync)
@@ -170,44 +197,86 @@ class GovernanceUi(QObject):
         roles_why = admin_block_reason(data) if data.loaded else "Reading the ledger…"
         self.roles_action.setToolTip(roles_why or "Grant or revoke roles")
         self.roles_action.setEnabled(not roles_why)
+        n_keys = len(data.pending_keys)
+        self.keys_action.setText(f"Pending keys ({n_keys})…" if n_keys else "Pending keys…")
+        self.keys_action.setEnabled(data.loaded)
+        self._show_ledger_state(data)
         self.focus.mark_violations(data.flagged_models)
         self.host.refresh_badges()
         self._detail_changed()
-        self._reconcile_once(data)
+        self._check_unrecorded_once(data)
 
-    def _reconcile_once(self, data: GovernanceData) -> None:
-        """At start-up only: record approved promotions an interrupted apply left done.
-
-        Only with the first state read: later in the session an apply from this console
-        may be half way, and reconciling then would record it twice.
-        """
-        if self._reconciled or not data.loaded:
+    def _show_ledger_state(self, data: GovernanceData) -> None:
+        if not data.loaded:
             return
-        self._reconciled = True
-        approved = [i for i in data.items if i.request.state is RequestState.APPROVED]
-        if write_block_reason(data) or not approved:
+        team = data.team
+        self.ledger_label.setText(
+            ("Team ledger" if team.online and not team.problem else f"Team ledger, {team.as_of()}")
+            if team.team
+            else "Solo ledger"
+        )
+        self.ledger_label.setToolTip(
+            team.describe() + (f"\n{team.problem}" if team.problem else "")
+        )
+        problem = problem_text(data)
+        self.problem_banner.setVisible(bool(problem))
+        if problem:
+            self.problem_banner.show_text(problem)
+            why = admin_block_reason(data)
+            self.acknowledge_button.setEnabled(not why)
+            self.acknowledge_button.setToolTip(
+                why.replace("grant or revoke roles", "acknowledge a ledger problem")
+                or "Record, signed, that you investigated this event (it still never counts)"
+            )
+        keys = data.pending_keys if data.is_admin else ()
+        self.keys_banner.setVisible(bool(keys))
+        if keys:
+            who = ", ".join(k.user_id for k in keys[:3]) + (" …" if len(keys) > 3 else "")
+            self.keys_banner.show_text(
+                f"{len(keys)} signing key{'s wait' if len(keys) > 1 else ' waits'} for your "
+                f"approval ({who}): nothing they sign counts until an admin approves."
+            )
+        self.replica_banner.setVisible(bool(data.as_of))
+        if data.as_of:
+            why = f" ({team.problem})" if team.problem else ""
+            self.replica_banner.show_text(
+                f"The team ledger at {team.where} cannot be reached{why}. Requests, roles and "
+                f"approvals are shown {data.as_of}; nothing can be signed until it answers."
+            )
+
+    def _check_unrecorded_once(self, data: GovernanceData) -> None:
+        """At start-up only: find approved promotions the registry shows applied (our tag)
+        while the ledger does not, an apply interrupted between the two, and say so.
+
+        Recording one is a signed act, so it is left to a person: Apply again records it
+        without writing to the registry twice.
+        """
+        if self._checked_unrecorded or not data.loaded:
+            return
+        self._checked_unrecorded = True
+        if not any(i.request.state is RequestState.APPROVED for i in data.items):
             return
         promotions = self.ctx.promotions
 
-        def work(_cancel: CancelToken, _progress: ProgressCallback) -> list[ApplyOutcome]:
-            return promotions.reconcile()
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> list[PromotionRequest]:
+            return promotions.written_not_recorded()
 
         self.runner.run(
             work,
-            key="governance-reconcile",
+            key="governance-unrecorded",
             label="Checking approved promotions against the registry",
-            on_success=self._reconciled_outcomes,
-            on_failure=lambda exc: log.info("reconcile skipped: %s", exc.message),
+            on_success=self._unrecorded_found,
+            on_failure=lambda exc: log.info("unrecorded check skipped: %s", exc.message),
         )
 
-    def _reconciled_outcomes(self, outcomes: list[ApplyOutcome]) -> None:
-        if outcomes:
-            names = ", ".join(o.request.target_text for o in outcomes)
-            self.host.show_status(
-                f"Recorded {len(outcomes)} promotion(s) the registry already showed applied "
-                f"(an earlier apply was interrupted): {names}."
+    def _unrecorded_found(self, requests: list[PromotionRequest]) -> None:
+        if requests:
+            names = ", ".join(f"{r.request_id} ({r.target_text})" for r in requests)
+            self.host.show_notice(
+                f"{len(requests)} approved promotion(s) already show in the registry but not in "
+                f"the audit ledger, an apply was interrupted: {names}. Open each under "
+                "Approvals and choose Apply: it records the promotion without writing twice."
             )
-            self.controller.wrote()
 
     def _detail_changed(self) -> None:
         model = self.focus.model
@@ -248,8 +317,16 @@ class GovernanceUi(QObject):
             if why:
                 self.host.show_status(why)
             return
+        me = self.data.me
+        assert me is not None  # _request_block refuses without an identity
         dialog = RequestPromotionDialog(
-            self.ctx.governance, self.runner, model, version, self.data.policies, self.approvals
+            self.ctx.governance,
+            self.runner,
+            model,
+            version,
+            self.data.policies,
+            me.user_id,
+            self.approvals,
         )
         self._open(dialog, self._request_finished)
 
@@ -269,7 +346,7 @@ class GovernanceUi(QObject):
             return
         me = self.data.me
         dialog = EnrollDialog(
-            self.ctx.governance,
+            self.ctx.membership,
             self.runner,
             self.ctx.identity.vault.persistent,
             self.approvals,
@@ -281,27 +358,72 @@ class GovernanceUi(QObject):
     def _enroll_finished(self) -> None:
         dialog = self.dialog
         self.dialog = None
-        if isinstance(dialog, EnrollDialog) and dialog.key_id is not None:
+        if isinstance(dialog, EnrollDialog) and dialog.enrolment is not None:
+            e = dialog.enrolment
+            waits = (
+                ""
+                if e.active
+                else " It waits for an admin's approval: nothing you sign counts until then."
+            )
             self.host.show_status(
-                f"Enrolled. Your signing key is {dialog.key_id}; its public half is in the "
-                "audit ledger so anyone can check your signatures."
+                f"Enrolled. Your signing key is {e.key_id}; its public half is in the audit "
+                f"ledger so anyone can check your signatures.{waits}",
+                20_000,
             )
             self.controller.wrote()
 
     def open_roles(self) -> None:
         if self.dialog is not None:
             return
-        dialog = RolesDialog(self.ctx.governance, self.runner, self.controller, self.approvals)
-        self._open(dialog, self._roles_finished)
+        dialog = RolesDialog(self.ctx.membership, self.runner, self.controller, self.approvals)
+        self._open(dialog, self._closed)
 
-    def _roles_finished(self) -> None:
+    def open_pending_keys(self) -> None:
+        if self.dialog is not None:
+            return
+        dialog = PendingKeysDialog(
+            self.ctx.membership, self.runner, self.controller, self.approvals
+        )
+        self._open(dialog, self._closed)
+
+    def _show_problem(self) -> None:
+        problems = self.data.problems
+        if problems:
+            emit(self.event_requested, problems[0].seq)
+
+    def acknowledge_problem(self) -> None:
+        problems, me = self.data.problems, self.data.me
+        if not problems or me is None or self.dialog is not None:
+            return
+        problem, membership = problems[0], self.ctx.membership
+        dialog = SignDialog(
+            self.runner,
+            f"Acknowledge event {problem.seq}?",
+            f"{problem.describe()}<br><br>Acknowledging records, signed, what you found. "
+            "The event still never counts; the warning stops once it is acknowledged.",
+            me.user_id,
+            "Sign acknowledgement",
+            lambda reason, passphrase: membership.acknowledge(problem.seq, reason, passphrase),
+            ReasonField("What you found", "e.g. Forged row inserted by a test account.", True),
+            self.approvals,
+        )
+        self._open(dialog, lambda: self._acknowledged(dialog))
+
+    def _acknowledged(self, dialog: SignDialog) -> None:
+        self.dialog = None
+        if isinstance(dialog.result, LedgerEvent):
+            self.host.show_status(f"Acknowledged as event {dialog.result.seq}.")
+            self.controller.wrote()
+
+    def _closed(self) -> None:
         self.dialog = None
 
-    def _open(
-        self,
-        dialog: EnrollDialog | RolesDialog | RequestPromotionDialog,
-        done: Callable[[], None],
-    ) -> None:
+    def _applied(self, registry: str, model: str) -> None:
+        """After an apply the registry changed: the portfolio shows it at once."""
+        self.focus.model_changed(registry, model)
+        self.panel.reload()
+
+    def _open(self, dialog: QDialog, done: Callable[[], None]) -> None:
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result: done())
         self.dialog = dialog

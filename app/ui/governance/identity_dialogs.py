@@ -25,18 +25,19 @@ from app.domain.errors import GavelError
 from app.domain.governance import Role
 from app.domain.ledger import LedgerEvent
 from app.domain.progress import ProgressCallback
-from app.services.governance import GovernanceService
-from app.services.identity import MIN_PASSPHRASE
-from app.ui.common.row_list_model import RowListModel
-from app.ui.common.tasks import TaskRunner
-from app.ui.common.widgets import row_table
-from app.ui.governance.governance_controller import GovernanceController
-from app.ui.governance.governance_data import (
+from app.services.governance_inbox import (
     ROLE_ORDER,
     GovernanceData,
     admin_block_reason,
     roles_text,
 )
+from app.services.identity import MIN_PASSPHRASE, WrongPassphrase
+from app.services.membership import Enrolment, MembershipService
+from app.ui.common.row_list_model import RowListModel
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import row_table
+from app.ui.governance.governance_controller import GovernanceController
+from app.ui.governance.sign_dialog import PassphraseField
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -48,11 +49,11 @@ SESSION_ONLY_WARNING = (
 
 
 class EnrollDialog(QDialog):
-    """Create this profile's identity and signing key; `key_id` is set after accept."""
+    """Create this profile's identity and signing key; `enrolment` is set after accept."""
 
     def __init__(
         self,
-        governance: GovernanceService,
+        membership: MembershipService,
         runner: TaskRunner,
         keyring_persistent: bool,
         parent: QWidget | None = None,
@@ -60,17 +61,18 @@ class EnrollDialog(QDialog):
         display_name: str = "",
     ) -> None:
         super().__init__(parent)
-        self._governance = governance
+        self._membership = membership
         self._runner = runner
         self.busy = False
-        self.key_id: str | None = None
+        self.enrolment: Enrolment | None = None
         self.setWindowTitle("Enroll: your identity and signing key")
         self.setMinimumWidth(520)
         intro = QLabel(
             "Your user id and printed name appear on every request, approval and "
             "rejection you make. Approvals and rejections are signed with a key that only "
             "your passphrase unlocks. The first person enrolled on a new ledger becomes "
-            "its admin."
+            "its admin; on a team ledger an admin must approve your key before it counts. "
+            "One person has one key: a user id already on the ledger cannot enrol again."
         )
         intro.setWordWrap(True)
         self.user_id = QLineEdit(user_id)
@@ -151,14 +153,14 @@ class EnrollDialog(QDialog):
     def enroll(self) -> None:
         if self.busy or self._block_reason():
             return
-        governance = self._governance
+        membership = self._membership
         user = self.user_id.text().strip()
         name = self.display_name.text().strip()
         names = tuple(n.strip() for n in self.registry_names.text().split(",") if n.strip())
         passphrase = self.passphrase.text()
 
-        def work(_cancel: CancelToken, _progress: ProgressCallback) -> str:
-            return governance.init_identity(user, name, names, passphrase)
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> Enrolment:
+            return membership.init_identity(user, name, names, passphrase)
 
         self.busy = True
         self.enroll_button.setText("Enrolling…")
@@ -171,9 +173,9 @@ class EnrollDialog(QDialog):
             on_failure=self._failed,
         )
 
-    def _enrolled(self, key_id: str) -> None:
+    def _enrolled(self, enrolment: Enrolment) -> None:
         self.busy = False
-        self.key_id = key_id
+        self.enrolment = enrolment
         self.accept()
 
     def _failed(self, exc: GavelError) -> None:
@@ -228,13 +230,13 @@ class RolesDialog(QDialog):
 
     def __init__(
         self,
-        governance: GovernanceService,
+        membership: MembershipService,
         runner: TaskRunner,
         controller: GovernanceController,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self._governance = governance
+        self._membership = membership
         self._runner = runner
         self._controller = controller
         self.busy = False
@@ -242,7 +244,8 @@ class RolesDialog(QDialog):
         self.setMinimumSize(560, 420)
         intro = QLabel(
             "Requesters ask for promotions, approvers decide them, admins manage roles and "
-            "policy, viewers only read. Every change is recorded in the audit ledger."
+            "policy, viewers only read. Every change is signed with your key and recorded "
+            "in the audit ledger."
         )
         intro.setWordWrap(True)
         self.people_model = PeopleModel(self)
@@ -263,6 +266,12 @@ class RolesDialog(QDialog):
         form.addRow("Person", self.user)
         form.addRow("Role", self.role)
         form.addRow("Reason", self.reason)
+        me = controller.data.me
+        self.passphrase = PassphraseField(me.user_id if me else "you")
+        form.addRow("Your passphrase", self.passphrase)
+        self.as_of = QLabel()
+        self.as_of.setObjectName("Muted")
+        self.as_of.setWordWrap(True)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.grant_button)
@@ -274,6 +283,7 @@ class RolesDialog(QDialog):
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(self.as_of)
         layout.addWidget(self.people, 1)
         layout.addLayout(form)
         layout.addLayout(row)
@@ -291,6 +301,12 @@ class RolesDialog(QDialog):
         self.user.addItems(sorted(set(data.identities) | set(data.roles)))
         self.user.setCurrentText(current)
         self.user.blockSignals(False)
+        self.as_of.setText(
+            f"Roles as of replica: {data.as_of}. The team ledger cannot be reached."
+            if data.as_of
+            else ""
+        )
+        self.as_of.setVisible(bool(data.as_of))
         why = admin_block_reason(data)
         for button in (self.grant_button, self.revoke_button):
             button.setEnabled(not why and not self.busy)
@@ -308,12 +324,16 @@ class RolesDialog(QDialog):
             return
         role = Role(str(self.role.currentData()))
         reason = self.reason.text().strip()
-        governance = self._governance
+        passphrase = self.passphrase.text()
+        if not passphrase:
+            self._set_result("Enter your passphrase: role changes are signed.", error=True)
+            return
+        membership = self._membership
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> LedgerEvent:
             if kind is RoleChange.GRANT:
-                return governance.grant(user, role, reason)
-            return governance.revoke(user, role, reason)
+                return membership.grant(user, role, passphrase, reason)
+            return membership.revoke(user, role, passphrase, reason)
 
         self.busy = True
         self._set_result("", error=False)
@@ -334,7 +354,11 @@ class RolesDialog(QDialog):
 
     def _failed(self, exc: GavelError) -> None:
         self.busy = False
-        self._set_result(exc.message, error=True)
+        if isinstance(exc, WrongPassphrase):
+            self.passphrase.wrong(exc.message)
+            self._set_result("", error=False)
+        else:
+            self._set_result(exc.message, error=True)
         self._data_changed(self._controller.data)
 
     def _set_result(self, text: str, error: bool) -> None:

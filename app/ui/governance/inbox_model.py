@@ -11,11 +11,16 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.governance import RequestState
+from app.services.governance_inbox import (
+    GovernanceData,
+    InboxItem,
+    approvals_done,
+    approvals_needed,
+)
 from app.ui.common.formatting import relative_time, risk_color, utc_text
 from app.ui.common.ledger_text import STATE_LABELS
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
-from app.ui.governance.governance_data import GovernanceData, InboxItem
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -144,7 +149,7 @@ class InboxModel(TitledTableModel):
             case InboxColumn.STATE:
                 return STATE_LABELS.get(r.state, r.state.value)
             case InboxColumn.APPROVALS:
-                return f"{item.approvals_done}/{item.approvals_needed}"
+                return f"{approvals_done(item)}/{approvals_needed(item)}"
             case InboxColumn.AGE:
                 return relative_time(r.created_at, self._clock()).removesuffix(" ago")
 
@@ -165,8 +170,10 @@ class InboxModel(TitledTableModel):
                 return r.state_reason or None
             case InboxColumn.APPROVALS:
                 who = ", ".join(sorted({d.actor for d in r.approvals})) or "nobody yet"
-                return f"Approved by {who}; the {r.risk_tier or 'high'}-risk policy needs " + (
-                    f"{item.approvals_needed} from distinct {item.view.policy.required_role.value}s"
+                role = item.view.policy.required_role.value
+                return (
+                    f"Approved by {who}; the {item.view.tier}-risk policy needs "
+                    f"{approvals_needed(item)} from distinct {role}s"
                 )
             case InboxColumn.AGE:
                 return f"Requested {utc_text(r.created_at)}"

@@ -31,13 +31,12 @@ from app.domain.governance import (
 )
 from app.domain.ledger import LedgerEvent
 from app.services.governance import GovernanceService, RequestView
-from app.services.identity import IdentityService
+from app.services.governance_inbox import GovernanceData, problem_text, sign_block_reason
 from app.ui.common.ledger_text import action_label, timestamp_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, row_table, section_title
-from app.ui.governance.governance_data import GovernanceData, sign_block_reason, write_block_reason
 from app.ui.governance.request_text import info_html, status_sentence
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -53,14 +52,12 @@ class RequestDetail:
     manifests: Mapping[SignatureMeaning, Mapping[str, Any]] = field(default_factory=dict)
 
 
-def load_request_detail(
-    governance: GovernanceService, identity: IdentityService, request_id: str
-) -> RequestDetail:
+def load_request_detail(governance: GovernanceService, request_id: str) -> RequestDetail:
     """Blocking: the request, its status, events and what this person may do with it."""
-    request = governance.request(request_id)
-    view = governance.view(request)
+    view = governance.view_of(request_id)
+    request = view.request
     events = tuple(governance.events_of(request))
-    me = identity.current()
+    me = governance.actor.current()
     if request.state is RequestState.PENDING and me is not None:
         approve = governance.can_decide(request, SignatureMeaning.APPROVAL)
         reject = governance.can_decide(request, SignatureMeaning.REJECTION)
@@ -82,9 +79,25 @@ def load_request_detail(
     return RequestDetail(view, events, approve, reject, me, manifests)
 
 
+def withdraw_block_reason(detail: RequestDetail, data: GovernanceData) -> str:
+    """Why Withdraw is not possible now ('' when it is): requester or admin, open request."""
+    blocked = sign_block_reason(data)
+    if blocked:
+        return blocked
+    assert data.me is not None
+    r = detail.view.request
+    if not r.is_open:
+        return f"This request is {r.state.value}; only an open request can be withdrawn."
+    if r.requester != data.me.user_id and not data.is_admin:
+        return f"Only {r.requester}, who made the request, or an admin can withdraw it."
+    return ""
+
+
 def apply_block_reason(detail: RequestDetail, data: GovernanceData) -> str:
     """Why Apply is not possible now ('' when it is)."""
-    blocked = write_block_reason(data)
+    blocked = sign_block_reason(data)
+    if not blocked and data.problems:
+        blocked = problem_text(data)
     if blocked:
         return blocked
     r, status = detail.view.request, detail.view.status
@@ -170,6 +183,7 @@ class RequestDetailView(QStackedWidget):
     reject_requested = Signal(object)
     comment_requested = Signal(object)
     apply_requested = Signal(object)
+    withdraw_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -197,7 +211,9 @@ class RequestDetailView(QStackedWidget):
         self.reject_button = QPushButton(icon("error"), "Reject…")
         self.comment_button = QPushButton("Comment…")
         self.apply_button = QPushButton(icon("sync"), "Apply to registry")
+        self.withdraw_button = QPushButton("Withdraw…")
         for button, signal in (
+            (self.withdraw_button, self.withdraw_requested),
             (self.approve_button, self.approve_requested),
             (self.reject_button, self.reject_requested),
             (self.comment_button, self.comment_requested),
@@ -267,7 +283,7 @@ class RequestDetailView(QStackedWidget):
         self.status_line.setProperty("kind", kind)
         self.status_line.style().unpolish(self.status_line)
         self.status_line.style().polish(self.status_line)
-        self.info.setHtml(info_html(view))
+        self.info.setHtml(info_html(view, data.as_of))
         self.timeline_model.set_events(detail.events)
         n = len(detail.events)
         self.timeline_title.setText(f"Timeline (audit ledger, {n} event{'s' if n != 1 else ''})")
@@ -290,8 +306,11 @@ class RequestDetailView(QStackedWidget):
              approve_why or sign_blocked, "Sign your approval of this promotion"),
             (self.reject_button, reject_ok and not sign_blocked,
              reject_why or sign_blocked, "Sign your rejection of this promotion"),
-            (self.comment_button, not write_block_reason(data),
-             write_block_reason(data), "Add a comment to the request's record (not signed)"),
+            (self.comment_button, not sign_blocked, sign_blocked,
+             "Add a signed comment to the request's record (it decides nothing)"),
+            (self.withdraw_button, not withdraw_block_reason(detail, data),
+             withdraw_block_reason(detail, data),
+             "Take the request back with a signed reason; nobody can approve it then"),
             (self.apply_button, not apply_block_reason(detail, data),
              apply_block_reason(detail, data),
              "Set the alias in the registry, after re-checking the version and evidence"),

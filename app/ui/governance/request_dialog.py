@@ -37,8 +37,10 @@ from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
 from app.domain.tags import TAG_RISK_TIER
 from app.services.governance import GovernanceService
+from app.services.identity import WrongPassphrase
 from app.ui.common.ledger_text import checklist_label
 from app.ui.common.tasks import TaskRunner
+from app.ui.governance.sign_dialog import PassphraseField
 
 
 def policy_summary(policy: Policy, tier_tag: str) -> str:
@@ -69,6 +71,7 @@ class RequestPromotionDialog(QDialog):
         model: ModelDetail,
         version: VersionRow,
         policies: Mapping[str, Policy],
+        user_id: str,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -171,6 +174,11 @@ class RequestPromotionDialog(QDialog):
         policy_layout.addWidget(self.policy_label)
         policy_layout.addWidget(sod)
 
+        # A request is a signed ledger event: the requester's key signs it.
+        self.passphrase = PassphraseField(user_id)
+        sign_form = QFormLayout()
+        sign_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        sign_form.addRow("Your passphrase", self.passphrase)
         self.error = QLabel()
         self.error.setObjectName("FieldError")
         self.error.setWordWrap(True)
@@ -190,6 +198,7 @@ class RequestPromotionDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(evidence)
         layout.addWidget(policy_box)
+        layout.addLayout(sign_form)
         layout.addWidget(self.error)
         layout.addStretch(1)
         layout.addWidget(self.buttons)
@@ -198,6 +207,7 @@ class RequestPromotionDialog(QDialog):
         self.target_kind.currentTextChanged.connect(self._update)
         self.stage.currentTextChanged.connect(self._update)
         self.justification.textChanged.connect(self._update)
+        self.passphrase.edit.textChanged.connect(self._update)
         self._update()
 
     @property
@@ -216,6 +226,8 @@ class RequestPromotionDialog(QDialog):
                 return f"'{self.alias_text}' is not an alias name MLflow accepts."
         if not self.justification.toPlainText().strip():
             return "Write a justification: approvers decide on it."
+        if not self.passphrase.text():
+            return "Enter your passphrase: the request is signed with your key."
         return ""
 
     def _update(self) -> None:
@@ -263,10 +275,18 @@ class RequestPromotionDialog(QDialog):
         alias = "" if stage else self.alias_text
         justification = self.justification.toPlainText().strip()
         checklist = {k: f.text().strip() for k, f in self.checklist.items() if f.text().strip()}
+        passphrase = self.passphrase.text()
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> PromotionRequest:
             return governance.create_request(
-                registry, name, version, alias, justification, checklist, stage=stage
+                registry,
+                name,
+                version,
+                alias,
+                justification,
+                checklist,
+                passphrase=passphrase,
+                stage=stage,
             )
 
         self.busy = True
@@ -289,6 +309,9 @@ class RequestPromotionDialog(QDialog):
         self.busy = False
         self.submit_button.setText("Submit request")
         self._update()
+        if isinstance(exc, WrongPassphrase):
+            self.passphrase.wrong(exc.message)
+            return
         self.error.setText(f"The request was not recorded: {exc.message}")
         self.error.show()
 

@@ -15,6 +15,8 @@ from app.ui.common.ledger_text import STATE_LABELS, checklist_label
 def status_sentence(view: RequestView) -> tuple[str, str]:
     """(kind, sentence): where the request stands, in words."""
     r, status = view.request, view.status
+    if view.blocked and r.is_open:
+        return "problem", f"{view.blocked_text} Nobody is asked to sign it."
     match r.state:
         case RequestState.PENDING:
             if status.satisfied:
@@ -36,7 +38,9 @@ def status_sentence(view: RequestView) -> tuple[str, str]:
 
 def policy_text(view: RequestView) -> str:
     p = view.policy
-    tier = (view.request.risk_tier or "not set, so high").capitalize()
+    tier = view.tier.capitalize()
+    if view.tier != (view.request.risk_tier or "high"):
+        tier += f" (requested as {view.request.risk_tier or 'not set'})"
     need = f"{p.approvals_required} approval{'s' if p.approvals_required > 1 else ''}"
     need += f" from {'distinct ' if p.approvals_required > 1 else 'an '}{p.required_role.value}"
     need += "s" if p.approvals_required > 1 else ""
@@ -59,8 +63,11 @@ def _section(title: str, rows: str) -> str:
     )
 
 
-def info_html(view: RequestView) -> str:
-    """The version, the request and its evidence, as one document."""
+def info_html(view: RequestView, as_of: str = "") -> str:
+    """The version, the request and its evidence, as one document.
+
+    as_of: 'as of replica …' while the team ledger cannot be reached.
+    """
     r = view.request
     ident = r.identity
     created = from_ms(ident.creation_timestamp)
@@ -100,8 +107,15 @@ def info_html(view: RequestView) -> str:
         )
     )
     checklist = _checklist_html(r.checklist, view.policy.required_checklist)
+    notes = "".join(f"<p style='margin:2px 0'>{escape(n)}</p>" for n in view.notes)
+    if as_of:
+        notes = (
+            f"<p style='margin:2px 0'><b>This view is {escape(as_of)}</b>: the team ledger "
+            "cannot be reached, so later decisions may be missing.</p>" + notes
+        )
     return (
-        _section("Version", version_rows)
+        (f"<div style='margin:0 0 6px 0'>{notes}</div>" if notes else "")
+        + _section("Version", version_rows)
         + _section("Request", request_rows)
         + _section("Evidence checklist", checklist)
     )

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.services.governance_inbox import GovernanceData
 from app.services.observations import Violation
 from app.ui.common.formatting import utc_text
 from app.ui.common.ledger_text import version_text
@@ -31,7 +32,6 @@ from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, row_table
 from app.ui.governance.governance_controller import GovernanceController
-from app.ui.governance.governance_data import GovernanceData
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

@@ -94,5 +94,13 @@ class PortfolioFocus:
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
         self._model.set_flagged(models)
 
+    def model_changed(self, registry: str, name: str) -> None:
+        # The cache already holds the model's new state (an apply re-reads it from the
+        # registry in its worker); the table and the detail re-read it from there.
+        self._model.refresh()
+        shown = self._detail.detail
+        if shown is not None and (shown.registry, shown.name) == (registry, name):
+            self._detail.reload()
+
     def mark_serving_drift(self, drift: Mapping[tuple[str, str], str]) -> None:
         self._model.set_serving_drift(dict(drift))
