@@ -5,7 +5,9 @@ and the first paint over a million events."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,6 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
-from sqlalchemy import text
 
 from app.bootstrap import AppContext
 from app.domain.ledger import (
@@ -23,7 +24,6 @@ from app.domain.ledger import (
     canonical_body,
 )
 from app.domain.ledger_query import LedgerQuery, alias_payload, model_subject
-from app.stores.ledger_store import LedgerStore
 from app.ui.audit.audit_model import LOADING_TEXT, AuditColumn, AuditTrailModel
 from app.ui.audit.audit_page import AuditTrailPage
 from app.ui.common.tasks import TaskRunner
@@ -35,6 +35,8 @@ __all__ = ["no_leaks"]
 
 ACTORS = ("ada", "bob", "gavel-sync")
 EVENTS = 450
+# Event 1 of every ledger is its ledger.created event; _fill's events follow it.
+TOTAL = EVENTS + 1
 
 
 @pytest.fixture
@@ -47,7 +49,10 @@ def ctx(tmp_path: Path) -> Iterator[AppContext]:
 
 
 def _fill(ctx: AppContext, n: int = EVENTS) -> None:
-    """n events: comments and alias moves by three actors about five models."""
+    """n events: registry observations and alias moves by three actors about five models.
+
+    Observations, because they carry no authority: a comment is signed and written
+    through the governance services only."""
     for i in range(n):
         subject = model_subject("reg", f"model-{i % 5}")
         if i % 10 == 9:
@@ -61,7 +66,10 @@ def _fill(ctx: AppContext, n: int = EVENTS) -> None:
             )
         else:
             ctx.audit.record(
-                ACTORS[i % 2], LedgerAction.COMMENT_ADDED, subject, reason=f"Review note {i}."
+                ACTORS[i % 2],
+                LedgerAction.REGISTRY_CHANGE_OBSERVED,
+                subject,
+                reason=f"Review note {i}.",
             )
 
 
@@ -113,15 +121,15 @@ def test_model_passes_qtmodeltester_loaded_or_not(
     model = AuditTrailModel(ctx.audit, runner, block_size=100)
     try:
         model.reload()
-        qtbot.waitUntil(lambda: not model.loading and model.rowCount() == EVENTS)
+        qtbot.waitUntil(lambda: not model.loading and model.rowCount() == TOTAL)
         # Rows not fetched yet: the seq is known, the rest is a placeholder.
-        assert model.data(model.index(0, AuditColumn.SEQ)) == str(EVENTS)
+        assert model.data(model.index(0, AuditColumn.SEQ)) == str(TOTAL)
         assert model.data(model.index(0, AuditColumn.ACTOR)) == LOADING_TEXT
         # The tester stays connected: every fetch, reset and sort below is checked too.
         qtmodeltester.check(model, force_py=True)
-        _wait_rows_loaded(qtbot, model, range(EVENTS))
+        _wait_rows_loaded(qtbot, model, range(TOTAL))
         ModelTester(request.config).check(model, force_py=True)
-        assert model.data(model.index(EVENTS - 1, AuditColumn.SEQ)) == "1"
+        assert model.data(model.index(TOTAL - 1, AuditColumn.SEQ)) == "1"
         assert model.data(model.index(0, AuditColumn.ACTION)) == "Alias change seen"
         assert "without an approved request" in model.data(model.index(0, AuditColumn.SUMMARY))
 
@@ -143,7 +151,7 @@ def test_model_passes_qtmodeltester_loaded_or_not(
 def test_filters_run_in_sql_and_say_when_nothing_matches(console: Console, qtbot: QtBot) -> None:
     page = _audit_page(console, qtbot)
     model = page.model
-    assert page.count_label.text() == f"{EVENTS} events"
+    assert page.count_label.text() == f"{TOTAL} events"
 
     page.action.setCurrentIndex(page.action.findData(LedgerAction.ALIAS_OBSERVED.value))
     qtbot.waitUntil(lambda: model.query.actions == (LedgerAction.ALIAS_OBSERVED.value,))
@@ -206,61 +214,59 @@ def test_verify_reports_an_intact_ledger_with_a_checkpoint_to_keep(
     assert "SEQ:HASH" in page.checks.checkpoint_error.text()
 
 
-def _drop_ledger_triggers(ctx: AppContext) -> None:
-    with ctx.db.engine.begin() as conn:
+def _tamper(ctx: AppContext, seq: int, body: bytes) -> None:
+    """What someone with the ledger file does: drop the guards and rewrite a row."""
+    with closing(sqlite3.connect(ctx.paths.ledger_db)) as conn, conn:
         for name in (
             "ledger_events_no_update",
             "ledger_events_no_delete",
             "ledger_head_forward_only",
             "ledger_head_no_delete",
         ):
-            conn.exec_driver_sql(f"DROP TRIGGER {name}")
+            conn.execute(f"DROP TRIGGER {name}")
+        conn.execute("UPDATE ledger_events SET body = ? WHERE seq = ?", (body, seq))
 
 
 def test_tampered_event_is_reported_and_selected(
     console: Console, qtbot: QtBot, ctx: AppContext
 ) -> None:
     page = _audit_page(console, qtbot)
-    victim = ctx.audit.events([121])[0]  # a comment by ada
-    _drop_ledger_triggers(ctx)
+    victim = ctx.audit.events([122])[0]  # an observation recorded by ada
     forged = canonical_body(
         seq=victim.seq,
         at=victim.at,
         draft=LedgerDraft(victim.actor, victim.action, victim.subject, reason="Nothing to see."),
         prev_hash=victim.prev_hash,
     )
-    with ctx.db.engine.begin() as conn:
-        conn.execute(
-            text("UPDATE ledger_events SET body = :b WHERE seq = :s"), {"b": forged, "s": 121}
-        )
+    _tamper(ctx, victim.seq, forged)
     # A filter that hides the bad event: jumping must clear it.
     page.actor.setCurrentText("bob")
     qtbot.waitUntil(lambda: page.model.query.actor == "bob" and not page.model.loading)
-    assert page.model.row_of_seq(121) is None
+    assert page.model.row_of_seq(122) is None
 
     page.checks.verify_button.click()
     qtbot.waitUntil(lambda: page.checks.report is not None)
     assert page.checks.report is not None and page.checks.report.problem is not None
-    assert page.checks.report.problem.seq == 121
+    assert page.checks.report.problem.seq == 122
     assert page.checks.result.kind == "error"
     message = page.checks.result.label.text()
-    assert message.startswith("Ledger NOT intact — first bad event 121: Event 121 was altered")
-    assert "Events 1–120 verify" in message
+    assert message.startswith("Ledger NOT intact — first bad event 122: Event 122 was altered")
+    assert "Events 1–121 verify" in message
     assert (
         page.checks.jump_button.isVisible()
-        and page.checks.jump_button.text() == "Jump to event 121"
+        and page.checks.jump_button.text() == "Jump to event 122"
     )
     assert not page.checks.copy_button.isVisible()
 
     page.checks.jump_button.click()
-    qtbot.waitUntil(lambda: page.selected_seq == 121)
-    row = page.model.row_of_seq(121)
+    qtbot.waitUntil(lambda: page.selected_seq == 122)
+    row = page.model.row_of_seq(122)
     assert row is not None
     bad = page.model.index(row, AuditColumn.SEQ)
     assert page.model.data(bad, Qt.ItemDataRole.BackgroundRole) is not None
-    assert "Event 121 was altered" in page.model.data(bad, Qt.ItemDataRole.ToolTipRole)
+    assert "Event 122 was altered" in page.model.data(bad, Qt.ItemDataRole.ToolTipRole)
     assert page.model.query == LedgerQuery()
-    row = page.model.row_of_seq(121)
+    row = page.model.row_of_seq(122)
     assert row is not None
     _wait_rows_loaded(qtbot, page.model, range(max(0, row - 15), row + 15))
     assert page.model.data(page.model.index(row, AuditColumn.SUMMARY)) == "Nothing to see."
@@ -297,9 +303,12 @@ def test_export_runs_in_a_worker_and_is_recorded(
 def test_a_million_events_load_lazily_and_verify_cancels(
     ctx: AppContext, qtbot: QtBot, tmp_path: Path
 ) -> None:
-    from bench.bench_ledger import _chain
+    from bench.ledger_data import stream_ledger
 
-    assert LedgerStore(ctx.db).import_events(_chain(1_000_000), None) == 1_000_000
+    store = ctx.audit.store
+    head = store.head()
+    assert head is not None and head.seq == 1
+    assert store.import_events(stream_ledger(1_000_000 - 1, start=head), head) == 999_999
     console = _open(ctx, qtbot)
     try:
         page = console.audit.page

@@ -477,9 +477,7 @@ def test_start_up_names_an_apply_interrupted_before_its_ledger_entry(
     console = _open(ann, qtbot)  # Ann's console starts again
     try:
         notice = console.window.notice_banner
-        qtbot.waitUntil(
-            lambda: notice.isVisible() and rid in notice.label.text(), timeout=TIMEOUT
-        )
+        qtbot.waitUntil(lambda: notice.isVisible() and rid in notice.label.text(), timeout=TIMEOUT)
         assert "already show in the registry but not in the audit ledger" in notice.label.text()
         # Recording it is a signed act left to a person: nothing was recorded yet.
         assert ann.governance.request(rid).state is RequestState.APPROVED

@@ -6,8 +6,8 @@ this protocol without knowing about it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 from app.connectors.credentials import CredentialStore
