@@ -156,15 +156,32 @@ class GovernanceService:
                 raise UsageError(f"'{request_id}' matches several requests; give more of its id.")
             return _view(s, matches[0], tiers, now)
 
-        return self._with_blocker(self._authority.read(find))
+        return self._with_blocker(self._authority.read(find), tiers)
 
-    def _with_blocker(self, view: RequestView) -> RequestView:
+    def _with_blocker(
+        self, view: RequestView, tiers: Mapping[tuple[str, str], str]
+    ) -> RequestView:
         """The view, with why it cannot be applied as requested (open requests only: the
-        check reads the version and its run from the cache)."""
+        check reads the version and its run from the cache).
+
+        tiers: the cached models (their risk tiers). A model this desktop's cache does not
+        hold (its registry not synced here) cannot be judged: a note says so, and apply
+        checks the registry itself.
+        """
         r = view.request
         if not r.is_open:
             return view
         ident = r.identity
+        if (ident.registry, ident.model) not in tiers:
+            return replace(
+                view,
+                notes=(
+                    *view.notes,
+                    f"This computer's cache does not hold {ident.model} (sync "
+                    f"'{ident.registry}'): whether the version, its evidence and the target "
+                    "are still as requested is checked when it is applied.",
+                ),
+            )
         state = self._portfolio.version_state(ident.registry, ident.model, ident.version)
         run = (
             self._portfolio.run_detail(ident.registry, ident.run_id)
@@ -194,7 +211,7 @@ class GovernanceService:
             ordered = sorted(s.requests.values(), key=lambda r: r.created_seq, reverse=True)
             return [_view(s, r, tiers, now) for r in ordered]
 
-        return [self._with_blocker(v) for v in self._authority.read(build)]
+        return [self._with_blocker(v, tiers) for v in self._authority.read(build)]
 
     def inbox(self) -> list[InboxEntry]:
         """Every request with its view and whether I may decide it now, newest first.
@@ -216,7 +233,7 @@ class GovernanceService:
 
         entries = []
         for entry in self._authority.read(build):
-            view = self._with_blocker(entry.view)
+            view = self._with_blocker(entry.view, tiers)
             if entry.may_decide and view.blocked:
                 entry = InboxEntry(view, False, f"{view.blocked_text} {NOBODY_SIGNS}")
             entries.append(replace(entry, view=view))
