@@ -39,3 +39,11 @@ def test_alias_and_stage_moves_read_as_sentences() -> None:
     assert event_summary(created) == "fraud v3 → stage Production: Q3 refresh"
     baseline = _event("registry.change_observed", None, {"stages": {}}, "baseline")
     assert "baseline" in event_summary(baseline)
+
+
+def test_every_ledger_action_has_a_label() -> None:
+    # A raw 'promotion.apply_started' in a timeline reads as a bug to an auditor.
+    from app.domain.ledger import LedgerAction
+    from app.ui.common.ledger_text import ACTION_LABELS
+
+    assert [a.value for a in LedgerAction if a not in ACTION_LABELS] == []

@@ -158,9 +158,7 @@ class GovernanceService:
 
         return self._with_blocker(self._authority.read(find), tiers)
 
-    def _with_blocker(
-        self, view: RequestView, tiers: Mapping[tuple[str, str], str]
-    ) -> RequestView:
+    def _with_blocker(self, view: RequestView, tiers: Mapping[tuple[str, str], str]) -> RequestView:
         """The view, with why it cannot be applied as requested (open requests only: the
         check reads the version and its run from the cache).
 

@@ -31,6 +31,19 @@ ACTION_LABELS: dict[str, str] = {
     LedgerAction.IDENTITY_DECLARED: "Identity declared",
     LedgerAction.SERVING_DRIFT_OBSERVED: "Serving drift seen",
     LedgerAction.SERVING_DRIFT_RESOLVED: "Serving drift resolved",
+    LedgerAction.LEDGER_CREATED: "Ledger created",
+    LedgerAction.REQUEST_WITHDRAWN: "Request withdrawn (signed)",
+    LedgerAction.PROMOTION_APPLY_STARTED: "Apply started (signed claim)",
+    LedgerAction.PROMOTION_APPLY_FAILED: "Apply failed, claim released",
+    LedgerAction.KEY_APPROVED: "Signing key approved by an admin",
+    LedgerAction.KEY_ROTATED: "Signing key replaced",
+    LedgerAction.IDENTITY_MAPPED: "Registry user names mapped",
+    LedgerAction.PROBLEM_ACKNOWLEDGED: "Ledger problem acknowledged",
+    LedgerAction.RISK_TIER_OBSERVED: "Risk tier change seen",
+    LedgerAction.REVIEW_RECORDED: "Periodic review (signed)",
+    LedgerAction.FINDING_RECORDED: "Audit finding recorded",
+    LedgerAction.FINDING_RESOLVED: "Audit finding resolved",
+    LedgerAction.DECISION_SUPERSEDED: "Decision superseded",
 }
 
 STATE_LABELS: dict[RequestState, str] = {

@@ -238,10 +238,12 @@ class GovernanceUi(QObject):
             )
         self.replica_banner.setVisible(bool(data.as_of))
         if data.as_of:
-            why = f" ({team.problem})" if team.problem else ""
+            unreachable = (
+                team.problem.strip() or f"The team ledger at {team.where} cannot be reached."
+            )
             self.replica_banner.show_text(
-                f"The team ledger at {team.where} cannot be reached{why}. Requests, roles and "
-                f"approvals are shown {data.as_of}; nothing can be signed until it answers."
+                f"{unreachable} Requests, roles and approvals are shown {data.as_of}; nothing "
+                "can be signed until it answers."
             )
 
     def _check_unrecorded_once(self, data: GovernanceData) -> None:

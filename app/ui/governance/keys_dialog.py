@@ -85,7 +85,7 @@ class PendingKeysDialog(QDialog):
         self._controller = controller
         self.sign_dialog: SignDialog | None = None
         self.setWindowTitle("Keys waiting for an admin")
-        self.setMinimumSize(720, 360)
+        self.setMinimumSize(960, 360)
         intro = QLabel(
             "A key counts only after an admin approves it: check with the person, by a "
             "channel you trust, that the key id below is the one their computer shows "
@@ -93,7 +93,10 @@ class PendingKeysDialog(QDialog):
         )
         intro.setWordWrap(True)
         self.model = PendingKeysModel(self)
-        self.table = row_table(self.model, "PendingKeys", widths=((0, 110), (1, 150), (2, 150)))
+        # The key id is what the admin compares with the person: never elided.
+        self.table = row_table(
+            self.model, "PendingKeys", widths=((0, 90), (1, 130), (2, 330), (3, 170), (4, 110))
+        )
         self.empty = EmptyState()
         self.empty.set_content(
             "No key is waiting",
@@ -106,7 +109,8 @@ class PendingKeysDialog(QDialog):
         self.outcome.hide()
         row = QHBoxLayout()
         row.addWidget(self.outcome, 1)
-        row.addWidget(self.approve_button)
+        row.addStretch(0)
+        row.addWidget(self.approve_button, 0)
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
