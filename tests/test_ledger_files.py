@@ -154,6 +154,10 @@ def test_a_solo_ledger_with_events_cannot_join_a_team(tmp_path: Path) -> None:
     refused = gavel(solo, "team", "join", team_url)
     assert refused.returncode == 1
     assert "cannot become the replica" in refused.stderr and "new profile" in refused.stderr
+    # Nor into a team database nobody has used yet (it has no first event to compare).
+    empty_team = sqlite_url(tmp_path / f"empty-team-{uuid.uuid4().hex[:6]}.sqlite3")
+    refused = gavel(solo, "team", "join", empty_team)
+    assert refused.returncode == 1 and "cannot become the replica" in refused.stderr
     # Editing profile.toml by hand is refused the same way: no false tamper alarm.
     paths = resolve_paths({"GAVEL_HOME": str(solo)})
     ProfileFile(paths.profile_file).save(Profile("sol", team_url))

@@ -48,7 +48,9 @@ def join_team(
         shared_db.dispose()
     head = local.head()
     replica_of = local.meta(META_REPLICA_OF)
-    if head is not None and head.seq > 1 and replica_of != shared_genesis:
+    # A new team database has no genesis yet (None): a profile that never was a
+    # replica (replica_of None) must not slip through as if the two matched.
+    if head is not None and head.seq > 1 and (replica_of is None or replica_of != shared_genesis):
         raise ConfigError(
             f"This profile's own audit ledger ({local.where}) already holds {head.seq:,} "
             "events, so it cannot become the replica of a team ledger. Keep its record with "
