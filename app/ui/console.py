@@ -22,9 +22,17 @@ from app.ui.insights.insights_ui import InsightsUi
 from app.ui.portfolio.focus import PORTFOLIO_PAGE
 from app.ui.portfolio.portfolio_ui import PortfolioUi
 from app.ui.serving.serving_ui import ENDPOINTS_PAGE, ServingUi
+from app.ui.settings.settings_page import SETTINGS_PAGE, SettingsUi
 from app.ui.shell.main_window import MainWindow
 
-PAGE_ORDER = (PORTFOLIO_PAGE, APPROVALS_PAGE, AUDIT_PAGE, VIOLATIONS_PAGE, ENDPOINTS_PAGE)
+PAGE_ORDER = (
+    PORTFOLIO_PAGE,
+    APPROVALS_PAGE,
+    AUDIT_PAGE,
+    VIOLATIONS_PAGE,
+    ENDPOINTS_PAGE,
+    SETTINGS_PAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,7 @@ class Console:
     governance: GovernanceUi
     audit: AuditUi
     serving: ServingUi
+    settings: SettingsUi
 
     def start(self, start_demo: bool) -> None:
         """After show: endpoint polling once the window painted; the demo if wanted."""
@@ -62,7 +71,8 @@ def build_console(
     audit = AuditUi(window, focus, ctx, runner, governance.controller)
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
+    settings = SettingsUi(window, ctx, runner)
     window.restore_state()
     window.setStyleSheet(stylesheet())
     window.setWindowIcon(icon("app"))
-    return Console(window, runner, portfolio, insights, governance, audit, serving)
+    return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
