@@ -89,3 +89,32 @@ def test_a_profile_with_its_own_events_is_refused_and_keeps_its_ledger(
     assert "gavel audit export" in text
     assert ProfileFile(ctx.paths.profile_file).load().team_ledger_url == ""
     assert ctx.audit.count() > 1
+
+
+def test_a_plaintext_keyring_is_said_once_at_start(tmp_path: Path, qtbot: QtBot) -> None:
+    from keyrings.alt.file import PlaintextKeyring
+
+    from app.bootstrap import build_context
+    from app.connectors.credentials import CredentialStore
+    from app.stores.paths import resolve_paths
+
+    backend = PlaintextKeyring()
+    backend.file_path = str(tmp_path / "keyring.cfg")
+    # environ={}: not allowed by the test run's GAVEL_ALLOW_PLAINTEXT_KEYRING.
+    credentials = CredentialStore(backend, environ={})
+    assert not credentials.persistent
+    home = resolve_paths({"GAVEL_HOME": str(tmp_path / "home")})
+    ctx = build_context(home, credentials=credentials)
+    console = build_console(ctx)
+    try:
+        console.window.show()
+        qtbot.waitExposed(console.window)
+        notice = console.window.notice_banner
+        qtbot.waitUntil(notice.isVisible, timeout=TIMEOUT)
+        assert notice.label.text() == credentials.describe()
+        assert "plaintext file" in notice.label.text() and "session only" in notice.label.text()
+    finally:
+        console.window.close()
+        console.window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        ctx.close()

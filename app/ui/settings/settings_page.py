@@ -187,3 +187,8 @@ class SettingsUi:
             tooltip="Where the audit ledger lives (solo or team), and where secrets are kept",
         )
         host.on_page_shown(lambda key: self.page.refresh() if key == SETTINGS_PAGE else None)
+        # Said once a session: registry secrets typed now will not outlive it (or, with
+        # allow_plaintext_keyring, sit unencrypted in a file).
+        credentials = ctx.credentials
+        if not credentials.persistent or "unencrypted" in credentials.describe():
+            host.after_first_paint(lambda: host.show_notice(credentials.describe()))
