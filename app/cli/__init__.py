@@ -12,8 +12,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from app import __version__, cli_endpoints, cli_governance, cli_lineage, cli_team
-from app.cli_output import fmt_ms, print_json, table
+from app import __version__
+from app.cli import endpoints as cli_endpoints
+from app.cli import governance as cli_governance
+from app.cli import lineage as cli_lineage
+from app.cli import team as cli_team
+from app.cli.output import fmt_ms, print_json, table
 from app.domain.errors import GavelError, UsageError
 from app.domain.progress import Progress
 from app.domain.registry import AuthKind, RegistryConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli_output import print_json
+from app.cli.output import print_json
 from app.domain.errors import UsageError
 from app.domain.lineage import NodeKind, tree_lines
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli_output import print_json, table
+from app.cli.output import print_json, table
 from app.domain.errors import UsageError
 from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
 from app.domain.ledger import Checkpoint

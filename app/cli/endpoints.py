@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.cli_output import print_json, table
+from app.cli.output import print_json, table
 from app.domain.endpoints import EndpointConfig, EndpointKind, parse_model_ref, parse_version_map
 from app.domain.errors import UsageError
 from app.domain.progress import Progress

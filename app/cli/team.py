@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from app.cli_output import print_json
+from app.cli.output import print_json
 from app.domain.errors import UsageError
 
 EXIT_OK, EXIT_FAILED = 0, 1
