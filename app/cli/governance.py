@@ -33,6 +33,15 @@ def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Add the governance sub-commands to the top-level subparsers."""
+    _register_identity(sub, parser_class)
+    _register_requests(sub, parser_class)
+    _register_audit(sub, parser_class)
+    _register_policy(sub, parser_class)
+    _register_roles(sub, parser_class)
+
+
+def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Identity: people, their keys and registry names."""
     ident = sub.add_parser("identity", help="people, their signing keys and registry names")
     isub = ident.add_subparsers(dest="action", required=True, parser_class=parser_class)
     init = _signed(isub.add_parser("init", help="create your identity and enrol a signing key"))
@@ -66,6 +75,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     imap.add_argument("user")
     imap.add_argument("registry_username", nargs="*")
 
+
+def _register_requests(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Request, the decisions on one (approve, reject, comment, apply), violations."""
     req = sub.add_parser("request", help="promotion requests")
     rsub = req.add_subparsers(dest="action", required=True, parser_class=parser_class)
     create = _signed(
@@ -110,6 +122,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     vio.add_argument("--registry")
     vio.add_argument("--json", action="store_true")
 
+
+def _register_audit(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Audit: verify, export, history, acknowledge."""
     audit = sub.add_parser("audit", help="verify or export the audit ledger")
     asub = audit.add_subparsers(dest="action", required=True, parser_class=parser_class)
     ver = asub.add_parser("verify", help="verify the ledger, or an export of it (--file)")
@@ -130,6 +145,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     ack.add_argument("seq", type=int)
     ack.add_argument("--reason", required=True)
 
+
+def _register_policy(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Policy: show and set a tier's approval policy."""
     pol = sub.add_parser("policy", help="approval policy per risk tier")
     psub = pol.add_subparsers(dest="action", required=True, parser_class=parser_class)
     pshow = psub.add_parser("show")
@@ -150,6 +168,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     )
     pset.add_argument("--reason", default="")
 
+
+def _register_roles(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Roles: grant, revoke, list."""
     roles = sub.add_parser("roles", help="grant, revoke and list roles (admins)")
     rosub = roles.add_subparsers(dest="action", required=True, parser_class=parser_class)
     for verb in ("grant", "revoke"):
