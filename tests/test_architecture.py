@@ -3,6 +3,7 @@ rooms (feature packages on common, the shell hosting them) with no circle betwee
 
 from __future__ import annotations
 
+import argparse
 import ast
 import subprocess
 import sys
@@ -188,3 +189,80 @@ def test_ui_takes_its_context_from_the_entry_layer_without_detours() -> None:
         or any(m.startswith(("app.bootstrap", "app.cli")) for m in _ui_imports(path))
     ]
     assert offenders == []
+
+
+# -- the command line -----------------------------------------------------------------
+
+CLI = ROOT / "app" / "cli"
+
+
+def _command_functions(source: str) -> list[ast.FunctionDef]:
+    """Functions with an `argparse.Namespace` parameter: commands and their helpers."""
+    return [
+        node
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef)
+        and any(
+            a.annotation is not None and ast.unparse(a.annotation) == "argparse.Namespace"
+            for a in node.args.args
+        )
+    ]
+
+
+def _untyped_contexts(source: str) -> list[str]:
+    """Commands whose context (`ctx`, or the first parameter) is not a `CliContext`."""
+    found = []
+    for fn in _command_functions(source):
+        first = fn.args.args[0]
+        ctx = next((a for a in fn.args.args if a.arg == "ctx"), first)
+        if ctx.annotation is not None and ast.unparse(ctx.annotation) == "argparse.Namespace":
+            continue  # passphrase(args), _endpoint_changes(args): no context at all
+        annotation = "" if ctx.annotation is None else ast.unparse(ctx.annotation)
+        if annotation != "CliContext":
+            found.append(f"{fn.name}({ctx.arg}: {annotation or 'untyped'})")
+    return found
+
+
+def test_the_command_line_is_one_package() -> None:
+    loose = sorted(p.name for p in (ROOT / "app").glob("cli*.py"))
+    assert loose == [], "the command line lives in app/cli/, one module per area"
+    assert (CLI / "__init__.py").exists()
+    from app.cli import main
+
+    assert callable(main)
+
+
+def test_every_command_is_typed_against_the_cli_context() -> None:
+    bad = "def run(ctx: Any, args: argparse.Namespace) -> int: ..."
+    assert _untyped_contexts(bad) == ["run(ctx: Any)"]
+    assert _untyped_contexts("def f(svc, args: argparse.Namespace): ...") == ["f(svc: untyped)"]
+    assert _untyped_contexts("def f(args: argparse.Namespace): ...") == []
+    good = "def run(ctx: CliContext, args: argparse.Namespace) -> int: ..."
+    assert _untyped_contexts(good) == []
+    offenders = [
+        f"{path.relative_to(ROOT)}: {found}"
+        for path in sorted(CLI.rglob("*.py"))
+        for found in _untyped_contexts(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+    assert len([f for p in CLI.rglob("*.py") for f in _command_functions(p.read_text())]) > 30
+
+
+def test_every_command_is_reached_through_a_dispatch_table() -> None:
+    # No `if args.action == ...` chains: a command with sub-actions has a table of them
+    # (`main` still tells the console, `gui` or no command, from the rest).
+    offenders = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted(CLI.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and ast.unparse(node.test.left) in ("args.action", "args.command")
+        and isinstance(node.test.ops[0], ast.Eq)
+    ]
+    assert offenders == []
+    from app.cli import _COMMANDS
+    from app.cli.parser import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) - {"gui"} == set(_COMMANDS)

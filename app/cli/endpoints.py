@@ -11,15 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.cli_output import print_json, table
+from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
+from app.cli.output import print_json, table
 from app.domain.endpoints import EndpointConfig, EndpointKind, parse_model_ref, parse_version_map
 from app.domain.errors import UsageError
 from app.domain.progress import Progress
 from app.domain.serving import ServingState
 from app.services.endpoint_poller import ProbeFailure
 from app.services.endpoints import EndpointStatus, ProbeOutcome
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -155,47 +154,49 @@ def _outcome_json(o: ProbeOutcome | ProbeFailure) -> dict[str, Any]:
     }
 
 
-def run(ctx: Any, args: argparse.Namespace) -> int:
+def _endpoint_add(ctx: CliContext, args: argparse.Namespace) -> int:
+    changes = _endpoint_changes(args)
+    cfg = EndpointConfig(name=args.name, **changes)
+    ctx.endpoints.add(cfg)
+    print(
+        f"Added endpoint '{cfg.name}' ({cfg.kind.value}, {cfg.url}) for "
+        f"{cfg.registry}/{cfg.model}@{cfg.alias}. Run 'gavel endpoint probe {cfg.name}'."
+    )
+    return EXIT_OK
+
+
+def _endpoint_edit(ctx: CliContext, args: argparse.Namespace) -> int:
     svc = ctx.endpoints
-    if args.action == "add":
-        changes = _endpoint_changes(args)
-        cfg = EndpointConfig(name=args.name, **changes)
-        svc.add(cfg)
-        print(
-            f"Added endpoint '{cfg.name}' ({cfg.kind.value}, {cfg.url}) for "
-            f"{cfg.registry}/{cfg.model}@{cfg.alias}. Run 'gavel endpoint probe {cfg.name}'."
-        )
-        return EXIT_OK
-    if args.action == "edit":
-        old = svc.get(args.name)
-        changes = _endpoint_changes(args)
-        if args.rename:
-            changes["name"] = args.rename
-        if not changes:
-            raise UsageError("Nothing to change: give at least one option (see --help).")
-        cfg = replace(old, **changes)
-        svc.update(old.name, cfg)
-        print(f"Updated endpoint '{cfg.name}'.")
-        return EXIT_OK
-    if args.action == "remove":
-        svc.get(args.name)
-        svc.remove(args.name)
-        print(f"Removed endpoint '{args.name}' and its sampled history.")
-        return EXIT_OK
-    if args.action == "interval":
-        svc.set_poll_interval_s(args.seconds)
-        print(f"Endpoints without their own interval are now polled every {args.seconds:g} s.")
-        return EXIT_OK
-    if args.action == "list":
-        return _endpoint_list(svc.statuses(), svc.poll_interval_s(), args.json)
-    if args.action == "probe":
-        return _endpoint_probe(ctx, args)
-    if args.action == "samples":
-        return _endpoint_samples(svc, args)
-    raise UsageError(f"Unknown endpoint action {args.action}.")
+    old = svc.get(args.name)
+    changes = _endpoint_changes(args)
+    if args.rename:
+        changes["name"] = args.rename
+    if not changes:
+        raise UsageError("Nothing to change: give at least one option (see --help).")
+    cfg = replace(old, **changes)
+    svc.update(old.name, cfg)
+    print(f"Updated endpoint '{cfg.name}'.")
+    return EXIT_OK
 
 
-def _endpoint_list(statuses: list[EndpointStatus], default_interval: float, as_json: bool) -> int:
+def _endpoint_remove(ctx: CliContext, args: argparse.Namespace) -> int:
+    ctx.endpoints.get(args.name)
+    ctx.endpoints.remove(args.name)
+    print(f"Removed endpoint '{args.name}' and its sampled history.")
+    return EXIT_OK
+
+
+def _endpoint_interval(ctx: CliContext, args: argparse.Namespace) -> int:
+    ctx.endpoints.set_poll_interval_s(args.seconds)
+    print(f"Endpoints without their own interval are now polled every {args.seconds:g} s.")
+    return EXIT_OK
+
+
+def _endpoint_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    return _print_endpoints(ctx.endpoints.statuses(), ctx.endpoints.poll_interval_s(), args.json)
+
+
+def _print_endpoints(statuses: list[EndpointStatus], default_interval: float, as_json: bool) -> int:
     if as_json:
         print_json(
             [
@@ -248,7 +249,7 @@ def _endpoint_list(statuses: list[EndpointStatus], default_interval: float, as_j
     return EXIT_OK
 
 
-def _endpoint_probe(ctx: Any, args: argparse.Namespace) -> int:
+def _endpoint_probe(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.name:
         ctx.endpoints.get(args.name)
     if not ctx.endpoints.configs():
@@ -288,7 +289,8 @@ def _endpoint_probe(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def _endpoint_samples(svc: Any, args: argparse.Namespace) -> int:
+def _endpoint_samples(ctx: CliContext, args: argparse.Namespace) -> int:
+    svc = ctx.endpoints
     svc.get(args.name)
     if args.points < 1 or args.hours <= 0:
         raise UsageError("--points and --hours must be positive.")
@@ -316,3 +318,17 @@ def _endpoint_samples(svc: Any, args: argparse.Namespace) -> int:
             ("AT", "PROBES", "UP", "REQ/S", "P95 MS", "LAST PROBLEM"),
         )
     return EXIT_OK
+
+
+_ENDPOINT: dict[str, Handler] = {
+    "add": _endpoint_add,
+    "edit": _endpoint_edit,
+    "remove": _endpoint_remove,
+    "interval": _endpoint_interval,
+    "list": _endpoint_list,
+    "probe": _endpoint_probe,
+    "samples": _endpoint_samples,
+}
+
+# Top-level command -> handler.
+COMMANDS: dict[str, Handler] = {"endpoint": by_action(_ENDPOINT, "endpoint")}

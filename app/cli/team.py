@@ -7,10 +7,9 @@ import os
 import sys
 from typing import Any
 
-from app.cli_output import print_json
+from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
+from app.cli.output import print_json
 from app.domain.errors import UsageError
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -25,31 +24,34 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     tsub.add_parser("pull", help="bring the local replica up to the team ledger")
 
 
-def run(ctx: Any, args: argparse.Namespace) -> int:
-    if args.action == "join":
-        from app.services.team_setup import join_team
+def _team_join(ctx: CliContext, args: argparse.Namespace) -> int:
+    from app.services.team_setup import join_team
 
-        password = ""
-        if args.password_env:
-            password = os.environ.get(args.password_env, "")
-            if not password:
-                raise UsageError(f"The environment variable {args.password_env} is not set.")
-        where = join_team(
-            ctx.identity, ctx.credentials, ctx.audit.store, args.url, args.user, password
-        )
-        print(f"This profile now uses the team ledger at {where}.")
-        if password and not ctx.credentials.persistent:
-            print(f"Warning: {ctx.credentials.describe()}", file=sys.stderr)
-        return EXIT_OK
+    password = ""
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+        if not password:
+            raise UsageError(f"The environment variable {args.password_env} is not set.")
+    where = join_team(ctx.identity, ctx.credentials, ctx.audit.store, args.url, args.user, password)
+    print(f"This profile now uses the team ledger at {where}.")
+    if password and not ctx.credentials.persistent:
+        print(f"Warning: {ctx.credentials.describe()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _team_status(ctx: CliContext, args: argparse.Namespace) -> int:
     status = ctx.team_status()
-    if args.action == "status":
-        if args.json:
-            print_json(status)
-        else:
-            print(status.describe() + ("" if not status.team else f"; replica {status.as_of()}"))
-            if status.problem:
-                print(f"gavel: {status.problem}", file=sys.stderr)
-        return EXIT_FAILED if status.problem else EXIT_OK
+    if args.json:
+        print_json(status)
+    else:
+        print(status.describe() + ("" if not status.team else f"; replica {status.as_of()}"))
+        if status.problem:
+            print(f"gavel: {status.problem}", file=sys.stderr)
+    return EXIT_FAILED if status.problem else EXIT_OK
+
+
+def _team_pull(ctx: CliContext, args: argparse.Namespace) -> int:
+    status = ctx.team_status()
     if ctx.team_ledger is None:
         if status.team:
             print(f"gavel: {status.problem}", file=sys.stderr)
@@ -59,3 +61,9 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
     head = result.head.seq if result.head else 0
     print(f"Pulled {result.imported} events; the replica is at event {head}.")
     return EXIT_OK
+
+
+_TEAM: dict[str, Handler] = {"join": _team_join, "status": _team_status, "pull": _team_pull}
+
+# Top-level command -> handler.
+COMMANDS: dict[str, Handler] = {"team": by_action(_TEAM, "team")}

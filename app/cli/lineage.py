@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from app.cli_output import print_json
+from app.cli.context import EXIT_OK, CliContext, Handler
+from app.cli.output import print_json
 from app.domain.errors import UsageError
 from app.domain.lineage import NodeKind, tree_lines
 
@@ -27,7 +28,7 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="nodes and edges as JSON")
 
 
-def run(ctx: Any, args: argparse.Namespace) -> int:
+def _lineage(ctx: CliContext, args: argparse.Namespace) -> int:
     if args.version < 1:
         raise UsageError("A version number starts at 1.")
     registry = ctx.lineage.resolve_registry(args.model, args.registry)
@@ -42,4 +43,8 @@ def run(ctx: Any, args: argparse.Namespace) -> int:
         )
     else:
         print("\n".join(tree_lines(graph)))
-    return 0
+    return EXIT_OK
+
+
+# Top-level command -> handler.
+COMMANDS: dict[str, Handler] = {"lineage": _lineage}

@@ -12,18 +12,14 @@ import argparse
 import getpass
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app.cli_output import print_json, table
+from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
+from app.cli.output import print_json, table
 from app.domain.errors import UsageError
 from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
 from app.domain.ledger import Checkpoint
-
-EXIT_OK, EXIT_FAILED = 0, 1
-
-Handler = Callable[[Any, argparse.Namespace], int]
 
 
 def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -37,6 +33,15 @@ def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     """Add the governance sub-commands to the top-level subparsers."""
+    _register_identity(sub, parser_class)
+    _register_requests(sub, parser_class)
+    _register_audit(sub, parser_class)
+    _register_policy(sub, parser_class)
+    _register_roles(sub, parser_class)
+
+
+def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Identity: people, their keys and registry names."""
     ident = sub.add_parser("identity", help="people, their signing keys and registry names")
     isub = ident.add_subparsers(dest="action", required=True, parser_class=parser_class)
     init = _signed(isub.add_parser("init", help="create your identity and enrol a signing key"))
@@ -70,6 +75,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     imap.add_argument("user")
     imap.add_argument("registry_username", nargs="*")
 
+
+def _register_requests(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Request, the decisions on one (approve, reject, comment, apply), violations."""
     req = sub.add_parser("request", help="promotion requests")
     rsub = req.add_subparsers(dest="action", required=True, parser_class=parser_class)
     create = _signed(
@@ -114,6 +122,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     vio.add_argument("--registry")
     vio.add_argument("--json", action="store_true")
 
+
+def _register_audit(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Audit: verify, export, history, acknowledge."""
     audit = sub.add_parser("audit", help="verify or export the audit ledger")
     asub = audit.add_subparsers(dest="action", required=True, parser_class=parser_class)
     ver = asub.add_parser("verify", help="verify the ledger, or an export of it (--file)")
@@ -134,6 +145,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     ack.add_argument("seq", type=int)
     ack.add_argument("--reason", required=True)
 
+
+def _register_policy(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Policy: show and set a tier's approval policy."""
     pol = sub.add_parser("policy", help="approval policy per risk tier")
     psub = pol.add_subparsers(dest="action", required=True, parser_class=parser_class)
     pshow = psub.add_parser("show")
@@ -154,6 +168,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     )
     pset.add_argument("--reason", default="")
 
+
+def _register_roles(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Roles: grant, revoke, list."""
     roles = sub.add_parser("roles", help="grant, revoke and list roles (admins)")
     rosub = roles.add_subparsers(dest="action", required=True, parser_class=parser_class)
     for verb in ("grant", "revoke"):
@@ -182,7 +199,7 @@ def passphrase(args: argparse.Namespace, confirm: bool = False) -> str:
     return value
 
 
-def _fold_verdict(ctx: Any) -> int:
+def _fold_verdict(ctx: CliContext) -> int:
     """After output that rests on the fold: the ledger's open problem (exit 1), and the
     replica's age when the team ledger is out of reach."""
     status = ctx.team_status()
@@ -206,11 +223,7 @@ def _fold_verdict(ctx: Any) -> int:
 # ------------------------------------------------------------------------ identity
 
 
-def _identity(ctx: Any, args: argparse.Namespace) -> int:
-    return _IDENTITY[args.action](ctx, args)
-
-
-def _identity_init(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_init(ctx: CliContext, args: argparse.Namespace) -> int:
     done = ctx.membership.init_identity(
         args.user_id, args.name, tuple(args.registry_username), passphrase(args, True)
     )
@@ -238,7 +251,7 @@ def _identity_json(ident: Any, roles: frozenset[Role]) -> dict[str, Any]:
     }
 
 
-def _identity_show(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_show(ctx: CliContext, args: argparse.Namespace) -> int:
     me = ctx.actor.me()
     data = _identity_json(me, ctx.membership.roles_of(me.user_id))
     data["key_on_this_computer"] = ctx.actor.has_key()
@@ -253,7 +266,7 @@ def _identity_show(ctx: Any, args: argparse.Namespace) -> int:
     return _fold_verdict(ctx)
 
 
-def _identity_list(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_list(ctx: CliContext, args: argparse.Namespace) -> int:
     roles = ctx.membership.roles()
     people = [
         _identity_json(i, roles.get(u, frozenset())) for u, i in ctx.membership.identities().items()
@@ -277,7 +290,7 @@ def _identity_list(ctx: Any, args: argparse.Namespace) -> int:
     return _fold_verdict(ctx)
 
 
-def _identity_rotate(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_rotate(ctx: CliContext, args: argparse.Namespace) -> int:
     key_id = ctx.membership.rotate_key(passphrase(args, True))
     print(
         f"New signing key {key_id} enrolled; it replaces your current key once an admin "
@@ -286,7 +299,7 @@ def _identity_rotate(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _identity_pending(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_pending(ctx: CliContext, args: argparse.Namespace) -> int:
     pending = ctx.membership.pending_keys()
     if args.json:
         print_json(pending)
@@ -310,19 +323,19 @@ def _identity_pending(ctx: Any, args: argparse.Namespace) -> int:
     return _fold_verdict(ctx)
 
 
-def _identity_approve(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_approve(ctx: CliContext, args: argparse.Namespace) -> int:
     event = ctx.membership.approve_key(args.user, passphrase(args), args.registry_username)
     print(f"Approved the key of {args.user} (event {event.seq}).")
     return EXIT_OK
 
 
-def _identity_revoke(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_revoke(ctx: CliContext, args: argparse.Namespace) -> int:
     event = ctx.membership.revoke_key(args.user, passphrase(args), args.reason)
     print(f"Revoked the key of {args.user} (event {event.seq}); nothing it signs counts now.")
     return EXIT_OK
 
 
-def _identity_map(ctx: Any, args: argparse.Namespace) -> int:
+def _identity_map(ctx: CliContext, args: argparse.Namespace) -> int:
     event = ctx.membership.map_names(args.user, args.registry_username, passphrase(args))
     names = ", ".join(args.registry_username) or "none"
     print(f"Registry user names of {args.user}: {names} (event {event.seq}).")
@@ -383,11 +396,7 @@ def _request_json(view: Any) -> dict[str, Any]:
     }
 
 
-def _request(ctx: Any, args: argparse.Namespace) -> int:
-    return _REQUEST[args.action](ctx, args)
-
-
-def _request_create(ctx: Any, args: argparse.Namespace) -> int:
+def _request_create(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
     checklist = {}
     for item in args.checklist:
@@ -412,7 +421,7 @@ def _request_create(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _request_list(ctx: Any, args: argparse.Namespace) -> int:
+def _request_list(ctx: CliContext, args: argparse.Namespace) -> int:
     views = [v for v in ctx.governance.views() if not args.state or v.request.state == args.state]
     if args.json:
         print_json([_request_json(v) for v in views])
@@ -436,7 +445,7 @@ def _request_list(ctx: Any, args: argparse.Namespace) -> int:
     return _fold_verdict(ctx)
 
 
-def _request_show(ctx: Any, args: argparse.Namespace) -> int:
+def _request_show(ctx: CliContext, args: argparse.Namespace) -> int:
     gov = ctx.governance
     view = gov.view_of(args.id)
     data = _request_json(view)
@@ -464,7 +473,7 @@ def _request_show(ctx: Any, args: argparse.Namespace) -> int:
     return _fold_verdict(ctx)
 
 
-def _request_withdraw(ctx: Any, args: argparse.Namespace) -> int:
+def _request_withdraw(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
     r = ctx.governance.withdraw(args.id, args.reason, passphrase(args))
     print(f"Withdrew request {r.request_id} ({r.target_text}).")
@@ -479,7 +488,7 @@ _REQUEST: dict[str, Handler] = {
 }
 
 
-def _decide(ctx: Any, args: argparse.Namespace) -> int:
+def _decide(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
     gov = ctx.governance
     fn = gov.approve if args.command == "approve" else gov.reject
@@ -488,19 +497,19 @@ def _decide(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _comment(ctx: Any, args: argparse.Namespace) -> int:
+def _comment(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
     ctx.governance.comment(args.id, args.text, passphrase(args))
     return EXIT_OK
 
 
-def _apply(ctx: Any, args: argparse.Namespace) -> int:
+def _apply(ctx: CliContext, args: argparse.Namespace) -> int:
     outcome = ctx.promotions.apply(args.id, passphrase(args))
     print(outcome.message)
     return EXIT_OK if outcome.applied or outcome.request.state is RequestState.APPLIED else 1
 
 
-def _violations(ctx: Any, args: argparse.Namespace) -> int:
+def _violations(ctx: CliContext, args: argparse.Namespace) -> int:
     found = ctx.observer.violations(args.registry)
     if args.json:
         print_json(
@@ -532,28 +541,29 @@ def _violations(ctx: Any, args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------- policy, roles
 
 
-def _policy(ctx: Any, args: argparse.Namespace) -> int:
-    membership = ctx.membership
-    if args.action == "show":
-        policies = membership.policies()
-        if args.json:
-            print_json({tier: p.to_json() for tier, p in sorted(policies.items())})
-        else:
-            table(
-                [
-                    (
-                        tier,
-                        p.approvals_required,
-                        p.required_role.value,
-                        ", ".join(p.required_checklist) or "-",
-                        ", ".join(str(t) for t in p.metric_thresholds) or "-",
-                        f"{p.request_expiry_days} days" if p.request_expiry_days else "-",
-                    )
-                    for tier, p in sorted(policies.items())
-                ],
-                ("TIER", "APPROVALS", "ROLE", "CHECKLIST", "THRESHOLDS", "REQUESTS EXPIRE"),
-            )
-        return _fold_verdict(ctx)
+def _policy_show(ctx: CliContext, args: argparse.Namespace) -> int:
+    policies = ctx.membership.policies()
+    if args.json:
+        print_json({tier: p.to_json() for tier, p in sorted(policies.items())})
+    else:
+        table(
+            [
+                (
+                    tier,
+                    p.approvals_required,
+                    p.required_role.value,
+                    ", ".join(p.required_checklist) or "-",
+                    ", ".join(str(t) for t in p.metric_thresholds) or "-",
+                    f"{p.request_expiry_days} days" if p.request_expiry_days else "-",
+                )
+                for tier, p in sorted(policies.items())
+            ],
+            ("TIER", "APPROVALS", "ROLE", "CHECKLIST", "THRESHOLDS", "REQUESTS EXPIRE"),
+        )
+    return _fold_verdict(ctx)
+
+
+def _policy_set(ctx: CliContext, args: argparse.Namespace) -> int:
     policy = Policy(
         risk_tier=args.tier,
         approvals_required=args.approvals,
@@ -562,27 +572,35 @@ def _policy(ctx: Any, args: argparse.Namespace) -> int:
         metric_thresholds=tuple(MetricThreshold.parse(t) for t in args.threshold),
         request_expiry_days=args.expiry_days,
     )
-    membership.set_policy(policy, passphrase(args), args.reason)
+    ctx.membership.set_policy(policy, passphrase(args), args.reason)
     print(f"Policy for {policy.risk_tier}-risk models changed; signed and recorded in the ledger.")
     return EXIT_OK
 
 
-def _roles(ctx: Any, args: argparse.Namespace) -> int:
+_POLICY: dict[str, Handler] = {"show": _policy_show, "set": _policy_set}
+
+
+def _roles_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    data = {u: sorted(r.value for r in rs) for u, rs in ctx.membership.roles().items()}
+    if args.json:
+        print_json({"roles": data})
+    else:
+        table([(u, ", ".join(r)) for u, r in data.items()], ("USER", "ROLES"))
+    return _fold_verdict(ctx)
+
+
+def _roles_change(ctx: CliContext, args: argparse.Namespace) -> int:
     membership = ctx.membership
-    if args.action == "list":
-        data = {u: sorted(r.value for r in rs) for u, rs in membership.roles().items()}
-        if args.json:
-            print_json({"roles": data})
-        else:
-            table([(u, ", ".join(r)) for u, r in data.items()], ("USER", "ROLES"))
-        return _fold_verdict(ctx)
     fn = membership.grant if args.action == "grant" else membership.revoke
     fn(args.user, Role(args.role), passphrase(args), args.reason)
     print(f"{'Granted' if args.action == 'grant' else 'Revoked'} {args.role} for {args.user}.")
     return EXIT_OK
 
 
-def _only_registry(ctx: Any, model: str) -> str:
+_ROLES: dict[str, Handler] = {"list": _roles_list, "grant": _roles_change, "revoke": _roles_change}
+
+
+def _only_registry(ctx: CliContext, model: str) -> str:
     detail = ctx.portfolio.find_model(model)
     return str(detail.registry)
 
@@ -590,11 +608,7 @@ def _only_registry(ctx: Any, model: str) -> str:
 # --------------------------------------------------------------------------- audit
 
 
-def _audit(ctx: Any, args: argparse.Namespace) -> int:
-    return _AUDIT[args.action](ctx, args)
-
-
-def _audit_verify(ctx: Any, args: argparse.Namespace) -> int:
+def _audit_verify(ctx: CliContext, args: argparse.Namespace) -> int:
     checkpoint = Checkpoint.parse(args.checkpoint) if args.checkpoint else None
     if args.file is not None:
         from app.services.ledger_export import verify_export
@@ -620,7 +634,7 @@ def _audit_verify(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def _audit_export(ctx: Any, args: argparse.Namespace) -> int:
+def _audit_export(ctx: CliContext, args: argparse.Namespace) -> int:
     result = ctx.audit.export(args.out, args.format, actor=ctx.identity.user_id() or "gavel-cli")
     print(
         f"Exported {result.events} events to {result.path} (sha256 {result.sha256}); "
@@ -629,7 +643,7 @@ def _audit_export(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _audit_history(ctx: Any, args: argparse.Namespace) -> int:
+def _audit_history(ctx: CliContext, args: argparse.Namespace) -> int:
     registry = args.registry or _only_registry(ctx, args.model)
     moves = ctx.audit.alias_history(registry, args.model, args.alias)
     if args.json:
@@ -644,7 +658,7 @@ def _audit_history(ctx: Any, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _audit_acknowledge(ctx: Any, args: argparse.Namespace) -> int:
+def _audit_acknowledge(ctx: CliContext, args: argparse.Namespace) -> int:
     event = ctx.membership.acknowledge(args.seq, args.reason, passphrase(args))
     print(
         f"Recorded (event {event.seq}) that the problem at event {args.seq} was investigated; "
@@ -662,14 +676,14 @@ _AUDIT: dict[str, Handler] = {
 
 # Top-level command -> handler.
 COMMANDS: dict[str, Handler] = {
-    "identity": _identity,
-    "request": _request,
+    "identity": by_action(_IDENTITY, "identity"),
+    "request": by_action(_REQUEST, "request"),
     "approve": _decide,
     "reject": _decide,
     "apply": _apply,
     "comment": _comment,
     "violations": _violations,
-    "audit": _audit,
-    "policy": _policy,
-    "roles": _roles,
+    "audit": by_action(_AUDIT, "audit"),
+    "policy": by_action(_POLICY, "policy"),
+    "roles": by_action(_ROLES, "roles"),
 }

@@ -1,0 +1,37 @@
+"""The `gavel` argument parser: each area module adds its own sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+from app import __version__
+from app.cli import endpoints, governance, lineage, models, registries, team
+from app.cli.context import EXIT_USAGE
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"gavel: {message} (see 'gavel --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="gavel", description="Governance console for machine-learning models.")
+    p.add_argument("--version", action="version", version=f"gavel {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    registries.register(sub, _Parser)
+
+    models.register(sub, _Parser)
+
+    governance.register(sub, _Parser)
+
+    team.register(sub, _Parser)
+
+    endpoints.register(sub, _Parser)
+
+    lineage.register(sub, _Parser)
+
+    gui = sub.add_parser("gui", help="open the console (the default)")
+    gui.add_argument("--no-demo", action="store_true", help="do not start the demo registry")
+    gui.add_argument("--smoke-test", action="store_true", help=argparse.SUPPRESS)
+    return p
