@@ -132,7 +132,8 @@ def test_f5_sync_shows_the_registry_models(synced: Console, ctx: AppContext) -> 
     sidebar = console.portfolio.sidebar
     assert sidebar.topLevelItem(0).text(0) == ALL_REGISTRIES  # type: ignore[union-attr]
     seeded_item = sidebar.topLevelItem(1)
-    assert seeded_item is not None and seeded_item.text(0) == REGISTRY
+    assert seeded_item is not None
+    assert seeded_item.text(0) == f"{REGISTRY}\nonline\nsynced just now"
     assert int(seeded_item.text(1)) == console.portfolio.portfolio_model.rowCount()
     assert console.portfolio.status.connectivity.text() == "Online"
     assert console.portfolio.status.synced.text() == "Synced just now"
