@@ -101,7 +101,7 @@ def test_empty_profile_says_what_to_do(console: Console) -> None:
     assert view.stack.currentWidget() is view.empty
     assert view.empty.title.text() == "No registries yet"
     assert [b.text() for b in view.empty.buttons] == ["Add a registry…", "Start the demo"]
-    assert console.portfolio.status.connectivity.text() == "Not synced"
+    assert console.portfolio.status.connectivity.text() == "No registries"
     assert not console.portfolio.actions.sync.isEnabled()
     assert console.portfolio.actions.start_demo.isVisible()
     assert console.portfolio.detail_view.currentWidget() is console.portfolio.detail_view.empty

@@ -55,6 +55,12 @@ class PortfolioFocus:
 
     def on_synced(self, callback: Callable[[], None]) -> None:
         self._syncer.sync_finished.connect(lambda _outcomes: callback())
+        self._syncer.model_refreshed.connect(lambda _registry, _model, _written: callback())
+
+    def refresh_model(self, registry: str, model: str) -> None:
+        # The portfolio's own slot (connected first) updates its views before the
+        # features' on_synced callbacks run.
+        self._syncer.refresh_model(registry, model)
 
     def show_model(self, registry: str, name: str, version: int | None = None) -> bool:
         self._host.select_page(PORTFOLIO_PAGE)

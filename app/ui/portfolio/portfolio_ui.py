@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
-from app.domain.errors import GavelError
+from app.domain.errors import Cancelled, GavelError
 from app.domain.portfolio import RegistryStatus
 from app.domain.registry import RegistryConfig
 from app.ui.common.context import ConsoleContext
@@ -165,6 +165,8 @@ class PortfolioUi(QObject):
         self.syncer.demo_ready.connect(self.reload_registries)
         self.syncer.demo_failed.connect(self._demo_failed)
         self.links.changed.connect(self._links_changed)
+        self.syncer.model_refreshed.connect(self._model_refreshed)
+        self.syncer.refresh_failed.connect(self._refresh_failed)
 
     # -- start-up ------------------------------------------------------------------
 
@@ -281,6 +283,25 @@ class PortfolioUi(QObject):
     def _sync_failed(self, message: str) -> None:
         self.reload_registries()
         self.host.show_status(message)
+
+    def _model_refreshed(self, registry: str, model: str, written: bool) -> None:
+        """A targeted refresh re-read one model: every view shows it now."""
+        self.links.record_sync([RegistrySyncOutcome(registry, None)])
+        if not written:
+            self.host.show_status(f"{model} is not in the cache yet; sync {registry} to add it.")
+            return
+        self.reload_registries()
+        self.portfolio_model.refresh()
+        self.detail_view.reload()
+
+    def _refresh_failed(self, registry: str, model: str, error: GavelError) -> None:
+        if isinstance(error, Cancelled):
+            return  # superseded by a newer refresh, or the window is closing
+        self.links.record_sync([RegistrySyncOutcome(registry, None, error)])
+        self.host.show_status(
+            f"{model} could not be re-read from {registry}; the portfolio shows it as of "
+            f"the last sync. {error.message}"
+        )
 
     def _links_changed(self) -> None:
         """A liveness check (or a sync) found something: sidebar, status bar, banner."""
