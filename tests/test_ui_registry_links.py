@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
-from app.domain.registry import RegistryConfig
+from app.domain.registry import AuthKind, RegistryConfig
 from app.services.mlflow_process import MlflowServerProcess, free_port
 from app.stores.snapshot_writer import SnapshotWriter
 from app.ui.console import Console, build_console
@@ -154,3 +154,33 @@ def test_a_server_that_goes_away_and_comes_back_is_noticed(
         if console is not None:
             _close(console)
         server.stop()
+
+
+def test_checks_start_after_the_first_paint_and_name_refused_credentials(
+    ctx: AppContext, qtbot: QtBot
+) -> None:
+    # A token read from a variable that is not set: the check says so, without a server.
+    ctx.registries.add(
+        RegistryConfig(
+            name="locked",
+            url=dead_url(),
+            auth=AuthKind.BEARER,
+            secret_env="GAVEL_TEST_UNSET_TOKEN",
+        )
+    )
+    console = _open(ctx, qtbot)
+    try:
+        portfolio = console.portfolio
+        assert not portfolio.links.timer.isActive()  # nothing before the window is up
+        portfolio.start(start_demo=False)
+        qtbot.waitUntil(portfolio.links.timer.isActive)
+        qtbot.waitUntil(lambda: _line(console, "locked").startswith("auth failed"))
+        assert _line(console, "locked") == "auth failed · never synced"
+        assert portfolio.status.connectivity.text() == "Auth failed"
+        assert "GAVEL_TEST_UNSET_TOKEN" in portfolio.status.connectivity.toolTip()
+        assert portfolio.failure_banner.isVisible()
+        assert portfolio.failure_banner.kind == "error"  # refused, not offline
+        assert portfolio.failure_banner.label.text().startswith("Credentials refused — ")
+        _review(portfolio.sidebar, "sidebar-auth-failed")
+    finally:
+        _close(console)

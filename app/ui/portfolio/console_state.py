@@ -114,6 +114,10 @@ def failure_banner(
 
     kind = FailureKind.OFFLINE if all(offline(s) for s in failed) else FailureKind.ERROR
     headline = "Offline" if kind is FailureKind.OFFLINE else "Sync failed"
+    if links is not None and all(
+        link_state(s.name, links) is LinkState.AUTH_FAILED for s in failed
+    ):
+        headline = "Credentials refused"  # said by a check: no sync need have run
     synced = [s.last_synced_at for s in failed if s.last_synced_at is not None]
     if synced:
         oldest = min(synced)
