@@ -169,7 +169,7 @@ def test_secret_from_the_keyring() -> None:
     )
     with pytest.raises(SecretUnavailable) as info:
         resolve_registry_secret(cfg, store, {})
-    assert "Registries → Edit" in info.value.message
+    assert "Registry → Edit…" in info.value.message
     assert store.set(registry_secret_key(cfg.name), SECRET)
     try:
         assert resolve_registry_secret(cfg, store, {}) == SECRET

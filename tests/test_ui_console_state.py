@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.domain.portfolio import RegistryStatus
+from app.domain.registry import LinkState, RegistryLink
 from app.ui.common.formatting import aliases_text, relative_time
 from app.ui.portfolio.console_state import (
     FailureKind,
     connectivity,
     failure_banner,
     freshness,
+    registry_line,
     shows_demo,
 )
 
@@ -56,13 +58,60 @@ def test_banner_follows_the_selected_registry_and_counts_several() -> None:
     assert never is not None and "there is no cached data yet" in never.text
 
 
+def link(name: str, state: LinkState, message: str = "") -> RegistryLink:
+    return RegistryLink(name, state, NOW, message)
+
+
+def test_status_bar_counts_each_registry_on_its_own() -> None:
+    # Nothing from an earlier session counts: not checked yet is "checking…".
+    assert connectivity([status("a")], {})[:2] == (None, "Checking…")
+    assert connectivity([status("a", error="down.")], {})[:2] == (None, "Checking…")
+    assert connectivity([status("a"), status("b")], {})[:2] == (None, "Checking 2 registries…")
+    assert connectivity([status("a")], {"a": link("a", LinkState.ONLINE)})[:2] == (True, "Online")
+    three = [status("a"), status("b", error="down."), status("c")]
+    links = {
+        "a": link("a", LinkState.ONLINE),
+        "b": link("b", LinkState.OFFLINE, "refused"),
+        "c": link("c", LinkState.ONLINE),
+    }
+    online, label, tip = connectivity(three, links)
+    assert (online, label) == (False, "2 of 3 registries online")
+    assert tip == "a: online\nb: offline — refused\nc: online"
+    del links["c"]
+    assert connectivity(three, links)[1] == "1 of 3 registries online, 1 checking…"
+    links["b"] = link("b", LinkState.AUTH_FAILED, "401")
+    assert "b: auth failed — 401" in connectivity(three, links)[2]
+
+
+def test_sidebar_line_says_state_and_last_sync() -> None:
+    links = {"a": link("a", LinkState.ONLINE)}
+    assert registry_line(status("a", 5), links, NOW) == "online · synced 5 minutes ago"
+    assert registry_line(status("b", None), {}, NOW) == "checking… · never synced"
+    down = {"c": link("c", LinkState.AUTH_FAILED)}
+    assert registry_line(status("c", 90), down, NOW) == "auth failed · synced 1 hour ago"
+
+
+def test_banner_trusts_this_session_not_the_last() -> None:
+    old = [status("prod", 60, "could not be reached")]
+    # Last session's failure: not shown as current before this session's first check.
+    assert failure_banner(old, None, {}, NOW, {}) is None
+    # The check finds it down: offline, whatever the cache remembered.
+    banner = failure_banner(old, None, {}, NOW, {"prod": link("prod", LinkState.OFFLINE)})
+    assert banner is not None and banner.kind is FailureKind.OFFLINE
+    # The check finds it up again: no longer called offline.
+    up = {"prod": link("prod", LinkState.ONLINE)}
+    assert failure_banner(old, None, {"prod": FailureKind.OFFLINE}, NOW, up) is None
+    # Reached but the sync failed this session: still true once it answers.
+    assert failure_banner(old, None, {"prod": FailureKind.ERROR}, NOW, up) is not None
+    # Found down by a check with nothing failed in the cache: the check's words.
+    fine = [status("prod", 3)]
+    banner = failure_banner(
+        fine, None, {}, NOW, {"prod": link("prod", LinkState.OFFLINE, "Connection refused")}
+    )
+    assert banner is not None and "Connection refused." in banner.text
+
+
 def test_status_bar_texts() -> None:
-    assert connectivity([status("a", None)], set())[:2] == (None, "Not synced")
-    # A success remembered from an earlier session is not proof of being online.
-    assert connectivity([status("a")], set())[:2] == (None, "Cached data")
-    assert connectivity([status("a")], {"a"})[:2] == (True, "Online")
-    online, label, tip = connectivity([status("a"), status("b", error="down.")], {"a"})
-    assert (online, label) == (False, "Offline") and tip == "b: last sync failed — down."
     assert freshness([status("a", 5), status("b", 90)], None, NOW)[0] == "Synced 1 hour ago"
     assert freshness([status("a", 5), status("b", 90)], "a", NOW)[0] == "Synced 5 minutes ago"
     assert freshness([status("a", None)], None, NOW) == ("", "")

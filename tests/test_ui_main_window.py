@@ -101,7 +101,7 @@ def test_empty_profile_says_what_to_do(console: Console) -> None:
     assert view.stack.currentWidget() is view.empty
     assert view.empty.title.text() == "No registries yet"
     assert [b.text() for b in view.empty.buttons] == ["Add a registry…", "Start the demo"]
-    assert console.portfolio.status.connectivity.text() == "Not synced"
+    assert console.portfolio.status.connectivity.text() == "No registries"
     assert not console.portfolio.actions.sync.isEnabled()
     assert console.portfolio.actions.start_demo.isVisible()
     assert console.portfolio.detail_view.currentWidget() is console.portfolio.detail_view.empty
@@ -132,7 +132,8 @@ def test_f5_sync_shows_the_registry_models(synced: Console, ctx: AppContext) -> 
     sidebar = console.portfolio.sidebar
     assert sidebar.topLevelItem(0).text(0) == ALL_REGISTRIES  # type: ignore[union-attr]
     seeded_item = sidebar.topLevelItem(1)
-    assert seeded_item is not None and seeded_item.text(0) == REGISTRY
+    assert seeded_item is not None
+    assert seeded_item.text(0) == f"{REGISTRY}\nonline\nsynced just now"
     assert int(seeded_item.text(1)) == console.portfolio.portfolio_model.rowCount()
     assert console.portfolio.status.connectivity.text() == "Online"
     assert console.portfolio.status.synced.text() == "Synced just now"

@@ -179,7 +179,10 @@ def test_cells_read_like_the_registry(ctx: AppContext) -> None:
     assert cell(Column.RISK_TIER, Qt.ItemDataRole.DecorationRole) is not None
     assert cell(Column.VERSIONS) == "1"
     assert cell(Column.LAST_UPDATED) == "just now"
-    assert cell(Column.LAST_UPDATED, Qt.ItemDataRole.ToolTipRole) == "2025-01-06 09:00:00 UTC"
+    assert (
+        cell(Column.LAST_UPDATED, Qt.ItemDataRole.ToolTipRole)
+        == "Changed in the registry 2025-01-06 09:00:00 UTC"
+    )
     assert model.headerData(Column.ALIASES, Qt.Orientation.Horizontal) == "Aliases"
 
 

@@ -12,11 +12,11 @@ from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
 from app.domain.errors import SecretUnavailable
-from app.domain.registry import AuthKind, RegistryConfig
+from app.domain.registry import AuthKind, ConnectionReport, RegistryConfig
 from app.services.registries import RegistryService
 from app.ui.common.resources import stylesheet
 from app.ui.common.tasks import TaskRunner
-from app.ui.portfolio.registry_dialog import RegistryDialog
+from app.ui.portfolio.registry_dialog import RegistryDialog, in_dialog, report_text
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.ui_helpers import dead_url, make_context, no_leaks, save_screenshot
 
@@ -76,7 +76,7 @@ def test_test_connection_reports_success_and_model_count(
     assert text.startswith("✓ Connected to MLflow")
     count = int(re.search(r"(\d+) registered models", text).group(1))  # type: ignore[union-attr]
     assert count >= 10  # the demo portfolio, plus whatever other tests registered
-    assert "Credentials accepted: yes" in text
+    assert "Credentials accepted: not needed" in text  # no authentication configured
     assert dialog.test_button.isEnabled()
     save_screenshot(dialog, "registry_dialog_success")
 
@@ -218,3 +218,54 @@ def test_plaintext_keyring_without_opt_in_keeps_the_token_for_the_session(
             later.registries.resolve_secret(later.registries.get("prod"))
     finally:
         later.close()
+
+
+def test_save_after_a_failed_test_asks_first(
+    ctx: AppContext, runner: TaskRunner, qtbot: QtBot
+) -> None:
+    dialog = _dialog(ctx, runner, qtbot)
+    _fill(dialog, qtbot, "nowhere", dead_url())
+    dialog.timeout.setValue(2.0)
+    dialog.test_button.click()
+    qtbot.waitUntil(lambda: dialog.result_kind in ("success", "failure"), timeout=TEST_TIMEOUT_MS)
+    assert dialog.result_kind == "failure"
+    asked: list[tuple[str, str]] = []
+
+    def decline(_parent: object, title: str, text: str) -> bool:
+        asked.append((title, text))
+        return False
+
+    dialog.confirm_save = decline
+    save = dialog.buttons.button(dialog.buttons.StandardButton.Save)
+    save.click()
+    [(title, text)] = asked
+    assert title == "Save a registry that did not answer?"
+    assert "The connection test of “nowhere” failed" in text and "127.0.0.1" in text
+    assert dialog.saved is None and ctx.registries.configs() == []
+    assert dialog.isVisible()  # still there to correct the URL
+
+    dialog.confirm_save = lambda *_: True
+    save.click()
+    assert dialog.saved is not None
+    assert [c.name for c in ctx.registries.configs()] == ["nowhere"]
+
+
+def test_connection_report_says_what_is_true_of_credentials() -> None:
+    ok = ConnectionReport(True, True, True, "3.1", 4, "Connected to MLflow 3.1.")
+    assert "Credentials accepted: not needed" in report_text(ok, AuthKind.NONE)
+    assert "Credentials accepted: yes" in report_text(ok, AuthKind.BASIC)
+    refused = ConnectionReport(
+        True,
+        True,
+        False,
+        "",
+        None,
+        "The registry 'x' at http://x rejected the credentials (HTTP 401); open "
+        "Registry → Edit… and check the username and password or token.",
+    )
+    text = report_text(refused, AuthKind.BASIC)
+    assert "Credentials accepted: no" in text
+    # The user is in the dialog already: no menu to open, and never the old wrong name.
+    assert "Registry → Edit" not in text and "Registries" not in text
+    assert "check, in this dialog, the username and password" in text
+    assert in_dialog("raise the timeout in Registry → Edit….") == "raise the Timeout above."

@@ -283,7 +283,7 @@ def resolve_registry_secret(
             raise SecretUnavailable(
                 f"The {what} of the registry '{cfg.name}' is read from the environment "
                 f"variable {cfg.secret_env}, which is not set; set it before starting Gavel, "
-                f"or clear it in Registries → Edit to keep the {what} in the keyring."
+                f"or clear it in Registry → Edit… to keep the {what} in the keyring."
             )
         return value
     stored = store.get(registry_secret_key(cfg.name))
@@ -291,6 +291,6 @@ def resolve_registry_secret(
         where = "the system keyring" if store.persistent else "this session"
         raise SecretUnavailable(
             f"The {what} of the registry '{cfg.name}' is not stored in {where}; "
-            "open Registries → Edit and enter it again."
+            "open Registry → Edit… and enter it again."
         )
     return stored

@@ -116,7 +116,7 @@ def _require_secret(cfg: RegistryConfig, secret: str | None) -> str:
         what = "password" if cfg.auth is AuthKind.BASIC else "token"
         raise SecretUnavailable(
             f"The registry '{cfg.name}' needs a {what} but none was given; "
-            "open Registries → Edit and enter it."
+            "open Registry → Edit… and enter it."
         )
     return secret
 

@@ -64,7 +64,7 @@ class ErrorTranslator:
         if status == 401:
             raise AuthFailed(
                 f"The registry '{self.cfg.name}' at {where} rejected the credentials "
-                "(HTTP 401); open Registries → Edit and check the username and "
+                "(HTTP 401); open Registry → Edit… and check the username and "
                 "password or token."
             )
         if status == 403:
@@ -192,7 +192,7 @@ class ErrorTranslator:
         ):
             return RegistryUnavailable(
                 f"The TLS certificate of the registry '{name}' at {where} could not be "
-                "verified; set the CA bundle in Registries → Edit, or fix the certificate."
+                "verified; set the CA bundle in Registry → Edit…, or fix the certificate."
             )
         # NewConnectionError (refused, DNS) subclasses ConnectTimeoutError in urllib3 2.
         if isinstance(exc, requests.exceptions.ConnectTimeout) or (
@@ -209,7 +209,7 @@ class ErrorTranslator:
             return RegistryUnavailable(
                 f"The registry '{name}' did not answer {method} {where} within {timeout} s; "
                 "the server may be overloaded: try again, or raise the timeout in "
-                "Registries → Edit."
+                "Registry → Edit…."
             )
         if isinstance(
             exc,
@@ -227,7 +227,7 @@ class ErrorTranslator:
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
             return RegistryUnavailable(
                 f"The URL of the registry '{name}' is not valid ({where}); correct it in "
-                "Registries → Edit."
+                "Registry → Edit…."
             )
         if isinstance(exc, requests.exceptions.ConnectionError):
             if isinstance(reason, urllib3.exceptions.ProtocolError) or _is_dropped(exc):

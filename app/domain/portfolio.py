@@ -61,8 +61,9 @@ class ModelDetail:
     tags: Mapping[str, str]
     aliases: Mapping[str, int]
     creation_timestamp: int | None
-    last_updated_timestamp: int | None
+    last_updated_timestamp: int | None  # the registry's own: when it last changed the model
     versions: tuple[VersionRow, ...]
+    synced_at: datetime | None = None  # ours: when a sync (or refresh) last read it
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def _registry_from_toml(entry: Any, where: str) -> RegistryConfig:
             kwargs["url"],
             "the URL",
             "set 'username' (with auth = \"basic\"), then enter the password in "
-            "Registries → Edit or name its environment variable in 'secret_env'",
+            "Registry → Edit… or name its environment variable in 'secret_env'",
         )
     except GavelError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None

@@ -213,6 +213,7 @@ class PortfolioQueries:
             creation_timestamp=m.creation_ts,
             last_updated_timestamp=m.last_updated_ts,
             versions=versions,
+            synced_at=_aware(m.synced_at),
         )
 
     def run_detail(self, registry: str, run_id: str) -> RunDetail | None:

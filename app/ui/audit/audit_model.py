@@ -64,7 +64,7 @@ _TITLES = {
     AuditColumn.ACTOR: "Actor",
     AuditColumn.ACTION: "Action",
     AuditColumn.SUBJECT: "Subject",
-    AuditColumn.SUMMARY: "Summary (before → after)",
+    AuditColumn.SUMMARY: "Summary",
     AuditColumn.SIGNED: "Signed",
 }
 

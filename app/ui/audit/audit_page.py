@@ -33,6 +33,7 @@ from app.ui.audit.ledger_checks import LedgerChecks
 from app.ui.common.context import ConsoleContext
 from app.ui.common.ledger_text import ACTION_LABELS
 from app.ui.common.signals import emit
+from app.ui.common.sort_arrows import point_sort_arrows_the_way_rows_run
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import EmptyState, row_table
 
@@ -126,6 +127,8 @@ class AuditTrailPage(QWidget):
         # A million rows: fixed heights spare Qt from measuring any of them.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.table.horizontalHeader()
+        # Newest first: descending, and the arrow says so (▼, not Qt's ▲).
+        point_sort_arrows_the_way_rows_run(header)
         header.setSortIndicator(AuditColumn.SEQ, Qt.SortOrder.DescendingOrder)
         self.table.setSortingEnabled(True)
         self.empty = EmptyState()

@@ -127,7 +127,15 @@ class ModelFocus(Protocol):
         ...
 
     def on_synced(self, callback: Callable[[], None]) -> None:
-        """Call back after every sync: the cache changed."""
+        """Call back after every sync, and after every `refresh_model`: the cache changed."""
+        ...
+
+    def refresh_model(self, registry: str, model: str) -> None:
+        """Re-read one model from its registry now (off the GUI thread), e.g. after an
+        action moved an alias, so that the portfolio, the detail panel and the versions
+        list show the change at once instead of at the next sync. Returns at once; the
+        views update when the read is back, then on_synced callbacks run. A failure is
+        said in the status bar (the cache keeps what it had)."""
         ...
 
     def show_model(self, registry: str, name: str, version: int | None = None) -> bool:
@@ -156,10 +164,6 @@ class ModelFocus(Protocol):
 
     def add_version_action(self, action: QAction) -> None:
         """An entry of the versions list's context menu."""
-        ...
-
-    def model_changed(self, registry: str, name: str) -> None:
-        """The cache holds a new state of this model (after an apply): show it now."""
         ...
 
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:

@@ -32,17 +32,17 @@ ACTION_LABELS: dict[str, str] = {
     LedgerAction.SERVING_DRIFT_OBSERVED: "Serving drift seen",
     LedgerAction.SERVING_DRIFT_RESOLVED: "Serving drift resolved",
     LedgerAction.LEDGER_CREATED: "Ledger created",
-    LedgerAction.REQUEST_WITHDRAWN: "Request withdrawn (signed)",
-    LedgerAction.PROMOTION_APPLY_STARTED: "Apply started (signed claim)",
-    LedgerAction.PROMOTION_APPLY_FAILED: "Apply failed, claim released",
-    LedgerAction.KEY_APPROVED: "Signing key approved by an admin",
-    LedgerAction.KEY_ROTATED: "Signing key replaced",
-    LedgerAction.IDENTITY_MAPPED: "Registry user names mapped",
+    LedgerAction.REQUEST_WITHDRAWN: "Request withdrawn",
+    LedgerAction.PROMOTION_APPLY_STARTED: "Apply started",
+    LedgerAction.PROMOTION_APPLY_FAILED: "Apply failed",
+    LedgerAction.KEY_APPROVED: "Signing key approved",
+    LedgerAction.KEY_ROTATED: "Signing key rotated",
+    LedgerAction.IDENTITY_MAPPED: "Registry names mapped",
     LedgerAction.PROBLEM_ACKNOWLEDGED: "Ledger problem acknowledged",
-    LedgerAction.RISK_TIER_OBSERVED: "Risk tier change seen",
-    LedgerAction.REVIEW_RECORDED: "Periodic review (signed)",
-    LedgerAction.FINDING_RECORDED: "Audit finding recorded",
-    LedgerAction.FINDING_RESOLVED: "Audit finding resolved",
+    LedgerAction.RISK_TIER_OBSERVED: "Risk tier seen",
+    LedgerAction.REVIEW_RECORDED: "Review recorded",
+    LedgerAction.FINDING_RECORDED: "Finding recorded",
+    LedgerAction.FINDING_RESOLVED: "Finding resolved",
     LedgerAction.DECISION_SUPERSEDED: "Decision superseded",
 }
 
@@ -83,18 +83,53 @@ def _get(value: object, *path: str) -> object:
     return value
 
 
-def compact_json(value: object, limit: int = 80) -> str:
-    if value is None:
-        return "—"
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def event_summary(event: LedgerEvent) -> str:
-    """One line: what changed (before → after) and why, in the event's own terms."""
-    text = _summary(event)
-    text = " ".join(text.split())
+    """One sentence: what happened (before → after) and why, in the event's own terms.
+
+    Never raw JSON: an action without its own wording says its name, its subject and
+    the reason; the record itself is in the details (event_details)."""
+    text = " ".join(_summary(event).split())
     return text if len(text) <= _MAX_SUMMARY else text[: _MAX_SUMMARY - 1] + "…"
+
+
+def sentence(text: str) -> str:
+    """Capitalised, ending with a full stop (or the text's own ! ? … )."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text + "."
+
+
+def _with_reason(what: str, reason: str) -> str:
+    what = sentence(what)
+    return f"{what} {sentence(reason)}" if reason.strip() else what
+
+
+def subject_text(subject: str) -> str:
+    """'model:reg/fraud' -> 'fraud in reg'; other subjects as they are."""
+    kind, _, rest = subject.partition(":")
+    if kind == "model" and "/" in rest:
+        registry, _, model = rest.partition("/")
+        return f"{model} in {registry}" if model else registry
+    if kind == "registry" and rest:
+        return f"registry {rest}"
+    return subject
+
+
+def _move(before: object, after: object) -> str:
+    alias = _get(after, "alias") or _get(before, "alias")
+    if alias is None:
+        # A stage move: the version stays, its stage changes.
+        version = version_text(_get(after, "version") or _get(before, "version"))
+        old, new = _get(before, "stage") or "none", _get(after, "stage") or "none"
+        return f"stage of {version} moved from {old} to {new}"
+    old_v, new_v = _get(before, "version"), _get(after, "version")
+    if not isinstance(old_v, int):
+        return f"alias '{alias}' set to {version_text(new_v)}"
+    if not isinstance(new_v, int):
+        return f"alias '{alias}' removed (it was on {version_text(old_v)})"
+    return f"alias '{alias}' moved from {version_text(old_v)} to {version_text(new_v)}"
 
 
 def _summary(e: LedgerEvent) -> str:
@@ -104,19 +139,12 @@ def _summary(e: LedgerEvent) -> str:
             LedgerAction.ALIAS_OBSERVED
             | LedgerAction.PROMOTION_APPLIED
             | LedgerAction.REGISTRY_CHANGE_OBSERVED
-        ) if _get(after, "alias") is not None or _get(after, "stage") is not None:
-            alias = _get(after, "alias")
-            if alias is None:
-                # A stage move: the version stays, its stage changes.
-                moved = f"{version_text(_get(after, 'version'))} stage "
-                moved += f"{_get(before, 'stage') or 'none'} → {_get(after, 'stage') or 'none'}"
-            else:
-                moved = f"alias '{alias}': {version_text(_get(before, 'version'))} → "
-                moved += version_text(_get(after, "version"))
+        ) if any(_get(x, k) is not None for x in (before, after) for k in ("alias", "stage")):
+            moved = _move(before, after)
             if _get(after, "unapproved"):
-                return f"{moved} — without an approved request"
+                return sentence(f"{moved}, without an approved request")
             rid = _get(after, "request_id")
-            return f"{moved} (request {rid})" if rid else moved
+            return sentence(f"{moved} (request {rid})" if rid else moved)
         case LedgerAction.REQUEST_CREATED:
             req = _get(after, "request")
             model = _get(req, "version", "model")
@@ -124,16 +152,20 @@ def _summary(e: LedgerEvent) -> str:
             target = (
                 f"stage {_get(req, 'stage')}"
                 if _get(req, "target_kind") == "stage"
-                else _get(req, "alias")
+                else f"alias '{_get(req, 'alias')}'"
             )
-            return f"{model} {version_text(version)} → {target}: {reason}"
+            return _with_reason(f"requested {model} {version_text(version)} → {target}", reason)
         case LedgerAction.REQUEST_APPROVED | LedgerAction.REQUEST_REJECTED:
             meaning = _get(after, "manifestation", "meaning") or "decision"
-            return f"signed {meaning}" + (f": {reason}" if reason else "")
+            return _with_reason(f"signed {meaning}", reason)
         case LedgerAction.CONFLICT_DETECTED:
-            return f"request now {_get(after, 'state')}: {reason}"
+            return _with_reason(f"the request is now {_get(after, 'state')}", reason)
         case LedgerAction.ROLE_GRANTED | LedgerAction.ROLE_REVOKED:
-            return f"{_get(after, 'role')} role for {_get(after, 'user')}: {reason}"
+            verb = "granted" if e.action == LedgerAction.ROLE_GRANTED else "revoked"
+            to = "to" if e.action == LedgerAction.ROLE_GRANTED else "from"
+            return _with_reason(
+                f"{verb} the {_get(after, 'role')} role {to} {_get(after, 'user')}", reason
+            )
         case LedgerAction.IDENTITY_DECLARED:
             names = _get(after, "registry_usernames")
             also = (
@@ -141,21 +173,36 @@ def _summary(e: LedgerEvent) -> str:
                 if isinstance(names, list) and names
                 else ""
             )
-            return f"{_get(after, 'display_name')} ({_get(after, 'user_id')}){also}"
+            return sentence(
+                f"{_get(after, 'display_name')} ({_get(after, 'user_id')}) declared{also}"
+            )
         case LedgerAction.KEY_ENROLLED:
             key = _get(after, "key_id") or e.subject
-            return f"key {key} for {_get(after, 'holder') or e.actor}"
+            return sentence(f"key {key} enrolled for {_get(after, 'holder') or e.actor}")
         case LedgerAction.EXPORT_MADE:
-            return (
-                f"{_get(after, 'events')} events to {_get(after, 'file')} "
+            return sentence(
+                f"exported {_get(after, 'events')} events to {_get(after, 'file')} "
                 f"(SHA-256 {str(_get(after, 'sha256'))[:12]}…)"
             )
         case LedgerAction.POLICY_CHANGED:
-            return f"{compact_json(before)} → {compact_json(after)}"
-    if before is None and after is None:
-        return reason
-    change = f"{compact_json(before)} → {compact_json(after)}"
-    return f"{change}: {reason}" if reason else change
+            keys = sorted(
+                {
+                    k
+                    for k in set(_keys(before)) | set(_keys(after))
+                    if _get(before, k) != _get(after, k)
+                }
+            )
+            what = f"policy changed ({', '.join(keys)})" if keys else "policy changed"
+            return _with_reason(what, reason)
+        case LedgerAction.LEDGER_CREATED:
+            return sentence(reason or "the ledger was created")
+        case LedgerAction.REGISTRY_CHANGE_OBSERVED if _get(after, "stages") is not None:
+            return sentence(reason or f"stages in {subject_text(e.subject)} recorded")
+    return _with_reason(f"{action_label(e.action)}: {subject_text(e.subject)}", reason)
+
+
+def _keys(value: object) -> list[str]:
+    return [str(k) for k in value] if isinstance(value, Mapping) else []
 
 
 def event_details(e: LedgerEvent) -> str:

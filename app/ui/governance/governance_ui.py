@@ -422,7 +422,7 @@ class GovernanceUi(QObject):
 
     def _applied(self, registry: str, model: str) -> None:
         """After an apply the registry changed: the portfolio shows it at once."""
-        self.focus.model_changed(registry, model)
+        self.focus.refresh_model(registry, model)
         self.panel.reload()
 
     def _open(self, dialog: QDialog, done: Callable[[], None]) -> None:

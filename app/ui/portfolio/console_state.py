@@ -5,12 +5,13 @@ Pure functions (no Qt) so the wording can be read and tested on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from app.domain.portfolio import RegistryStatus
+from app.domain.registry import LinkState, RegistryLink
 from app.ui.common.formatting import local_text, relative_time, utc_text
 
 DEMO_BANNER = "Demo registry — sample data on a local MLflow server, not a real registry."
@@ -39,26 +40,84 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?" else text + "."
 
 
+def link_state(name: str, links: Mapping[str, RegistryLink]) -> LinkState:
+    """What this session knows of registry `name`: UNCHECKED until its first check."""
+    link = links.get(name)
+    return link.state if link is not None else LinkState.UNCHECKED
+
+
+def state_word(state: LinkState) -> str:
+    """'online', 'offline', 'auth failed', or 'checking…' before the first check."""
+    return "checking…" if state is LinkState.UNCHECKED else state.value
+
+
+def registry_line(status: RegistryStatus, links: Mapping[str, RegistryLink], now: datetime) -> str:
+    """The sidebar's second line: 'online · synced 5 minutes ago', 'offline · never synced'."""
+    if status.last_synced_at is None:
+        synced = "never synced"
+    else:
+        synced = f"synced {relative_time(status.last_synced_at, now)}"
+    return f"{state_word(link_state(status.name, links))} · {synced}"
+
+
+def _failing(
+    status: RegistryStatus, links: Mapping[str, RegistryLink], kinds: Mapping[str, FailureKind]
+) -> str:
+    """Why the banner should name this registry now ('' when it should not).
+
+    A sync failure counts while nothing newer says the registry answers: a failure
+    remembered from an earlier session shows only once a check of this session agrees
+    (before that the registry is "checking…"), and a registry that came back is no
+    longer called offline. A check that finds a registry down counts without a sync.
+    """
+    state = link_state(status.name, links)
+    link = links.get(status.name)
+    if state in (LinkState.OFFLINE, LinkState.AUTH_FAILED):
+        return status.last_error or (link.message if link is not None else "") or state.value
+    if not status.last_error:
+        return ""
+    kind = kinds.get(status.name)
+    if kind is FailureKind.ERROR:
+        return status.last_error  # reached, but the sync failed: still true
+    if kind is FailureKind.OFFLINE and state is LinkState.UNCHECKED:
+        return status.last_error
+    return ""
+
+
 def failure_banner(
     statuses: Sequence[RegistryStatus],
     selected: str | None,
     kinds: Mapping[str, FailureKind],
     now: datetime,
+    links: Mapping[str, RegistryLink] | None = None,
 ) -> BannerText | None:
     """The offline/error banner for what is on screen, or None when all is well.
 
-    kinds: what this session learnt about each failure; a failure remembered from an
-    earlier session (only its sentence is cached) counts as offline.
+    kinds: what this session's syncs learnt about each failure. links: what the
+    liveness checks and syncs of this session found (see `_failing`); None keeps the
+    cached failures as they are (offline unless kinds says otherwise).
     """
-    failed = [s for s in relevant(statuses, selected) if s.last_error]
+    if links is None:
+        reasons = {s.name: s.last_error for s in statuses if s.last_error}
+    else:
+        reasons = {s.name: _failing(s, links, kinds) for s in statuses}
+    failed = [s for s in relevant(statuses, selected) if reasons.get(s.name)]
     if not failed:
         return None
-    kind = (
-        FailureKind.OFFLINE
-        if all(kinds.get(s.name, FailureKind.OFFLINE) is FailureKind.OFFLINE for s in failed)
-        else FailureKind.ERROR
-    )
+
+    def offline(s: RegistryStatus) -> bool:
+        if links is not None and link_state(s.name, links) is LinkState.AUTH_FAILED:
+            return False
+        if links is not None and link_state(s.name, links) is LinkState.OFFLINE:
+            return True
+        return kinds.get(s.name, FailureKind.OFFLINE) is FailureKind.OFFLINE
+
+    kind = FailureKind.OFFLINE if all(offline(s) for s in failed) else FailureKind.ERROR
     headline = "Offline" if kind is FailureKind.OFFLINE else "Sync failed"
+    if links is not None and all(
+        link_state(s.name, links) is LinkState.AUTH_FAILED for s in failed
+    ):
+        headline = "Credentials refused"  # said by a check: no sync need have run
     synced = [s.last_synced_at for s in failed if s.last_synced_at is not None]
     if synced:
         oldest = min(synced)
@@ -66,14 +125,14 @@ def failure_banner(
     else:
         cached = "there is no cached data yet."
     if len(failed) == 1:
-        reason = _sentence(failed[0].last_error)
+        reason = _sentence(reasons[failed[0].name])
         who = "" if selected is not None or len(statuses) == 1 else f"{failed[0].name}: "
         return BannerText(kind, f"{headline} — {who}{cached} {reason} Press F5 to retry.")
     names = ", ".join(s.name for s in failed)
     return BannerText(
         kind,
         f"{headline} — {len(failed)} registries could not be synced ({names}); {cached} "
-        f"{_sentence(failed[0].last_error)} Press F5 to retry.",
+        f"{_sentence(reasons[failed[0].name])} Press F5 to retry.",
     )
 
 
@@ -84,22 +143,37 @@ def shows_demo(statuses: Sequence[RegistryStatus], selected: str | None) -> bool
 
 
 def connectivity(
-    statuses: Sequence[RegistryStatus], checked: Set[str]
+    statuses: Sequence[RegistryStatus], links: Mapping[str, RegistryLink]
 ) -> tuple[bool | None, str, str]:
-    """(online, label, tooltip) for the status bar.
+    """(online, label, tooltip) for the status bar: each registry counted on its own.
 
-    checked: registries synced (or tried) in this session. Only those prove the
-    console is online; a success remembered from yesterday does not.
+    links: what this session's checks and syncs found. Nothing remembered from an
+    earlier session counts: a registry not checked yet is "checking…". online is True
+    when every registry answers, False when one does not, None otherwise (checking).
     """
-    failed = [s for s in statuses if s.last_error]
-    if failed:
-        lines = [f"{s.name}: last sync failed — {s.last_error}" for s in failed]
-        return False, "Offline", "\n".join(lines)
-    if any(s.name in checked for s in statuses):
-        return True, "Online", "\n".join(f"{s.name}: last sync succeeded" for s in statuses)
-    if any(s.last_synced_at is not None for s in statuses):
-        return None, "Cached data", "Showing what the last sync cached. Press F5 to sync now."
-    return None, "Not synced", "No registry has been synced yet. Press F5 to sync."
+    if not statuses:
+        return None, "No registries", "Add a registry, or start the demo."
+    states = {s.name: link_state(s.name, links) for s in statuses}
+    tooltip = "\n".join(
+        f"{s.name}: {state_word(states[s.name])}"
+        + (f" — {links[s.name].message}" if states[s.name] in _DOWN else "")
+        for s in statuses
+    )
+    up = sum(1 for st in states.values() if st is LinkState.ONLINE)
+    unchecked = sum(1 for st in states.values() if st is LinkState.UNCHECKED)
+    if unchecked == len(statuses):
+        label = "Checking…" if len(statuses) == 1 else f"Checking {len(statuses)} registries…"
+        return None, label, tooltip
+    if len(statuses) == 1:
+        return up == 1, state_word(states[statuses[0].name]).capitalize(), tooltip
+    label = f"{up} of {len(statuses)} registries online"
+    if unchecked:
+        label += f", {unchecked} checking…"
+    down = sum(1 for st in states.values() if st in _DOWN)
+    return (True if up == len(statuses) else False if down else None), label, tooltip
+
+
+_DOWN = (LinkState.OFFLINE, LinkState.AUTH_FAILED)
 
 
 def freshness(

@@ -55,6 +55,12 @@ class PortfolioFocus:
 
     def on_synced(self, callback: Callable[[], None]) -> None:
         self._syncer.sync_finished.connect(lambda _outcomes: callback())
+        self._syncer.model_refreshed.connect(lambda _registry, _model, _written: callback())
+
+    def refresh_model(self, registry: str, model: str) -> None:
+        # The portfolio's own slot (connected first) updates its views before the
+        # features' on_synced callbacks run.
+        self._syncer.refresh_model(registry, model)
 
     def show_model(self, registry: str, name: str, version: int | None = None) -> bool:
         self._host.select_page(PORTFOLIO_PAGE)
@@ -93,14 +99,6 @@ class PortfolioFocus:
 
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
         self._model.set_flagged(models)
-
-    def model_changed(self, registry: str, name: str) -> None:
-        # The cache already holds the model's new state (an apply re-reads it from the
-        # registry in its worker); the table and the detail re-read it from there.
-        self._model.refresh()
-        shown = self._detail.detail
-        if shown is not None and (shown.registry, shown.name) == (registry, name):
-            self._detail.reload()
 
     def mark_serving_drift(self, drift: Mapping[tuple[str, str], str]) -> None:
         self._model.set_serving_drift(dict(drift))

@@ -21,7 +21,13 @@ from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.tags import HEADLINE_TAGS, TAG_OWNER, TAG_RISK_TIER, TAG_TEAM
 from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import aliases_text, from_ms, local_text, risk_color
+from app.ui.common.formatting import (
+    aliases_text,
+    from_ms,
+    local_text,
+    relative_time,
+    risk_color,
+)
 from app.ui.common.signals import emit
 from app.ui.common.widgets import EmptyState, muted_label, row_table, section_title
 from app.ui.portfolio.detail_tabs import DetailTabs
@@ -209,10 +215,14 @@ class ModelDetailView(QStackedWidget):
             if tier
             else f"<span style='color:{color}'>risk tier not set</span>"
         )
+        # Two clocks, each named: the registry's last change, and our last read of it.
         updated = from_ms(d.last_updated_timestamp)
         if updated is not None:
             when = escape(local_text(updated)).replace(" ", "&nbsp;")
-            bits.append(f"updated&nbsp;{when}")
+            bits.append(f"changed in the registry&nbsp;{when}")
+        if d.synced_at is not None:
+            ago = escape(relative_time(d.synced_at)).replace(" ", "&nbsp;")
+            bits.append(f"synced&nbsp;{ago}")
         self.subtitle.setText(" · ".join(bits))
         self.description.setText(d.description.strip() or "No description in the registry.")
         self.description.setObjectName("" if d.description.strip() else "Muted")

@@ -68,14 +68,17 @@ _TITLES = {
     Column.OWNER: "Owner",
     Column.RISK_TIER: "Risk tier",
     Column.VERSIONS: "Versions",
-    Column.LAST_UPDATED: "Last updated",
+    Column.LAST_UPDATED: "Changed in registry",
 }
 
 _HEADER_TIPS = {
     Column.ALIASES: "Named pointers to a version, e.g. champion → v3 (not sortable)",
     Column.OWNER: "The model's 'owner' tag in the registry",
     Column.RISK_TIER: "The model's 'risk_tier' tag in the registry",
-    Column.LAST_UPDATED: "When the registry last changed the model (local time; UTC in tooltip)",
+    Column.LAST_UPDATED: (
+        "When the registry last changed the model, by the registry's clock (local time; "
+        "UTC in tooltip); not when Gavel synced it"
+    ),
 }
 
 SORT_OF_COLUMN: dict[Column, PortfolioSort] = {
@@ -381,7 +384,7 @@ class PortfolioModel(QAbstractTableModel):
                 return "The registry has no 'risk_tier' tag for this model."
             case Column.LAST_UPDATED:
                 when = from_ms(row.last_updated_timestamp)
-                return None if when is None else utc_text(when)
+                return None if when is None else f"Changed in the registry {utc_text(when)}"
         return None
 
     def _foreground(self, row: PortfolioRow, column: Column) -> QColor | None:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
-from app.domain.errors import GavelError
+from app.domain.errors import Cancelled, GavelError
 from app.domain.portfolio import RegistryStatus
 from app.domain.registry import RegistryConfig
 from app.ui.common.context import ConsoleContext
@@ -26,6 +26,7 @@ from app.ui.portfolio import console_state
 from app.ui.portfolio.actions import build_actions, register_actions
 from app.ui.portfolio.console_state import EmptyAction
 from app.ui.portfolio.focus import PORTFOLIO_PAGE, PortfolioFocus
+from app.ui.portfolio.link_monitor import LinkMonitor
 from app.ui.portfolio.model_detail_view import ModelDetailView
 from app.ui.portfolio.portfolio_model import (
     COLUMN_OF_SORT,
@@ -98,6 +99,7 @@ class PortfolioUi(QObject):
         # The page owns this object: it lives and dies with the window.
         self.setParent(self.main_splitter)
         self.syncer = SyncController(ctx, runner, self)
+        self.links = LinkMonitor(ctx, runner, parent=self)
 
         self.failure_banner = Banner("offline", "offline")
         self.failure_banner.add_button("Retry", lambda: self.sync_now())
@@ -129,6 +131,7 @@ class PortfolioUi(QObject):
         self._tick_timer.start()
         host.on_close(self.save_settings)
         host.on_shutdown(self._tick_timer.stop)
+        host.on_shutdown(self.links.stop)
         saved_registry = self._restore_settings()
         self.reload_registries(select=saved_registry)
         self.portfolio_model.set_filter(registry=self.selected_registry)
@@ -161,11 +164,16 @@ class PortfolioUi(QObject):
         self.syncer.sync_failed.connect(self._sync_failed)
         self.syncer.demo_ready.connect(self.reload_registries)
         self.syncer.demo_failed.connect(self._demo_failed)
+        self.links.changed.connect(self._links_changed)
+        self.syncer.model_refreshed.connect(self._model_refreshed)
+        self.syncer.refresh_failed.connect(self._refresh_failed)
 
     # -- start-up ------------------------------------------------------------------
 
     def start(self, start_demo: bool) -> None:
-        """After show: start the demo when the profile is empty or already has one."""
+        """After show: the liveness checks, once the window painted; the demo when the
+        profile is empty or already has one."""
+        self.host.after_first_paint(self.links.start)
         if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
             self.start_demo()
 
@@ -182,7 +190,7 @@ class PortfolioUi(QObject):
         except GavelError as exc:
             self.host.show_notice(exc.message)
             self.statuses = []
-        self.sidebar.set_statuses(self.statuses, select=select)
+        self.sidebar.set_statuses(self.statuses, select, self.links.links, self.clock())
         if self.selected_registry != self.portfolio_model.registry:
             # The selected registry went away (removed, renamed): follow the sidebar.
             self.portfolio_model.set_filter(registry=self.selected_registry)
@@ -234,6 +242,7 @@ class PortfolioUi(QObject):
         if is_demo:
             self.syncer.stop_demo()
         self.syncer.failure_kinds.pop(name, None)
+        self.links.forget(name)
         self.reload_registries()
         self.host.show_status(f"Removed registry “{name}” and its cached data.")
 
@@ -259,6 +268,7 @@ class PortfolioUi(QObject):
         self._refresh_state()
 
     def _sync_finished(self, outcomes: list[RegistrySyncOutcome]) -> None:
+        self.links.record_sync(outcomes)
         self.reload_registries()
         self.portfolio_model.refresh()
         self.detail_view.reload()
@@ -274,6 +284,30 @@ class PortfolioUi(QObject):
         self.reload_registries()
         self.host.show_status(message)
 
+    def _model_refreshed(self, registry: str, model: str, written: bool) -> None:
+        """A targeted refresh re-read one model: every view shows it now."""
+        self.links.record_sync([RegistrySyncOutcome(registry, None)])
+        if not written:
+            self.host.show_status(f"{model} is not in the cache yet; sync {registry} to add it.")
+            return
+        self.reload_registries()
+        self.portfolio_model.refresh()
+        self.detail_view.reload()
+
+    def _refresh_failed(self, registry: str, model: str, error: GavelError) -> None:
+        if isinstance(error, Cancelled):
+            return  # superseded by a newer refresh, or the window is closing
+        self.links.record_sync([RegistrySyncOutcome(registry, None, error)])
+        self.host.show_status(
+            f"{model} could not be re-read from {registry}; the portfolio shows it as of "
+            f"the last sync. {error.message}"
+        )
+
+    def _links_changed(self) -> None:
+        """A liveness check (or a sync) found something: sidebar, status bar, banner."""
+        self.sidebar.set_statuses(self.statuses, None, self.links.links, self.clock())
+        self._refresh_state()
+
     def _demo_failed(self, message: str) -> None:
         self.host.show_notice(message)
         self._refresh_state()
@@ -284,7 +318,7 @@ class PortfolioUi(QObject):
         now = self.clock()
         selected = self.selected_registry
         banner = console_state.failure_banner(
-            self.statuses, selected, self.syncer.failure_kinds, now
+            self.statuses, selected, self.syncer.failure_kinds, now, self.links.links
         )
         if banner is None:
             self.failure_banner.hide()
@@ -295,9 +329,7 @@ class PortfolioUi(QObject):
             self.demo_banner.show_text(console_state.DEMO_BANNER)
         else:
             self.demo_banner.hide()
-        self.status.set_connectivity(
-            *console_state.connectivity(self.statuses, self.syncer.checked)
-        )
+        self.status.set_connectivity(*console_state.connectivity(self.statuses, self.links.links))
         self.status.set_synced(*console_state.freshness(self.statuses, selected, now))
         a = self.actions
         busy = self.syncer.busy
@@ -336,6 +368,7 @@ class PortfolioUi(QObject):
 
     def _tick(self) -> None:
         self.portfolio_model.touch_times()
+        self.sidebar.set_statuses(self.statuses, None, self.links.links, self.clock())
         self._refresh_state()
 
     # -- settings --------------------------------------------------------------------

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QVBoxLayout,
@@ -43,16 +46,46 @@ def report_is_success(report: ConnectionReport) -> bool:
     return report.reachable and report.is_mlflow and report.auth_ok
 
 
-def report_text(report: ConnectionReport) -> str:
-    """The connector's sentence, then the checks one by one."""
+def report_text(report: ConnectionReport, auth: AuthKind = AuthKind.BASIC) -> str:
+    """The connector's sentence (said for this dialog), then the checks one by one.
+
+    auth: what the settings tested send; with none, credentials were "not needed" when
+    the registry answered, and "needed" when it asked for some."""
     if not report.reachable:
-        return report.message
+        return in_dialog(report.message)
+    if auth is AuthKind.NONE:
+        credentials = "not needed" if report.auth_ok else "needed (choose how to authenticate)"
+    else:
+        credentials = "yes" if report.auth_ok else "no"
     checks = [
         "Reachable: yes",
         f"MLflow: {report.server_version or 'yes'}" if report.is_mlflow else "MLflow: no",
-        f"Credentials accepted: {'yes' if report.auth_ok else 'no'}",
+        f"Credentials accepted: {credentials}",
     ]
-    return f"{report.message}\n{' · '.join(checks)}"
+    return f"{in_dialog(report.message)}\n{' · '.join(checks)}"
+
+
+def in_dialog(message: str) -> str:
+    """A connector's hint, said to someone already in this dialog: the fields are here,
+    not behind Registry → Edit…"""
+    return (
+        message.replace("open Registry → Edit… and check", "check, in this dialog,")
+        .replace("open Registry → Edit… and enter", "enter")
+        .replace("raise the timeout in Registry → Edit…", "raise the Timeout above")
+        .replace("correct it in Registry → Edit…", "correct it above")
+    )
+
+
+ConfirmSave = Callable[[QWidget, str, str], bool]
+
+
+def ask_to_save_anyway(parent: QWidget, title: str, text: str) -> bool:
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, parent=parent)
+    save = box.addButton("Save anyway", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return box.clickedButton() is save
 
 
 class RegistryDialog(QDialog):
@@ -70,7 +103,10 @@ class RegistryDialog(QDialog):
         self._runner = runner
         self._original = cfg
         self._test: TaskHandle | None = None
+        self._tested_auth = AuthKind.NONE
         self.saved: RegistryConfig | None = None
+        # Asked before saving settings whose Test connection failed (tests replace it).
+        self.confirm_save: ConfirmSave = ask_to_save_anyway
         self.setWindowTitle(f"Edit registry “{cfg.name}”" if cfg else "Add a registry")
         self.setMinimumWidth(520)
 
@@ -285,6 +321,7 @@ class RegistryDialog(QDialog):
                 return registries.test_connection(cfg, stored)
             return registries.test_connection(cfg, secret)
 
+        self._tested_auth = cfg.auth
         self._set_result("pending", f"Testing the connection to {cfg.url}…")
         self.test_button.setEnabled(False)
         self._test = self._runner.run(
@@ -298,12 +335,13 @@ class RegistryDialog(QDialog):
     def _tested(self, report: ConnectionReport) -> None:
         self._test = None
         self.test_button.setEnabled(True)
-        self._set_result("success" if report_is_success(report) else "failure", report_text(report))
+        kind = "success" if report_is_success(report) else "failure"
+        self._set_result(kind, report_text(report, self._tested_auth))
 
     def _set_failure(self, message: str) -> None:
         self._test = None
         self.test_button.setEnabled(True)
-        self._set_result("failure", message)
+        self._set_result("failure", in_dialog(message))
 
     def _set_result(self, kind: str, text: str) -> None:
         self.result_label.setProperty("kind", kind)
@@ -338,6 +376,19 @@ class RegistryDialog(QDialog):
         try:
             cfg = self.config()
             self._check_secret_given(cfg)
+        except GavelError as exc:
+            self.show_error(exc.message)
+            return
+        if self.result_kind == "failure" and not self.confirm_save(
+            self,
+            "Save a registry that did not answer?",
+            f"The connection test of “{cfg.name}” failed:\n\n"
+            f"{self.result_label.text().removeprefix('✗ ')}\n\n"
+            "Save these settings anyway? The registry will show as offline until it "
+            "answers.",
+        ):
+            return
+        try:
             if self._original is None:
                 self._registries.add(cfg, self.typed_secret())
             else:

@@ -1,18 +1,23 @@
 """The registries list on the left: 'All registries', then each registry with its
-model count, the demo marked, and an error icon when its last sync failed."""
+model count, the demo marked, and under its name whether it answers now (online,
+offline, auth failed, or checking… before this session's first check) and when it
+was last synced."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
 from app.domain.portfolio import RegistryStatus
+from app.domain.registry import LinkState, RegistryLink
 from app.ui.common.formatting import local_text, relative_time
 from app.ui.common.resources import icon
 from app.ui.common.signals import emit
+from app.ui.portfolio.console_state import link_state, registry_line, state_word
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 ALL_REGISTRIES = "All registries"
@@ -32,7 +37,8 @@ class RegistrySidebar(QTreeWidget):
         self.setColumnCount(2)
         self.setHeaderHidden(True)
         self.setRootIsDecorated(False)
-        self.setUniformRowHeights(True)
+        # Registries take three lines (name, state, last sync); 'All' one.
+        self.setUniformRowHeights(False)
         self.setIndentation(0)
         header = self.header()
         header.setStretchLastSection(False)
@@ -42,6 +48,7 @@ class RegistrySidebar(QTreeWidget):
         self.customContextMenuRequested.connect(self._context_menu)
         self.currentItemChanged.connect(self._current_changed)
         self._statuses: dict[str, RegistryStatus] = {}
+        self._links: Mapping[str, RegistryLink] = {}
         self._updating = False
 
     @property
@@ -52,10 +59,21 @@ class RegistrySidebar(QTreeWidget):
         name = item.data(0, _NAME_ROLE)
         return name if isinstance(name, str) else None
 
-    def set_statuses(self, statuses: Sequence[RegistryStatus], select: str | None = None) -> None:
-        """Rebuild the list; keeps (or sets) the selected registry when it still exists."""
+    def set_statuses(
+        self,
+        statuses: Sequence[RegistryStatus],
+        select: str | None = None,
+        links: Mapping[str, RegistryLink] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Rebuild the list; keeps (or sets) the selected registry when it still exists.
+
+        links: what this session's checks found (None keeps the last ones given)."""
         wanted = select if select is not None else self.selected_registry
         self._statuses = {s.name: s for s in statuses}
+        if links is not None:
+            self._links = dict(links)
+        now = now or datetime.now(UTC)
         self._updating = True
         try:
             self.clear()
@@ -67,10 +85,13 @@ class RegistrySidebar(QTreeWidget):
             self.addTopLevelItem(everything)
             current = everything
             for status in statuses:
-                item = QTreeWidgetItem([self._label(status), str(status.model_count)])
+                # One fact a line: the sidebar is narrow (about 190 px).
+                facts = registry_line(status, self._links, now).replace(" · ", "\n")
+                text = f"{self._label(status)}\n{facts}"
+                item = QTreeWidgetItem([text, str(status.model_count)])
                 item.setData(0, _NAME_ROLE, status.name)
-                item.setIcon(0, self._icon(status))
-                tip = self._tooltip(status)
+                item.setIcon(0, self._icon(status, link_state(status.name, self._links)))
+                tip = self._tooltip(status, self._links.get(status.name), now)
                 item.setToolTip(0, tip)
                 item.setToolTip(1, f"{status.model_count} models cached")
                 self._align_count(item)
@@ -100,20 +121,37 @@ class RegistrySidebar(QTreeWidget):
     def _label(status: RegistryStatus) -> str:
         return f"{status.name} (demo)" if status.is_demo else status.name
 
+    def state_text(self, name: str) -> str:
+        """The registry's second line as shown ('online · synced just now')."""
+        status = self._statuses.get(name)
+        return registry_line(status, self._links, datetime.now(UTC)) if status else ""
+
     @staticmethod
-    def _icon(status: RegistryStatus) -> QIcon:
-        if status.last_error:
+    def _icon(status: RegistryStatus, state: LinkState) -> QIcon:
+        if state is LinkState.ONLINE:
+            return icon("online")
+        if state is LinkState.OFFLINE:
+            return icon("offline")
+        if state is LinkState.AUTH_FAILED:
             return icon("error")
         return icon("demo") if status.is_demo else icon("registry")
 
     @staticmethod
-    def _tooltip(status: RegistryStatus) -> str:
+    def _tooltip(status: RegistryStatus, link: RegistryLink | None, now: datetime) -> str:
         lines = [status.url]
         if status.is_demo:
             lines.append("Demo registry: sample data on a local MLflow server.")
+        if link is None or link.checked_at is None:
+            lines.append("Checking whether it answers (not checked in this session yet).")
+        else:
+            seen = f" {link.message}" if link.message else ""
+            lines.append(
+                f"{state_word(link.state).capitalize()} when checked "
+                f"{relative_time(link.checked_at, now)}.{seen}"
+            )
         if status.last_synced_at is not None:
             lines.append(
-                f"Last synced {relative_time(status.last_synced_at)} "
+                f"Last synced {relative_time(status.last_synced_at, now)} "
                 f"({local_text(status.last_synced_at)})"
             )
         else:

@@ -63,6 +63,10 @@ class SyncController(QObject):
     sync_finished = Signal(object)  # list[RegistrySyncOutcome]
     sync_failed = Signal(str)  # cancelled, or the cache could not be written
     demo_ready = Signal()
+    # A targeted refresh re-read one model: (registry, model, written). written False:
+    # the model is not cached yet (the next sync brings it).
+    model_refreshed = Signal(str, str, bool)
+    refresh_failed = Signal(str, str, object)  # registry, model, GavelError
     demo_failed = Signal(str)
 
     def __init__(self, ctx: ConsoleContext, runner: TaskRunner, parent: QObject | None = None):
@@ -104,6 +108,19 @@ class SyncController(QObject):
         )
         emit(self.task_started, handle)
         return handle
+
+    def refresh_model(self, registry: str, model: str) -> TaskHandle:
+        """Re-read one model (its aliases, tags, versions) from the registry into the
+        cache on a worker, e.g. right after an action changed it; model_refreshed (or
+        refresh_failed) follows. A newer refresh of the same model supersedes this one."""
+        sync = self._ctx.sync
+        return self._runner.run(
+            lambda _cancel, _progress: sync.refresh_model(registry, model),
+            key=f"refresh-model:{registry}/{model}",
+            label=f"Refreshing {model}",
+            on_success=lambda written: emit(self.model_refreshed, registry, model, written),
+            on_failure=lambda exc: emit(self.refresh_failed, registry, model, exc),
+        )
 
     def start_demo(self) -> TaskHandle | None:
         """Start (and the first time seed) the demo registry, then sync it."""
