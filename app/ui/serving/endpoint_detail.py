@@ -36,6 +36,7 @@ from app.domain.serving import ServingState
 from app.services.endpoints import EndpointService, EndpointStatus
 from app.ui.common.formatting import local_text
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.theme import semantic
 from app.ui.common.widgets import LazySlot, section_title
 from app.ui.serving.endpoints_model import serving_state
 
@@ -129,18 +130,19 @@ class EndpointDetail(QWidget):
         cfg, rec = st.config, st.record
         self.title.setText(f"{cfg.name} — {cfg.registry}/{cfg.model} @ {cfg.alias}")
         state = serving_state(rec)
+        sem = semantic(self.palette())
         bits = []
         if state is ServingState.DRIFT:
-            bits.append(f"<b style='color:#b91c1c'>DRIFT.</b> {escape(rec.serving_reason)}")
+            bits.append(f"<b style='color:{sem.error}'>DRIFT.</b> {escape(rec.serving_reason)}")
         elif rec.serving_reason:
             bits.append(escape(rec.serving_reason))
         else:
             bits.append("Not probed yet: press “Probe now”.")
         if rec.health is not None and rec.health.value != "up":
-            bits.append(f"<b style='color:#b91c1c'>Down:</b> {escape(rec.health_reason)}")
+            bits.append(f"<b style='color:{sem.error}'>Down:</b> {escape(rec.health_reason)}")
         if rec.last_probe_at is not None:
             bits.append(
-                f"<span style='color:#64748b'>Last probe {local_text(rec.last_probe_at)}"
+                f"<span style='color:{sem.muted}'>Last probe {local_text(rec.last_probe_at)}"
                 f"{' · ' + escape(rec.server) if rec.server else ''}</span>"
             )
         self.show_reason("<br>".join(bits), drift=state is ServingState.DRIFT)
@@ -148,12 +150,10 @@ class EndpointDetail(QWidget):
     def show_reason(self, html: str, drift: bool = False) -> None:
         self.reason.setText(html)
         self.reason.setProperty("kind", "drift" if drift else "")
-        self.reason.setStyleSheet(
-            "QLabel#ServingReason { background: #fee2e2; border: 1px solid #ef4444; "
-            "border-radius: 4px; padding: 6px; color: #7f1d1d; }"
-            if drift
-            else "QLabel#ServingReason { padding: 2px 0; }"
-        )
+        # The box's colours are in the themed stylesheet (light or dark variant);
+        # a dynamic property only restyles after a re-polish.
+        self.reason.style().unpolish(self.reason)
+        self.reason.style().polish(self.reason)
         self.reason.show()
 
     @property
