@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from PySide6.QtCore import QEvent, QSize
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.ui.common.charts.theme import ChartTheme, theme_from_palette
@@ -33,6 +33,10 @@ class ChartCanvas(FigureCanvasQTAgg):
             figsize=(6.0, 3.0), dpi=100, layout=None if self.MARGINS_PX else "constrained"
         )
         super().__init__(figure)
+        # matplotlib's canvas sets an all-white palette of its own, which cuts it off from
+        # the application's: an empty palette (nothing set) inherits it again, so the
+        # theme below and every later palette change (light/dark) reach the chart.
+        self.setPalette(QPalette())
         self.setParent(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(min_height)
