@@ -15,23 +15,32 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from matplotlib.colors import to_hex
+from matplotlib.transforms import Bbox
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
+from app.domain.endpoints import EndpointRecord, EndpointSample, HealthState
+from app.domain.performance import MetricAcrossVersions, MetricDelta, VersionComparison
+from app.services.endpoints import EndpointStatus
 from app.ui.common.charts.canvas import ChartCanvas
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.theme import contrast_ratio
 from app.ui.console import Console, build_console
+from app.ui.insights.performance_charts import ComparisonChart, MetricsAcrossVersionsChart
 from app.ui.portfolio.registry_dialog import RegistryDialog
+from app.ui.serving.endpoint_charts import EndpointCharts
+from app.ui.serving.endpoint_detail import EndpointDetail
 from app.ui.serving.endpoint_dialog import EndpointDialog
 from tests import lineage_data as data
+from tests.test_ui_charts import synthetic_samples
 from tests.ui_helpers import make_context, no_leaks, seed_cache
 
 pytestmark = [
@@ -334,5 +343,158 @@ def test_dialogs_do_not_clip(
                 snap(dialog, tmp_path, f"dialog-{name}-result-{scheme}")
             dialog.close()
             dialog.deleteLater()
+    finally:
+        assert runner.shutdown(10_000)
+
+
+# -- charts that read (issue 11) ------------------------------------------------------------
+
+
+def _chart(qtbot: QtBot, chart: ChartCanvas, width: int, height: int) -> None:
+    qtbot.addWidget(chart)
+    chart.resize(width, height)
+    chart.show()
+    qtbot.waitExposed(chart)
+
+
+def _overlaps(boxes: list[Bbox]) -> list[tuple[int, int]]:
+    return [
+        (i, j)
+        for i in range(len(boxes))
+        for j in range(i + 1, len(boxes))
+        if boxes[i].overlaps(boxes[j])
+    ]
+
+
+@pytest.mark.parametrize("width", [360, 520, 900])
+def test_alias_labels_never_overlap(qtbot: QtBot, tmp_path: Path, width: int) -> None:
+    chart = MetricsAcrossVersionsChart()
+    _chart(qtbot, chart, width, 300)
+    versions = range(1, 25)
+    chart.set_data(
+        MetricAcrossVersions(
+            model="mortgage-pd",
+            key="test_auc",
+            points=tuple((v, 0.7 + v / 200) for v in versions),
+            highlight=("production", 23),
+            aliases={23: ("champion", "production"), 24: ("challenger",), 22: ("shadow",)},
+        )
+    )
+    chart.draw()
+    renderer = chart.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    ax = chart.figure.axes[0]
+    labels = [t for t in ax.get_xticklabels() if t.get_text().strip()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not _overlaps(boxes), [labels[i].get_text() for pair in _overlaps(boxes) for i in pair]
+    # Every alias is named: in full under its version, or in the axis label when cut.
+    shown = " ".join(t.get_text() for t in labels) + " " + ax.get_xlabel()
+    for alias in ("champion", "production", "challenger", "shadow"):
+        assert alias in shown
+    title = ax.title if ax.title.get_text() else ax._left_title  # loc="left"
+    assert title.get_window_extent(renderer).x1 <= chart.width() + 1
+    snap(chart, tmp_path, f"chart-aliases-{width}")
+
+
+def test_compare_chart_shows_small_changes_beside_large_ones(qtbot: QtBot, tmp_path: Path) -> None:
+    chart = ComparisonChart()
+    _chart(qtbot, chart, 640, 300)
+    chart.set_data(
+        VersionComparison(
+            model="mortgage-pd",
+            version_a=3,
+            version_b=4,
+            run_a="a",
+            run_b="b",
+            params=(),
+            same_params=0,
+            metrics=(
+                MetricDelta("test_auc", 0.80, 0.832),  # +4 %
+                MetricDelta("fairness_gap", 0.01, 0.05),  # +400 %
+                MetricDelta("train_loss", 0.2, 0.2),
+            ),
+            datasets=(),
+        )
+    )
+    chart.draw()
+    ax = chart.figure.axes[0]
+    x0 = ax.transData.transform((0, 0))[0]
+    x4 = ax.transData.transform((4.0, 0))[0]
+    x400 = ax.transData.transform((400.0, 0))[0]
+    assert x4 - x0 >= 0.2 * (x400 - x0), "a +4 % bar must be visible next to +400 %"
+    renderer = chart.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    ticks = [t for t in ax.get_xticklabels() if t.get_text()]
+    assert not _overlaps([t.get_window_extent(renderer) for t in ticks])
+    texts = [t.get_window_extent(renderer) for t in ax.texts]
+    names = [t.get_window_extent(renderer) for t in ax.get_yticklabels()]
+    assert not any(a.overlaps(b) for a in texts for b in names), "figures cover metric names"
+    snap(chart, tmp_path, "chart-compare-4-vs-400")
+
+
+def test_endpoint_chart_axis_labels_fit(qtbot: QtBot, tmp_path: Path) -> None:
+    chart = EndpointCharts()
+    _chart(qtbot, chart, 700, 360)  # its minimum height
+    now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    chart.set_data(
+        "mortgage", synthetic_samples(now, 1.0), now - timedelta(hours=1), now, "last hour"
+    )
+    chart.draw()
+    renderer = chart.figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    axes = chart.figure.axes
+    ylabels = [ax.yaxis.label.get_window_extent(renderer) for ax in axes if ax.get_ylabel()]
+    assert not _overlaps(ylabels), "axis titles run into each other"
+    ticks = [
+        t.get_window_extent(renderer)
+        for ax in axes
+        for t in ax.get_yticklabels()
+        if t.get_text() and t.get_visible()
+    ]
+    assert not _overlaps(ticks), "tick labels of stacked axes collide"
+    snap(chart, tmp_path, "chart-endpoint-360")
+
+
+HTML_SENTENCE = (
+    "Endpoint 'mortgage' answered http://mortgage.invalid/v2/health/ready with an HTML page "
+    "instead of the serving protocol; check that the URL points at the model server itself "
+    "and not at a login portal or a proxy's error page."
+)
+
+
+def test_endpoint_page_says_a_reason_once(ctx: AppContext, qtbot: QtBot, tmp_path: Path) -> None:
+    runner = TaskRunner()
+    detail = EndpointDetail(ctx.endpoints, runner)
+    qtbot.addWidget(detail)
+    detail.resize(1000, 600)
+    detail.show()
+    try:
+        cfg = data.endpoint_statuses()[0].config
+        record = EndpointRecord(
+            cfg.name,
+            last_probe_at=datetime(2025, 5, 1, 12, 0, tzinfo=UTC),
+            health=HealthState.BAD_RESPONSE,
+            health_reason=HTML_SENTENCE,
+            serving_state="unknown",
+            serving_reason=HTML_SENTENCE,
+        )
+        detail.show_status(EndpointStatus(cfg, record))
+        assert detail.reason.text().count("HTML page") == 1, detail.reason.text()
+        now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+        samples = [
+            EndpointSample(
+                int((now - timedelta(minutes=m)).timestamp() * 1000),
+                0,
+                1,
+                0.0 if m % 10 == 0 else 1.0,
+                HTML_SENTENCE if m % 10 == 0 else "",
+            )
+            for m in range(60, 0, -1)
+        ]
+        detail._series_ready(
+            (cfg.name, samples, now - timedelta(hours=1), now, "last hour")  # type: ignore[arg-type]
+        )
+        items = [detail.outages.item(i).text() for i in range(detail.outages.count())]
+        assert len(items) >= 3
+        page_text = detail.reason.text() + "\n".join(items)
+        assert page_text.count("HTML page") == 1, page_text
+        snap(detail, tmp_path, "endpoint-reason-once")
     finally:
         assert runner.shutdown(10_000)

@@ -7,12 +7,14 @@ thread by the caller; drawing a few hundred points here takes milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from PySide6.QtCore import QEvent, QSize
 from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -151,6 +153,40 @@ class ChartCanvas(FigureCanvasQTAgg):
             ax.set_xlabel(xlabel, color=t.muted, fontsize=FONT_SIZE)
         if ylabel:
             ax.set_ylabel(ylabel, color=t.muted, fontsize=FONT_SIZE)
+
+    # -- fitting text ----------------------------------------------------------------------
+
+    def text_px(self, text: str, fontsize: float = FONT_SIZE) -> float:
+        """How wide `text` draws in pixels (its widest line), measured by the renderer's
+        font metrics: no draw needed, so labels can be fitted before drawing."""
+        renderer = self.get_renderer()
+        font = FontProperties(size=fontsize)
+        return max(
+            (
+                renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+                for line in text.split("\n")
+                if line
+            ),
+            default=0.0,
+        )
+
+    def axes_px(self, ax: Axes) -> tuple[float, float]:
+        """The axes' width and height in pixels, as they will be laid out: from the fixed
+        margins when the canvas has them (the axes' own position is only set after
+        drawing), else from the axes' current position."""
+        w, h = self.figure.get_size_inches() * self.figure.dpi
+        if self.MARGINS_PX is not None:
+            left, right, top, bottom = self.MARGINS_PX
+            return max(1.0, w - left - right), max(1.0, h - top - bottom)
+        box = ax.get_position()
+        return box.width * w, box.height * h
+
+    def fitting(self, candidates: Sequence[str], space_px: float, fontsize: float) -> str:
+        """The first of `candidates` (longest first) that fits `space_px`, else the last."""
+        for text in candidates:
+            if self.text_px(text, fontsize) <= space_px:
+                return text
+        return candidates[-1]
 
     def legend(self, ax: Axes, **kw: Any) -> None:
         t = self.theme
