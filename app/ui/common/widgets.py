@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QAbstractItemModel, QObject, QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,6 +37,7 @@ class Banner(QFrame):
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(8)
         self._icon = QLabel()
+        self._icon_name = icon_name
         self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
         self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.label = QLabel()
@@ -54,6 +55,12 @@ class Banner(QFrame):
     def kind(self) -> str:
         return str(self.property("kind"))
 
+    def changeEvent(self, event: QEvent) -> None:
+        # A pixmap is a picture of the icon in the palette of its day: redraw it.
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "_icon_name"):
+            self._icon.setPixmap(icon(self._icon_name).pixmap(18, 18))
+        super().changeEvent(event)
+
     def add_button(self, text: str, slot: Callable[[], None]) -> QPushButton:
         button = QPushButton(text)
         button.clicked.connect(slot)
@@ -67,6 +74,7 @@ class Banner(QFrame):
     def set_kind(self, kind: str, icon_name: str) -> None:
         if kind != self.kind:
             self.setProperty("kind", kind)
+            self._icon_name = icon_name
             self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
             # Dynamic properties only restyle after an explicit re-polish.
             self.style().unpolish(self)
