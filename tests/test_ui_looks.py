@@ -23,7 +23,7 @@ from matplotlib.colors import to_hex
 from matplotlib.transforms import Bbox
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage, QPalette
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QToolBar, QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
@@ -176,6 +176,27 @@ def drawn_contrast(label: QLabel) -> float:
     return best
 
 
+def icon_contrasts(window: QWidget) -> dict[str, float]:
+    """Each enabled toolbar action's icon: its most distinct opaque pixel against the
+    window colour."""
+    toolbar = window.findChild(QToolBar, "MainToolbar")
+    assert toolbar is not None
+    bg = window.palette().color(QPalette.ColorRole.Window)
+    out = {}
+    for action in toolbar.actions():
+        if action.icon().isNull() or not action.isEnabled():
+            continue
+        image = action.icon().pixmap(24, 24).toImage()
+        best = 1.0
+        for y in range(image.height()):
+            for x in range(image.width()):
+                pixel = image.pixelColor(x, y)
+                if pixel.alpha() > 200:
+                    best = max(best, contrast_ratio(pixel, bg))
+        out[action.text()] = best
+    return out
+
+
 def clipped_labels(dialog: QDialog) -> list[str]:
     """Visible labels whose text needs more height than they were given."""
     out = []
@@ -252,6 +273,11 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
             assert ratio >= AA, f"{name} {label.text()!r}: contrast {ratio:.2f} in {tag}"
             assert drawn >= AA, f"{name} drawn contrast {drawn:.2f} in {tag}"
 
+        # Toolbar icons stand out from the window: WCAG's 3:1 for graphics.
+        for name, ratio in icon_contrasts(window).items():
+            contrasts[f"icon {name}"] = (ratio, ratio)
+            assert ratio >= 3.0, f"toolbar icon {name!r}: contrast {ratio:.2f} in {tag}"
+
         # The portfolio shows several rows, not one.
         table = console.portfolio.portfolio_view.table
         row_height = max(1, table.verticalHeader().defaultSectionSize())
@@ -263,6 +289,7 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
         assert console.insights.metrics is not None
         metrics = console.insights.metrics.view
         qtbot.waitUntil(lambda m=metrics: m.across.has_chart, timeout=10_000)
+        qtbot.wait(250)  # charts re-fit their labels once a resize settles (150 ms)
         _check_layout(console, size, f"metrics {tag}")
         _assert_chart_follows(metrics.across, window_color)
         snap(window, tmp_path, f"metrics-{tag}")
@@ -270,6 +297,7 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
         assert console.insights.compare is not None
         compare = console.insights.compare.view
         qtbot.waitUntil(lambda c=compare: c.chart.has_chart, timeout=10_000)
+        qtbot.wait(250)
         _check_layout(console, size, f"compare {tag}")
         _assert_chart_follows(compare.chart, window_color)
         snap(window, tmp_path, f"compare-{tag}")

@@ -48,6 +48,7 @@ class MetricsAcrossVersionsChart(ChartCanvas):
     # Fixed margins (see ChartCanvas): the labels are fitted to the axes' width, which
     # must be known before drawing; the bottom one grows with the rows of labels.
     MARGINS_PX: tuple[float, float, float, float] | None = (64.0, 16.0, 34.0, 60.0)
+    REFIT_ON_RESIZE = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -328,6 +329,8 @@ class MetricHistoryChart(ChartCanvas):
 class ComparisonChart(ChartCanvas):
     """The relative change of each metric from version A to version B, green where B is
     better and red where it is worse (whichever direction 'better' is for the metric)."""
+
+    REFIT_ON_RESIZE = True
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from PySide6.QtCore import QEvent, QSize
+from PySide6.QtCore import QEvent, QSize, QTimer
 from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
@@ -29,6 +29,9 @@ class ChartCanvas(FigureCanvasQTAgg):
     # constrained layout, which costs about 100 ms per draw on a four-axes chart.
     MARGINS_PX: tuple[float, float, float, float] | None = None
     HSPACE = 0.2
+    # Whether draw_chart fits text to the width (titles, tick labels): then a resize
+    # redraws, debounced, instead of only moving the margins.
+    REFIT_ON_RESIZE = False
 
     def __init__(self, parent: QWidget | None = None, min_height: int = 220) -> None:
         figure = Figure(
@@ -46,6 +49,7 @@ class ChartCanvas(FigureCanvasQTAgg):
         self._message: tuple[str, str] | None = ("", "")
         # Whether the figure holds the subclass's chart (not a message) to update in place.
         self._chart_drawn = False
+        self._refit: QTimer | None = None
         self.title = ""
 
     def sizeHint(self) -> QSize:
@@ -97,6 +101,18 @@ class ChartCanvas(FigureCanvasQTAgg):
         super().resizeEvent(event)
         if getattr(self, "_message", "") is None:
             self._apply_margins()
+            if self.REFIT_ON_RESIZE and event.size().width() != event.oldSize().width():
+                # Labels were fitted to the old width: draw again once resizing settles.
+                if self._refit is None:
+                    self._refit = QTimer(self)
+                    self._refit.setSingleShot(True)
+                    self._refit.setInterval(150)
+                    self._refit.timeout.connect(self._redraw_fitted)
+                self._refit.start()
+
+    def _redraw_fitted(self) -> None:
+        self._chart_drawn = False
+        self.redraw()
 
     def show_message(self, title: str, text: str = "") -> None:
         """An empty state drawn in place of the chart (no data, loading, an error)."""
