@@ -320,12 +320,15 @@ def _assert_chart_follows(chart: ChartCanvas, window_color: QColor) -> None:
     assert text.isValid()
 
 
-def test_charts_restyle_on_palette_change(console: Console, qtbot: QtBot) -> None:
+def test_a_palette_change_restyles_charts_sheet_and_icons(console: Console, qtbot: QtBot) -> None:
     _show_model(console, qtbot)
     console.portfolio.detail_view.tabs.select("metrics")
     assert console.insights.metrics is not None
     across = console.insights.metrics.view.across
     qtbot.waitUntil(lambda: across.has_chart, timeout=10_000)
+    banner = console.portfolio.demo_banner
+    banner_icon = banner._icon.pixmap().toImage()
+    sheet = console.window.styleSheet()
     before = to_hex(across.figure.get_facecolor())
     light = QApplication.style().standardPalette()
     flipped = dark_palette() if QColor(before).lightness() > 128 else light
@@ -333,6 +336,14 @@ def test_charts_restyle_on_palette_change(console: Console, qtbot: QtBot) -> Non
     QCoreApplication.processEvents()
     after = to_hex(across.figure.get_facecolor())
     assert after == flipped.color(QPalette.ColorRole.Window).name() != before
+    # The stylesheet's colours were baked from the old palette: it is rebuilt.
+    assert console.window.styleSheet() != sheet
+    text = flipped.color(QPalette.ColorRole.WindowText).name()
+    assert f"QLabel#DetailTitle {{ font-size: 15pt; font-weight: 600; color: {text}; }}" in (
+        console.window.styleSheet()
+    )
+    # Icons drawn into pixmaps are drawn again in the new palette's colours.
+    assert banner._icon.pixmap().toImage() != banner_icon
 
 
 def test_dialogs_do_not_clip(
