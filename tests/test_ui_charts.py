@@ -214,14 +214,15 @@ def test_charts_follow_a_dark_palette(qtbot: QtBot, tmp_path: Path) -> None:
     ):
         dark.setColor(role, QColor(color))
     chart.setPalette(dark)
-    assert chart.theme.dark and chart.theme.background == "#121212"
+    # The figure takes the Window colour: it is part of the page, not a Base card.
+    assert chart.theme.dark and chart.theme.background == "#1e1e1e"
     now = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
     chart.set_data(
         "mortgage", synthetic_samples(now, 1.0), now - timedelta(hours=1), now, "last hour"
     )
     png = chart.export_png(tmp_path / "dark.png")
     corner = QImage(str(png)).pixelColor(3, 3)
-    assert corner.name() == "#121212"
+    assert corner.name() == "#1e1e1e"
     assert pixel_spread(png) > 5
     save_screenshot(chart, "charts_endpoint_dark")
 

@@ -27,11 +27,11 @@ from app.domain.serving import ServingState, ServingStatus
 from app.services.endpoints import EndpointStatus, ProbeOutcome
 from app.stores.endpoint_store import EndpointStore
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.theme import semantic
 from app.ui.console import Console, build_console
 from app.ui.portfolio.portfolio_model import Column
 from app.ui.serving.endpoint_dialog import EndpointDialog
 from app.ui.serving.endpoints_model import (
-    DRIFT_BACKGROUND,
     EndpointColumn,
     EndpointsModel,
     drift_by_model,
@@ -76,7 +76,7 @@ def test_model_passes_qt_model_tester_and_highlights_drift(qtmodeltester: ModelT
     serving = model.index(green, EndpointColumn.SERVING)
     assert model.data(serving) == "DRIFT"
     brush = model.data(serving, Qt.ItemDataRole.BackgroundRole)
-    assert isinstance(brush, QBrush) and brush.color().name() == DRIFT_BACKGROUND
+    assert isinstance(brush, QBrush) and brush.color().name() == semantic().error_box[0]
     assert "not approved" in model.data(serving, Qt.ItemDataRole.ToolTipRole)
     assert model.data(model.index(green, EndpointColumn.SERVED)) == "v4"
     assert model.data(model.index(green, EndpointColumn.APPROVED)) == "production → v3"

@@ -290,9 +290,14 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     events_before = ann.ctx.audit.count()
     qtbot.keyClicks(dialog.comment, "Validation report and rollback plan checked.")
     qtbot.keyClicks(dialog.passphrase, "not-my-passphrase")
-    # The offscreen screen is 800 px high; a real one shows the dialog at its full size.
+    # Never taller than the screen: what is signed scrolls, the passphrase and the
+    # buttons stay in view (at 1024x640 the rows used to clip).
+    screen = dialog.screen().availableGeometry()
+    assert dialog.sizeHint().height() <= screen.height()
     dialog.resize(dialog.sizeHint())
-    print("approve dialog size hint", dialog.sizeHint())
+    body = dialog.signed_scroll.widget()
+    assert body is not None and body.height() >= body.sizeHint().height()
+    assert dialog.passphrase.isVisible() and dialog.sign_button.isVisible()
     save_screenshot(dialog, "gov_approve_dialog")
     qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.passphrase_error.isVisible(), timeout=TIMEOUT)

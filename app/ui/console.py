@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from app.ui.audit.audit_ui import AUDIT_PAGE, AuditUi
 from app.ui.common.context import ConsoleContext
-from app.ui.common.resources import icon, stylesheet
+from app.ui.common.resources import follow_palette, icon
 from app.ui.common.tasks import CrashCallback, TaskRunner
 from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE, GovernanceUi
 from app.ui.insights.insights_ui import InsightsUi
@@ -73,6 +73,6 @@ def build_console(
     serving = ServingUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
     window.restore_state()
-    window.setStyleSheet(stylesheet())
+    follow_palette(window)
     window.setWindowIcon(icon("app"))
     return Console(window, runner, portfolio, insights, governance, audit, serving, settings)

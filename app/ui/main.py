@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from app.domain.errors import GavelError
 from app.ui.common.context import ConsoleContext
-from app.ui.common.resources import icon, stylesheet
+from app.ui.common.resources import follow_palette, icon
 from app.ui.console import Console, build_console
 from app.ui.shell.crash import EXIT_CRASHED, CrashHandler, DialogHook, show_crash_dialog
 from app.ui.shell.qt_log import install_qt_message_handler, restore_qt_message_handler
@@ -89,7 +89,7 @@ def _run_window(
 ) -> int:
     console: Console | None = None
     try:
-        app.setStyleSheet(stylesheet())
+        follow_palette(app)
         console = build_console(ctx)
         window = console.window
         _quit_on_sigint(window)

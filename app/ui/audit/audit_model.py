@@ -37,6 +37,7 @@ from app.ui.audit.ledger_index import (
 from app.ui.common.ledger_text import action_label, event_details, event_summary, timestamp_text
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
+from app.ui.common.theme import semantic
 
 log = logging.getLogger("gavel.ui.audit")
 
@@ -352,7 +353,7 @@ class AuditTrailModel(QAbstractTableModel):
             return None
         problem = self._problem is not None and self._problem[0] == seq
         if role == Qt.ItemDataRole.BackgroundRole:
-            return QColor("#fecaca") if problem else None
+            return QColor(semantic().error_box[0]) if problem else None
         if role == Qt.ItemDataRole.ToolTipRole and problem and self._problem is not None:
             event = self._events.get(seq)
             details = event_details(event) if isinstance(event, LedgerEvent) else ""
@@ -370,7 +371,7 @@ class AuditTrailModel(QAbstractTableModel):
             return LOADING_TEXT if role == Qt.ItemDataRole.DisplayRole else None
         if isinstance(event, Unreadable):
             if role == Qt.ItemDataRole.ForegroundRole:
-                return QColor("#b91c1c")
+                return QColor(semantic().error)
             if role == Qt.ItemDataRole.ToolTipRole:
                 return event.message
             return "unreadable record" if column == AuditColumn.SUMMARY else ""
@@ -402,7 +403,7 @@ def _display(e: LedgerEvent, column: AuditColumn) -> str:
 def _foreground(e: LedgerEvent, column: AuditColumn) -> QColor | None:
     after = e.after if isinstance(e.after, dict) else {}
     if column == AuditColumn.SUMMARY and after.get("unapproved"):
-        return QColor("#b91c1c")
+        return QColor(semantic().error)
     if column == AuditColumn.SIGNED and e.signer:
-        return QColor("#15803d")
+        return QColor(semantic().ok)
     return None

@@ -85,12 +85,19 @@ class AuditTrailPage(QWidget):
         self.until = self._datetime_edit(now)
         self.clear_button = QPushButton("Clear filters")
         self.clear_button.clicked.connect(self.clear_filters)
-        filters = QHBoxLayout()
-        for widget in (
-            QLabel("Model"),
-            self.subject,
-            QLabel("Actor"),
-            self.actor,
+        # Two rows (who and what; when): in one row the filters alone made the page, and
+        # so the whole window, at least 1,245 px wide.
+        self.action.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.action.setMinimumContentsLength(18)
+        filters = QVBoxLayout()
+        who = QHBoxLayout()
+        for widget in (QLabel("Model"), self.subject, QLabel("Actor"), self.actor):
+            who.addWidget(widget)
+        who.addStretch(1)
+        when = QHBoxLayout()
+        when_widgets: tuple[QWidget, ...] = (
             QLabel("Action"),
             self.action,
             self.since_on,
@@ -98,9 +105,12 @@ class AuditTrailPage(QWidget):
             self.until_on,
             self.until,
             self.clear_button,
-        ):
-            filters.addWidget(widget)
-        filters.addStretch(1)
+        )
+        for item in when_widgets:
+            when.addWidget(item)
+        when.addStretch(1)
+        filters.addLayout(who)
+        filters.addLayout(when)
 
         # -- verify and export, and the count of events shown
         self.checks = LedgerChecks(ctx.audit, runner, governance)

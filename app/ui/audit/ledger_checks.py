@@ -93,7 +93,7 @@ class LedgerChecks(QWidget):
         self.checkpoint = QLineEdit()
         self.checkpoint.setPlaceholderText("Checkpoint from your last audit, SEQ:HASH (optional)")
         self.checkpoint.setClearButtonEnabled(True)
-        self.checkpoint.setMinimumWidth(330)
+        self.checkpoint.setMinimumWidth(240)
         self.verify_button = QPushButton(icon("success"), "Verify ledger")
         self.verify_button.setToolTip(
             "Recompute every event's hash, the chain and every signature; report the first "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QAbstractItemModel, QObject, QSize, Qt
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, QSize, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,6 +23,31 @@ from PySide6.QtWidgets import (
 from app.ui.common.resources import icon
 
 
+class IconLabel(QLabel):
+    """A label showing one of the console's icons, redrawn when the palette changes: a
+    pixmap is a picture of the icon in the palette of its day."""
+
+    def __init__(self, size: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._size = size
+        self._icon_name = ""
+
+    def set_icon(self, name: str) -> None:
+        """Show icon `name` ('' for none)."""
+        self._icon_name = name
+        if name:
+            self.setPixmap(icon(name).pixmap(self._size, self._size))
+        else:
+            self.clear()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Qt may send a palette change while QLabel.__init__ runs, before ours has.
+        named = "_icon_name" in vars(self) and bool(self._icon_name)
+        if event.type() == QEvent.Type.PaletteChange and named:
+            self.setPixmap(icon(self._icon_name).pixmap(self._size, self._size))
+        super().changeEvent(event)
+
+
 class Banner(QFrame):
     """A coloured strip at the top of the window: offline, error or demo.
 
@@ -36,8 +61,8 @@ class Banner(QFrame):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(8)
-        self._icon = QLabel()
-        self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
+        self._icon = IconLabel(18)
+        self._icon.set_icon(icon_name)
         self._icon.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -67,7 +92,7 @@ class Banner(QFrame):
     def set_kind(self, kind: str, icon_name: str) -> None:
         if kind != self.kind:
             self.setProperty("kind", kind)
-            self._icon.setPixmap(icon(icon_name).pixmap(18, 18))
+            self._icon.set_icon(icon_name)
             # Dynamic properties only restyle after an explicit re-polish.
             self.style().unpolish(self)
             self.style().polish(self)

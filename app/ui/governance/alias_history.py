@@ -45,6 +45,7 @@ from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.theme import semantic
 from app.ui.common.widgets import muted_label, row_table, section_title
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -144,7 +145,7 @@ class AliasMovesModel(RowListModel):
                 case MoveColumn.BY:
                     return move.actor
         if role == Qt.ItemDataRole.ForegroundRole and move.seq in self._violations:
-            return QColor("#b91c1c")
+            return QColor(semantic().error)
         if role == Qt.ItemDataRole.ToolTipRole and column == MoveColumn.HOW:
             if move.action == LedgerAction.PROMOTION_APPLIED:
                 return "Set by Gavel when it applied an approved promotion request."

@@ -21,6 +21,7 @@ from app.ui.common.formatting import relative_time, risk_color, utc_text
 from app.ui.common.ledger_text import STATE_LABELS
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
+from app.ui.common.theme import readable_on_palette, semantic
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -74,15 +75,18 @@ _HEADER_TIPS = {
     InboxColumn.AGE: "Time since the request was made (UTC time in the tooltip)",
 }
 
-_STATE_COLORS = {
-    RequestState.PENDING: "#b45309",
-    RequestState.APPROVED: "#15803d",
-    RequestState.APPLIED: "#166534",
-    RequestState.REJECTED: "#b91c1c",
-    RequestState.CONFLICT: "#b91c1c",
-    RequestState.VOID: "#64748b",
-    RequestState.STALE: "#b91c1c",
-}
+
+def _state_color(state: RequestState) -> QColor:
+    """The state's colour, from the palette's semantic roles (readable light or dark)."""
+    sem = semantic()
+    match state:
+        case RequestState.PENDING:
+            return QColor(sem.warn)
+        case RequestState.APPROVED | RequestState.APPLIED:
+            return QColor(sem.ok)
+        case RequestState.REJECTED | RequestState.CONFLICT | RequestState.STALE:
+            return QColor(sem.error)
+    return QColor(sem.muted)
 
 
 class InboxModel(TitledTableModel):
@@ -126,9 +130,9 @@ class InboxModel(TitledTableModel):
             return self._tooltip(item, column)
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == InboxColumn.STATE:
-                return QColor(_STATE_COLORS.get(item.request.state, "#334155"))
+                return _state_color(item.request.state)
             if column == InboxColumn.RISK_TIER:
-                return QColor(risk_color(item.request.risk_tier))
+                return readable_on_palette(risk_color(item.request.risk_tier))
         if role == Qt.ItemDataRole.DecorationRole and column == InboxColumn.RISK_TIER:
             return dot_icon(risk_color(item.request.risk_tier))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == InboxColumn.APPROVALS:

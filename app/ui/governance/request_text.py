@@ -10,6 +10,7 @@ from app.domain.governance import CHECKLIST, RequestState
 from app.services.governance import RequestView
 from app.ui.common.formatting import from_ms, utc_text
 from app.ui.common.ledger_text import STATE_LABELS, checklist_label
+from app.ui.common.theme import semantic
 
 
 def status_sentence(view: RequestView) -> tuple[str, str]:
@@ -51,14 +52,15 @@ def policy_text(view: RequestView) -> str:
 
 def _row(label: str, value: str) -> str:
     return (
-        f"<tr><td style='color:#475569; padding:2px 12px 2px 0; white-space:nowrap' "
+        f"<tr><td style='color:{semantic().muted}; padding:2px 12px 2px 0; white-space:nowrap' "
         f"valign='top'>{escape(label)}</td><td style='padding:2px 0'>{value}</td></tr>"
     )
 
 
 def _section(title: str, rows: str) -> str:
     return (
-        f"<p style='font-weight:600; color:#334155; margin:10px 0 4px 0'>{escape(title)}</p>"
+        f"<p style='font-weight:600; color:{semantic().text}; margin:10px 0 4px 0'>"
+        f"{escape(title)}</p>"
         f"<table cellspacing='0' cellpadding='0'>{rows}</table>"
     )
 
@@ -123,16 +125,17 @@ def info_html(view: RequestView, as_of: str = "") -> str:
 
 def _checklist_html(given: Mapping[str, str], required: Sequence[str]) -> str:
     rows = []
+    sem = semantic()
     for key in CHECKLIST:
         reference = given.get(key, "").strip()
         needed = key in required
         if reference:
-            mark, color, text = "✓", "#15803d", escape(reference)
+            mark, color, text = "✓", sem.ok, escape(reference)
         elif needed:
-            mark, color, text = "✗", "#b91c1c", "<b>missing</b>"
+            mark, color, text = "✗", sem.error, "<b>missing</b>"
         else:
-            mark, color, text = "–", "#64748b", "not given"
-        tag = " <span style='color:#64748b'>(required)</span>" if needed else ""
+            mark, color, text = "–", sem.muted, "not given"
+        tag = f" <span style='color:{sem.muted}'>(required)</span>" if needed else ""
         rows.append(
             f"<tr><td style='color:{color}; padding-right:6px'>{mark}</td>"
             f"<td style='padding-right:10px'>{escape(checklist_label(key))}{tag}</td>"

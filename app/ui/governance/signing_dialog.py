@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFontDatabase
 from PySide6.QtWidgets import (
     QDialog,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -206,10 +207,22 @@ class SigningDialog(QDialog):
         self.sign_button.clicked.connect(self.sign)
         self.cancel_button.clicked.connect(self.reject)
 
+        # What is signed scrolls; the passphrase and the buttons never leave the screen.
+        # At 1024x640 the whole dialog is taller than the screen and rows clipped.
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addWidget(headline)
+        body_layout.addWidget(signed_box)
+        body_layout.addWidget(sig_box)
+        self.signed_scroll = QScrollArea()
+        self.signed_scroll.setObjectName("SignedContent")
+        self.signed_scroll.setWidgetResizable(True)
+        self.signed_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.signed_scroll.setWidget(body)
+        self._body = body
         layout = QVBoxLayout(self)
-        layout.addWidget(headline)
-        layout.addWidget(signed_box)
-        layout.addWidget(sig_box)
+        layout.addWidget(self.signed_scroll, 1)
         layout.addLayout(input_form)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
@@ -223,6 +236,16 @@ class SigningDialog(QDialog):
         self._update_time()
         self._update_enabled()
         self.passphrase.setFocus()
+
+    def sizeHint(self) -> QSize:
+        """Tall enough for everything, but never taller than the screen it is on."""
+        hint = super().sizeHint()
+        wanted = (
+            hint.height() - self.signed_scroll.sizeHint().height() + self._body.sizeHint().height()
+        )
+        screen = self.screen()
+        limit = screen.availableGeometry().height() - 40 if screen is not None else wanted
+        return QSize(hint.width(), min(wanted + 8, limit))
 
     # -- state -------------------------------------------------------------------------
 

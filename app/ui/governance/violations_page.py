@@ -30,6 +30,7 @@ from app.ui.common.ledger_text import version_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
+from app.ui.common.theme import semantic
 from app.ui.common.widgets import EmptyState, row_table
 from app.ui.governance.governance_controller import GovernanceController
 
@@ -90,7 +91,7 @@ class ViolationsModel(RowListModel):
         if role == Qt.ItemDataRole.DecorationRole and column == ViolationColumn.MODEL:
             return icon("warning")
         if role == Qt.ItemDataRole.ForegroundRole and column == ViolationColumn.CHANGE:
-            return QColor("#b91c1c")
+            return QColor(semantic().error)
         return None
 
 

@@ -28,6 +28,7 @@ from app.domain.performance import DatasetChange, VersionComparison
 from app.domain.portfolio import VersionRow
 from app.ui.common.formatting import version_label
 from app.ui.common.signals import emit
+from app.ui.common.theme import semantic
 from app.ui.common.widgets import muted_label
 from app.ui.insights.performance_charts import ComparisonChart, format_value
 
@@ -37,7 +38,6 @@ _CHANGE_TEXT = {
     DatasetChange.ONLY_A: "only in A",
     DatasetChange.ONLY_B: "only in B",
 }
-GOOD, BAD = QColor("#15803d"), QColor("#b91c1c")
 
 
 def _table(headers: Sequence[str]) -> QTableWidget:
@@ -168,10 +168,12 @@ class CompareTab(QWidget):
         _fill(
             self.params, [[(p.key, None), (p.a or "—", None), (p.b or "—", None)] for p in c.params]
         )
+        sem = semantic(self.palette())
+        good, bad = QColor(sem.ok), QColor(sem.error)
         rows = []
         for m in c.metrics:
             d = m.delta
-            color = None if m.improved is None else (GOOD if m.improved else BAD)
+            color = None if m.improved is None else (good if m.improved else bad)
             change = (
                 "—"
                 if d is None
@@ -194,7 +196,7 @@ class CompareTab(QWidget):
                     (d.context, None),
                     (d.digest_a or "—", None),
                     (d.digest_b or "—", None),
-                    (_CHANGE_TEXT[d.change], BAD if d.change is not DatasetChange.SAME else None),
+                    (_CHANGE_TEXT[d.change], bad if d.change is not DatasetChange.SAME else None),
                 ]
                 for d in c.datasets
             ],

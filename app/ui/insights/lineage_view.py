@@ -36,12 +36,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.domain.lineage import KIND_TITLES, LineageGraph, NodeKind
+from app.domain.lineage import KIND_TITLES, EdgeStyle, LineageGraph, NodeKind
 from app.domain.lineage_layout import LineageLayout
 from app.ui.common.signals import emit
+from app.ui.common.theme import readable_on_palette
 from app.ui.common.widgets import EmptyState, muted_label
 from app.ui.insights.lineage_details import NodeDetails
-from app.ui.insights.lineage_items import KIND_COLORS, EdgeItem, NodeItem
+from app.ui.insights.lineage_items import EDGE_COLORS, KIND_COLORS, EdgeItem, NodeItem
 
 log = logging.getLogger("gavel.ui.lineage")
 
@@ -369,7 +370,11 @@ def _legend_html() -> str:
             f"<span style='background:{c.fill}; color:#0f172a; border:1px solid {c.border};'>"
             f"&nbsp;{KIND_TITLES[kind]}&nbsp;</span>"
         )
+    # The chips keep their own light fill and dark text (as the graph's boxes do); the
+    # two line samples sit on the window, so their colours are made legible on it.
+    drift = readable_on_palette(EDGE_COLORS[EdgeStyle.DRIFT]).name()
+    related = readable_on_palette(EDGE_COLORS[EdgeStyle.RELATED]).name()
     return "&nbsp; ".join(chips) + (
-        "&nbsp;&nbsp;<span style='color:#dc2626'>━ drift</span>"
-        "&nbsp;&nbsp;<span style='color:#0d9488'>┅ same data</span>"
+        f"&nbsp;&nbsp;<span style='color:{drift}'>━ drift</span>"
+        f"&nbsp;&nbsp;<span style='color:{related}'>┅ same data</span>"
     )

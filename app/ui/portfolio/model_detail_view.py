@@ -29,6 +29,7 @@ from app.ui.common.formatting import (
     risk_color,
 )
 from app.ui.common.signals import emit
+from app.ui.common.theme import readable_on_palette
 from app.ui.common.widgets import EmptyState, muted_label, row_table, section_title
 from app.ui.portfolio.detail_tabs import DetailTabs
 from app.ui.portfolio.run_panel import RunPanel
@@ -209,7 +210,8 @@ class ModelDetailView(QStackedWidget):
         if d.tags.get(TAG_TEAM):
             bits.append(f"Team <b>{escape(d.tags['team'])}</b>")
         tier = d.tags.get(TAG_RISK_TIER, "")
-        color = risk_color(tier)
+        # The tier's hue, lightened or darkened to stay legible on this palette.
+        color = readable_on_palette(risk_color(tier), self.palette()).name()
         bits.append(
             f"Risk tier <b style='color:{color}'>{escape(tier.capitalize())}</b>"
             if tier

@@ -28,7 +28,6 @@ from app.domain.errors import GavelError
 from app.domain.portfolio import PortfolioRow, PortfolioSort
 from app.services.portfolio import PortfolioService
 from app.ui.common.formatting import (
-    MISSING_COLOR,
     aliases_text,
     from_ms,
     relative_time,
@@ -37,6 +36,7 @@ from app.ui.common.formatting import (
 )
 from app.ui.common.resources import dot_icon, icon
 from app.ui.common.signals import emit
+from app.ui.common.theme import readable_on_palette, semantic
 
 log = logging.getLogger("gavel.ui.portfolio")
 
@@ -46,7 +46,6 @@ MODEL_KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 
 VIOLATION_TOOLTIP = "Alias moved without an approved request"
 DRIFT_TOOLTIP = "Serving drift: an endpoint serves another version than its alias names"
-DRIFT_COLOR = "#b91c1c"
 
 
 class Column(IntEnum):
@@ -389,11 +388,11 @@ class PortfolioModel(QAbstractTableModel):
 
     def _foreground(self, row: PortfolioRow, column: Column) -> QColor | None:
         if column == Column.ALIASES and self.serving_drift(row):
-            return QColor(DRIFT_COLOR)
+            return QColor(semantic().error)
         if column == Column.RISK_TIER:
-            return QColor(risk_color(row.risk_tier))
+            return readable_on_palette(risk_color(row.risk_tier))
         if column == Column.OWNER and not row.owner:
-            return QColor(MISSING_COLOR)
+            return QColor(semantic().muted)
         return None
 
     def _decoration(self, row: PortfolioRow, column: Column) -> QIcon | None:

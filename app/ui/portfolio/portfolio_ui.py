@@ -95,6 +95,8 @@ class PortfolioUi(QObject):
         self.main_splitter.addWidget(self.sidebar)
         self.main_splitter.addWidget(self.content_splitter)
         self.main_splitter.setStretchFactor(1, 1)
+        # Dragging the sidebar away entirely hid the registries with no way back visible.
+        self.main_splitter.setCollapsible(0, False)
         self.main_splitter.setSizes([190, 1170])
         # The page owns this object: it lives and dies with the window.
         self.setParent(self.main_splitter)

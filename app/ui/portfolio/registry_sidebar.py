@@ -21,6 +21,7 @@ from app.ui.portfolio.console_state import link_state, registry_line, state_word
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 ALL_REGISTRIES = "All registries"
+MAX_WIDTH = 260  # px: the most the sidebar claims for its names
 
 
 class RegistrySidebar(QTreeWidget):
@@ -101,6 +102,13 @@ class RegistrySidebar(QTreeWidget):
             self.setCurrentItem(current)
         finally:
             self._updating = False
+        self._fit_names()
+
+    def _fit_names(self) -> None:
+        """At least as wide as its longest name and count, so a narrow window squeezes the
+        table, not the names into "…"; capped so one very long name cannot take over."""
+        needed = self.sizeHintForColumn(0) + self.sizeHintForColumn(1) + 2 * self.frameWidth() + 4
+        self.setMinimumWidth(min(needed, MAX_WIDTH))
 
     def select_registry(self, name: str | None) -> None:
         for i in range(self.topLevelItemCount()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QLabel
 
 from app.ui.common.host import Host
-from app.ui.common.resources import icon
+from app.ui.common.widgets import IconLabel
 
 
 class SyncStatus:
@@ -15,7 +15,7 @@ class SyncStatus:
         self.synced = QLabel()
         self.synced.setObjectName("Muted")
         self.connectivity = QLabel()
-        self._connectivity_icon = QLabel()
+        self._connectivity_icon = IconLabel(14)
         host.add_status_widget(self.synced)
         host.add_status_widget(self._connectivity_icon)
         host.add_status_widget(self.connectivity)
@@ -27,13 +27,13 @@ class SyncStatus:
         self.connectivity.setText(label)
         if online is None:
             self.connectivity.setObjectName("Muted")
-            self._connectivity_icon.clear()
+            self._connectivity_icon.set_icon("")
         elif online:
             self.connectivity.setObjectName("StatusOnline")
-            self._connectivity_icon.setPixmap(icon("online").pixmap(14, 14))
+            self._connectivity_icon.set_icon("online")
         else:
             self.connectivity.setObjectName("StatusOffline")
-            self._connectivity_icon.setPixmap(icon("offline").pixmap(14, 14))
+            self._connectivity_icon.set_icon("offline")
         self.connectivity.setToolTip(tooltip)
         self._connectivity_icon.setToolTip(tooltip)
         self.connectivity.style().unpolish(self.connectivity)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor
 from app.domain.portfolio import VersionRow
 from app.ui.common.formatting import from_ms, local_text, utc_text
 from app.ui.common.row_list_model import RowListModel
+from app.ui.common.theme import semantic
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -77,9 +78,9 @@ class VersionsModel(RowListModel):
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == VersionColumn.STATUS and version.status not in ("", "READY"):
-                return QColor("#b45309")
+                return QColor(semantic().warn)
             if column == VersionColumn.ALIASES and version.aliases:
-                return QColor("#15803d")
+                return QColor(semantic().ok)
         return None
 
     @staticmethod

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QWidget
 
 from app.domain.endpoint_timeline import HealthBand, availability, health_bands
@@ -29,6 +30,17 @@ BAND_TEXT = {
 
 def _local(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone()
+
+
+# The stacked axes' heights and, per axes, its y label from longest to shortest: the
+# first that fits the axes' height is used, so short axes do not run theirs together.
+HEIGHT_RATIOS = (3.0, 2.0, 2.0, 1.1)
+Y_LABELS = (
+    ("Latency (ms)", "Latency ms", "ms"),
+    ("Requests (per s)", "Requests/s", "req/s"),
+    ("Errors (%)", "Errors %", "err %"),
+    ("Health", ""),
+)
 
 
 class EndpointCharts(ChartCanvas):
@@ -72,7 +84,9 @@ class EndpointCharts(ChartCanvas):
     def draw_chart(self, figure: Figure, theme: ChartTheme) -> None:
         """Build the four axes and their artists, then fill them."""
         tz = datetime.now().astimezone().tzinfo
-        axes = figure.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2, 2, 1.1]})
+        axes = figure.subplots(
+            4, 1, sharex=True, gridspec_kw={"height_ratios": list(HEIGHT_RATIOS)}
+        )
         lat, rate, err, health = axes
         health.xaxis_date(tz)  # the shared x axis holds dates before any data arrives
         self._axes = (lat, rate, err, health)
@@ -103,10 +117,32 @@ class EndpointCharts(ChartCanvas):
         self.style_axes(health, ylabel="Health", xlabel="Local time")
         health.set_yticks([])
         health.grid(False)
+        for ax in (lat, rate, err):
+            # As many ticks as the axes' height holds ("auto"), and never one at the top,
+            # where it would meet the bottom tick of the axes above.
+            ax.yaxis.set_major_locator(
+                MaxNLocator(nbins="auto", prune="upper", steps=[1, 2, 2.5, 5, 10])
+            )
+        self._fit_ylabels()
         locator = mdates.AutoDateLocator(tz=tz)
         health.xaxis.set_major_locator(locator)
         health.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
         self._fill(theme)
+
+    def _apply_margins(self) -> None:
+        super()._apply_margins()
+        self._fit_ylabels()
+
+    def _fit_ylabels(self) -> None:
+        """Each axes' y label in the longest wording its height holds."""
+        if self._axes is None or self._axes[0].figure is not self.figure:
+            return
+        _, total = self.axes_px(self._axes[0])  # all four axes and the gaps between them
+        n = len(HEIGHT_RATIOS)
+        heights = total / (1 + self.HSPACE * (n - 1) / n)
+        for ax, ratio, wordings in zip(self._axes, HEIGHT_RATIOS, Y_LABELS, strict=True):
+            space = heights * ratio / sum(HEIGHT_RATIOS)
+            ax.set_ylabel(self.fitting(wordings, space, FONT_SIZE), color=self.theme.muted)
 
     def update_chart(self, figure: Figure, theme: ChartTheme) -> bool:
         # New samples on the same four axes: set the data, keep the axes (creating them

@@ -36,6 +36,7 @@ from app.domain.serving import ServingState
 from app.services.endpoints import EndpointService, EndpointStatus
 from app.ui.common.formatting import local_text
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.theme import semantic
 from app.ui.common.widgets import LazySlot, section_title
 from app.ui.serving.endpoints_model import serving_state
 
@@ -68,6 +69,7 @@ class EndpointDetail(QWidget):
         self._runner = runner
         self._clock = clock
         self._name: str | None = None
+        self._reasons_shown: list[str] = []  # sentences the reason label already says
         self._charted_at = 0.0
 
         self.title = section_title("")
@@ -129,18 +131,36 @@ class EndpointDetail(QWidget):
         cfg, rec = st.config, st.record
         self.title.setText(f"{cfg.name} — {cfg.registry}/{cfg.model} @ {cfg.alias}")
         state = serving_state(rec)
+        sem = semantic(self.palette())
+        # A server that answers HTML fails the health and the serving check with the same
+        # sentence, and each failed probe repeats it in the outages: say it once a page.
+        shown: list[str] = []
+
+        def once(text: str) -> str:
+            text = text.strip()
+            if not text or any(text in seen for seen in shown):
+                return ""
+            shown.append(text)
+            return escape(text)
+
         bits = []
         if state is ServingState.DRIFT:
-            bits.append(f"<b style='color:#b91c1c'>DRIFT.</b> {escape(rec.serving_reason)}")
+            bits.append(f"<b style='color:{sem.error}'>DRIFT.</b> {once(rec.serving_reason)}")
         elif rec.serving_reason:
-            bits.append(escape(rec.serving_reason))
+            bits.append(once(rec.serving_reason))
         else:
             bits.append("Not probed yet: press “Probe now”.")
         if rec.health is not None and rec.health.value != "up":
-            bits.append(f"<b style='color:#b91c1c'>Down:</b> {escape(rec.health_reason)}")
+            reason = once(rec.health_reason)
+            bits.append(
+                f"<b style='color:{sem.error}'>Down:</b> {reason}"
+                if reason
+                else f"<b style='color:{sem.error}'>Down</b> for the reason above."
+            )
+        self._reasons_shown = shown
         if rec.last_probe_at is not None:
             bits.append(
-                f"<span style='color:#64748b'>Last probe {local_text(rec.last_probe_at)}"
+                f"<span style='color:{sem.muted}'>Last probe {local_text(rec.last_probe_at)}"
                 f"{' · ' + escape(rec.server) if rec.server else ''}</span>"
             )
         self.show_reason("<br>".join(bits), drift=state is ServingState.DRIFT)
@@ -148,12 +168,10 @@ class EndpointDetail(QWidget):
     def show_reason(self, html: str, drift: bool = False) -> None:
         self.reason.setText(html)
         self.reason.setProperty("kind", "drift" if drift else "")
-        self.reason.setStyleSheet(
-            "QLabel#ServingReason { background: #fee2e2; border: 1px solid #ef4444; "
-            "border-radius: 4px; padding: 6px; color: #7f1d1d; }"
-            if drift
-            else "QLabel#ServingReason { padding: 2px 0; }"
-        )
+        # The box's colours are in the themed stylesheet (light or dark variant);
+        # a dynamic property only restyles after a re-polish.
+        self.reason.style().unpolish(self.reason)
+        self.reason.style().polish(self.reason)
         self.reason.show()
 
     @property
@@ -217,17 +235,20 @@ class EndpointDetail(QWidget):
         found = outages(health_bands(samples, since_ms, until_ms))
         self.outages_title.setText(f"Outages ({len(found)})")
         self.outages_title.setToolTip(f"Periods the endpoint was down in the {label}")
+        seen = list(self._reasons_shown)
         for band in found[:200]:
             start = datetime.fromtimestamp(band.start_ms / 1000, tz=UTC)
             minutes = max(1, round(band.duration_ms / 60_000))
-            text = (
-                f"{local_text(start)} · {minutes} min {BAND_TEXT[band.state]}\n"
-                f"{band.reason or 'no reason recorded'}"
-            )
+            reason = band.reason.strip() or "no reason recorded"
+            if band.reason and any(reason in shown for shown in seen):
+                reason = "the same reason as above"
+            else:
+                seen.append(reason)
+            text = f"{local_text(start)} · {minutes} min {BAND_TEXT[band.state]}\n{reason}"
             self.outages.addItem(text)
             item = self.outages.item(self.outages.count() - 1)
             if item is not None:
-                item.setToolTip(text)
+                item.setToolTip(f"{text.rsplit(chr(10), 1)[0]}\n{band.reason or reason}")
         if not found:
             self.outages.addItem("None: every probe in this window found it up.")
 

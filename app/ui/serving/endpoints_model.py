@@ -22,14 +22,11 @@ from app.ui.common.formatting import relative_time, utc_text
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
 from app.ui.common.signals import emit
+from app.ui.common.theme import semantic
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 ENDPOINT_NAME_ROLE = Qt.ItemDataRole.UserRole + 1
-
-GREEN, RED, AMBER, GREY = "#15803d", "#b91c1c", "#b45309", "#64748b"
-DRIFT_BACKGROUND = "#fee2e2"
-DRIFT_TEXT = "#991b1b"
 
 
 class EndpointColumn(IntEnum):
@@ -168,7 +165,7 @@ class EndpointsModel(TitledTableModel):
             return self._foreground(st, column)
         if role == Qt.ItemDataRole.BackgroundRole:
             if column == EndpointColumn.SERVING and serving_state(st.record) is ServingState.DRIFT:
-                return QBrush(QColor(DRIFT_BACKGROUND))
+                return QBrush(QColor(semantic().error_box[0]))
             return None
         if role == Qt.ItemDataRole.FontRole:
             if column == EndpointColumn.SERVING and serving_state(st.record) is ServingState.DRIFT:
@@ -229,32 +226,36 @@ class EndpointsModel(TitledTableModel):
 
     def _foreground(self, st: EndpointStatus, column: EndpointColumn) -> QColor | None:
         rec = st.record
+        # Light or dark variants, by the palette in force when the row is painted.
+        sem = semantic()
         if column == EndpointColumn.HEALTH:
             if rec.health is None:
-                return QColor(GREY)
-            return QColor(GREEN if rec.health is HealthState.UP else RED)
+                return QColor(sem.muted)
+            return QColor(sem.ok if rec.health is HealthState.UP else sem.error)
         if column == EndpointColumn.SERVING:
             state = serving_state(rec)
             if state is ServingState.DRIFT:
-                return QColor(DRIFT_TEXT)
+                # On its tinted cell background, as in the themed stylesheet's boxes.
+                return QColor(sem.error_box[2])
             if state is ServingState.MATCH:
-                return QColor(GREEN)
-            return QColor(GREY)
+                return QColor(sem.ok)
+            return QColor(sem.muted)
         if column == EndpointColumn.SERVED and serving_state(rec) is ServingState.DRIFT:
-            return QColor(DRIFT_TEXT)
+            return QColor(sem.error)
         return None
 
     def _decoration(self, st: EndpointStatus, column: EndpointColumn) -> QIcon | None:
         rec = st.record
+        sem = semantic()
         if column == EndpointColumn.HEALTH:
             if rec.health is None:
-                return dot_icon(GREY)
-            return dot_icon(GREEN if rec.health is HealthState.UP else RED)
+                return dot_icon(sem.muted)
+            return dot_icon(sem.ok if rec.health is HealthState.UP else sem.error)
         if column == EndpointColumn.SERVING:
             state = serving_state(rec)
             if state is ServingState.MATCH:
-                return dot_icon(GREEN)
-            return dot_icon(RED if state is ServingState.DRIFT else GREY)
+                return dot_icon(sem.ok)
+            return dot_icon(sem.error if state is ServingState.DRIFT else sem.muted)
         return None
 
 

@@ -7,14 +7,16 @@ thread by the caller; drawing a few hundred points here takes milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from PySide6.QtCore import QEvent, QSize
-from PySide6.QtGui import QResizeEvent
+from matplotlib.font_manager import FontProperties
+from PySide6.QtCore import QEvent, QSize, QTimer
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.ui.common.charts.theme import ChartTheme, theme_from_palette
@@ -27,12 +29,19 @@ class ChartCanvas(FigureCanvasQTAgg):
     # constrained layout, which costs about 100 ms per draw on a four-axes chart.
     MARGINS_PX: tuple[float, float, float, float] | None = None
     HSPACE = 0.2
+    # Whether draw_chart fits text to the width (titles, tick labels): then a resize
+    # redraws, debounced, instead of only moving the margins.
+    REFIT_ON_RESIZE = False
 
     def __init__(self, parent: QWidget | None = None, min_height: int = 220) -> None:
         figure = Figure(
             figsize=(6.0, 3.0), dpi=100, layout=None if self.MARGINS_PX else "constrained"
         )
         super().__init__(figure)
+        # matplotlib's canvas sets an all-white palette of its own, which cuts it off from
+        # the application's: an empty palette (nothing set) inherits it again, so the
+        # theme below and every later palette change (light/dark) reach the chart.
+        self.setPalette(QPalette())
         self.setParent(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(min_height)
@@ -40,6 +49,7 @@ class ChartCanvas(FigureCanvasQTAgg):
         self._message: tuple[str, str] | None = ("", "")
         # Whether the figure holds the subclass's chart (not a message) to update in place.
         self._chart_drawn = False
+        self._refit: QTimer | None = None
         self.title = ""
 
     def sizeHint(self) -> QSize:
@@ -91,6 +101,18 @@ class ChartCanvas(FigureCanvasQTAgg):
         super().resizeEvent(event)
         if getattr(self, "_message", "") is None:
             self._apply_margins()
+            if self.REFIT_ON_RESIZE and event.size().width() != event.oldSize().width():
+                # Labels were fitted to the old width: draw again once resizing settles.
+                if self._refit is None:
+                    self._refit = QTimer(self)
+                    self._refit.setSingleShot(True)
+                    self._refit.setInterval(150)
+                    self._refit.timeout.connect(self._redraw_fitted)
+                self._refit.start()
+
+    def _redraw_fitted(self) -> None:
+        self._chart_drawn = False
+        self.redraw()
 
     def show_message(self, title: str, text: str = "") -> None:
         """An empty state drawn in place of the chart (no data, loading, an error)."""
@@ -147,6 +169,40 @@ class ChartCanvas(FigureCanvasQTAgg):
             ax.set_xlabel(xlabel, color=t.muted, fontsize=FONT_SIZE)
         if ylabel:
             ax.set_ylabel(ylabel, color=t.muted, fontsize=FONT_SIZE)
+
+    # -- fitting text ----------------------------------------------------------------------
+
+    def text_px(self, text: str, fontsize: float = FONT_SIZE) -> float:
+        """How wide `text` draws in pixels (its widest line), measured by the renderer's
+        font metrics: no draw needed, so labels can be fitted before drawing."""
+        renderer = self.get_renderer()
+        font = FontProperties(size=fontsize)
+        return max(
+            (
+                renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+                for line in text.split("\n")
+                if line
+            ),
+            default=0.0,
+        )
+
+    def axes_px(self, ax: Axes) -> tuple[float, float]:
+        """The axes' width and height in pixels, as they will be laid out: from the fixed
+        margins when the canvas has them (the axes' own position is only set after
+        drawing), else from the axes' current position."""
+        w, h = self.figure.get_size_inches() * self.figure.dpi
+        if self.MARGINS_PX is not None:
+            left, right, top, bottom = self.MARGINS_PX
+            return max(1.0, w - left - right), max(1.0, h - top - bottom)
+        box = ax.get_position()
+        return box.width * w, box.height * h
+
+    def fitting(self, candidates: Sequence[str], space_px: float, fontsize: float) -> str:
+        """The first of `candidates` (longest first) that fits `space_px`, else the last."""
+        for text in candidates:
+            if self.text_px(text, fontsize) <= space_px:
+                return text
+        return candidates[-1]
 
     def legend(self, ax: Axes, **kw: Any) -> None:
         t = self.theme

@@ -42,7 +42,9 @@ def theme_from_palette(palette: QPalette) -> ChartTheme:
     """Background and text from the palette; accents tuned for its lightness."""
     window = palette.color(QPalette.ColorRole.Window)
     text = palette.color(QPalette.ColorRole.WindowText)
-    base = palette.color(QPalette.ColorRole.Base)
+    # The figure sits on the window, so its face is the Window colour (not Base): a chart
+    # reads as part of the page in either palette rather than as a pasted-in card.
+    base = window
     dark = window.lightness() < 128
     return ChartTheme(
         dark=dark,
