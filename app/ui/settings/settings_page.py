@@ -189,6 +189,10 @@ class SettingsUi:
         host.on_page_shown(lambda key: self.page.refresh() if key == SETTINGS_PAGE else None)
         # Said once a session: registry secrets typed now will not outlive it (or, with
         # allow_plaintext_keyring, sit unencrypted in a file).
+        # Secrets that will be lost get a banner until dismissed; ones the user chose to
+        # keep in a plaintext file get a status message (they opted in).
         credentials = ctx.credentials
-        if not credentials.persistent or "unencrypted" in credentials.describe():
+        if not credentials.persistent:
             host.after_first_paint(lambda: host.show_notice(credentials.describe()))
+        elif "unencrypted" in credentials.describe():
+            host.after_first_paint(lambda: host.show_status(credentials.describe(), 15_000))
