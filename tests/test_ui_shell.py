@@ -62,11 +62,18 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
     # The shell's Quit stays last, whatever a feature adds; sections are separated.
     assert menus["&File"] == ["Add registry…", "Start demo registry", "---", "Quit"]
     assert menus["&Registry"] == ["Sync", "Cancel sync", "---", "Edit…", "Remove…"]
-    assert menus["&Identity"] == ["Enroll…", "Roles…"]
+    assert menus["&Identity"] == ["Enroll…", "Roles…", "Pending keys…"]
     assert menus["&Help"] == ["Open log folder", "Keyboard shortcuts…", "About Gavel"]
     assert _texts(window.toolbar.actions()) == ["Sync", "Add registry…", "Request promotion…"]
     # The page order is the console's, whatever order the features installed in.
-    assert window.pages.keys() == ["portfolio", "approvals", "audit", "violations", "endpoints"]
+    assert window.pages.keys() == [
+        "portfolio",
+        "approvals",
+        "audit",
+        "violations",
+        "endpoints",
+        "settings",
+    ]
 
     # A late feature's menu goes before Go and Help; its action lands in a section.
     late = QAction("Late action", window)
