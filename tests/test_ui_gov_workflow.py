@@ -353,11 +353,16 @@ def test_request_approve_with_signature_and_apply(team: Team, qtbot: QtBot) -> N
     ]
     assert actions[:3] == ["Promotion requested", "Comment", "Approved (signed)"]
     assert actions[-1] == "Promotion applied"
-    # The portfolio shows the alias where the registry has it, without a sync.
-    qtbot.waitUntil(
-        lambda: ann.ctx.portfolio.find_model(team.model, "reg").aliases.get("production") == 2,
-        timeout=TIMEOUT,
-    )
+    # The portfolio table shows the alias where the registry has it, without a sync.
+    key = ann.ctx.portfolio.find_model(team.model, "reg").model_key
+    table = ann.console.portfolio.portfolio_model
+
+    def shown_aliases() -> dict[str, int]:
+        row = table.row_of(key)
+        found = table.row_at(row) if row is not None else None
+        return dict(found.aliases) if found is not None else {}
+
+    qtbot.waitUntil(lambda: shown_aliases().get("production") == 2, timeout=TIMEOUT)
     save_screenshot(inbox.detail, "gov_request_applied")
 
     # -- The audit trail shows the signed approval.
@@ -495,3 +500,63 @@ def test_start_up_names_an_apply_interrupted_before_its_ledger_entry(
         assert [e.after["request_id"] for e in applied] == [rid]  # type: ignore[index]
     finally:
         _close(console)
+
+
+def test_a_request_whose_alias_moved_asks_nobody_to_sign_and_is_withdrawn(
+    team: Team, qtbot: QtBot
+) -> None:
+    ada, ann = team.ada, team.ann
+    rid = ada.ctx.governance.create_request(
+        "reg",
+        team.model,
+        3,
+        "production",
+        "Deeper trees.",
+        {"validation_report": "VR-2026-050", "rollback_plan": "back to v1"},
+        passphrase=PASS["ada"],
+    ).request_id
+    # Someone moves the alias in MLflow, outside the workflow; Ann's desktop syncs.
+    with team.client() as client:
+        client.set_registered_model_alias(team.model, "production", 3)
+    ann.ctx.sync.sync("reg")
+    inbox = ann.approvals
+    ann.console.governance.controller.refresh()
+    ann.console.window.pages.select("approvals")
+    qtbot.waitUntil(lambda: inbox.filters.tabText(0) == "Waiting for me", timeout=TIMEOUT)
+    inbox.set_filter(InboxFilter.ALL)
+    _select_request(inbox, qtbot, rid)
+    assert inbox.detail.status_line.text() == (
+        "Cannot be applied as requested: alias 'production' already points at v3: it was "
+        "moved outside the workflow. Nobody is asked to sign it."
+    )
+    assert not inbox.detail.approve_button.isEnabled()
+    assert "Nobody is asked to sign it" in inbox.detail.approve_button.toolTip()
+    assert not inbox.detail.withdraw_button.isEnabled()  # Ann neither made it nor is admin
+    save_screenshot(inbox.detail, "gov_request_cannot_be_applied")
+
+    # Ada, who made it, withdraws it with a signed reason.
+    ada.ctx.sync.sync("reg")
+    page = ada.approvals
+    ada.console.governance.controller.refresh()
+    ada.console.window.pages.select("approvals")
+    page.set_filter(InboxFilter.MINE)
+    _select_request(page, qtbot, rid)
+    qtbot.waitUntil(page.detail.withdraw_button.isEnabled, timeout=TIMEOUT)
+    page.detail.withdraw_button.click()
+    dialog = page.dialog
+    assert isinstance(dialog, SignDialog)
+    assert not dialog.sign_button.isEnabled()
+    qtbot.keyClicks(dialog.reason, "The alias was moved by hand; nothing left to approve.")
+    qtbot.keyClicks(dialog.passphrase.edit, PASS["ada"])
+    dialog.sign_button.click()
+    qtbot.waitUntil(lambda: page.dialog is None, timeout=TIMEOUT)
+    assert ada.ctx.governance.request(rid).state is RequestState.WITHDRAWN
+    qtbot.waitUntil(
+        lambda: (
+            page.detail.status_line.text()
+            == "Withdrawn by ada: The alias was moved by hand; nothing left to approve."
+        ),
+        timeout=TIMEOUT,
+    )
+    assert not page.detail.withdraw_button.isEnabled()
+    save_screenshot(page.detail, "gov_request_withdrawn")

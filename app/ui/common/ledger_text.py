@@ -50,6 +50,8 @@ STATE_LABELS: dict[RequestState, str] = {
     RequestState.PENDING: "Pending",
     RequestState.APPROVED: "Approved",
     RequestState.REJECTED: "Rejected",
+    RequestState.WITHDRAWN: "Withdrawn",
+    RequestState.EXPIRED: "Expired",
     RequestState.APPLIED: "Applied",
     RequestState.CONFLICT: "Conflict",
     RequestState.VOID: "Void",

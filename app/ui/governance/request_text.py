@@ -34,7 +34,11 @@ def status_sentence(view: RequestView) -> tuple[str, str]:
         case RequestState.REJECTED:
             # The fold's reason reads "rejected by ann: <comment>".
             return "problem", r.state_reason[:1].upper() + r.state_reason[1:]
-    return "problem", f"{STATE_LABELS.get(r.state, r.state.value)}: {r.state_reason}"
+    label = STATE_LABELS.get(r.state, r.state.value)
+    if r.state_reason.lower().startswith(label.lower()):
+        # The fold's reason already names the state ("withdrawn by ada: …").
+        return "problem", r.state_reason[:1].upper() + r.state_reason[1:]
+    return "problem", f"{label}: {r.state_reason}"
 
 
 def policy_text(view: RequestView) -> str:
