@@ -3,6 +3,11 @@
 Seeds a local MLflow with MODELS x VERSIONS (each version with its own run of
 5 params and 5 metrics), then measures side by side in one run:
 
+Seeding writes into the MLflow server's SQLite store directly (bench/mlflow_seed.py;
+the REST way, --rest-seed, takes about a second per version here); every sync and
+baseline below talks to the real server over REST.
+
+
   (a) `gavel sync` full sync              vs (b) a naive requests script
                                           vs (c) MlflowClient (in MLflow's venv)
   re-sync with nothing changed            vs (a)
@@ -31,6 +36,7 @@ from app.domain.registry import RegistryConfig
 from app.services.demo_portfolio import seed_bulk
 from app.services.mlflow_process import MlflowServerProcess
 from app.stores.paths import resolve_paths
+from bench.mlflow_seed import seed_store
 
 # The seeded MLflow is kept between runs; GAVEL_BENCH_DIR=/dev/shm/... seeds faster.
 OUT = Path(os.environ.get("GAVEL_BENCH_DIR", str(repo_root() / "bench" / "out")))
@@ -45,7 +51,9 @@ class Figures:
     resync: float = 0.0
 
 
-def _seeded_server(models: int, versions: int, reseed: bool) -> MlflowServerProcess:
+def _seeded_server(
+    models: int, versions: int, reseed: bool, rest_seed: bool = False
+) -> MlflowServerProcess:
     data = OUT / f"mlflow-{models}x{versions}"
     marker = data / "seeded"
     if reseed and data.exists():
@@ -58,9 +66,12 @@ def _seeded_server(models: int, versions: int, reseed: bool) -> MlflowServerProc
     if not marker.exists():
         print(f"seeding {models} models x {versions} versions (once; kept in {data}) ...")
         started = time.perf_counter()
-        cfg = RegistryConfig(name="bench", url=server.url)
-        with MlflowRegistryClient(cfg, None) as client:
-            seed_bulk(client, models=models, versions_per_model=versions)
+        if rest_seed:
+            cfg = RegistryConfig(name="bench", url=server.url)
+            with MlflowRegistryClient(cfg, None) as client:
+                seed_bulk(client, models=models, versions_per_model=versions)
+        else:
+            seed_store(data / "mlflow.db", models, versions)
         marker.write_text("ok\n")
         print(f"  seeded in {time.perf_counter() - started:.0f}s")
     return server
@@ -144,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--reseed", action="store_true")
     ap.add_argument("--skip-gui", action="store_true")
+    ap.add_argument("--rest-seed", action="store_true", help="seed through MLflow's REST API")
     args = ap.parse_args(argv)
 
-    server = _seeded_server(args.models, args.versions, args.reseed)
+    server = _seeded_server(args.models, args.versions, args.reseed, args.rest_seed)
     try:
         with tempfile.TemporaryDirectory(prefix="gavel-bench-") as tmp:
             home = Path(tmp)
