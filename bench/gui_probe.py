@@ -45,7 +45,9 @@ class _FirstPaint(QObject):
 def _portfolio_view(window: QMainWindow) -> QTableView:
     views = window.findChildren(QTableView)
     for v in views:
-        if "portfolio" in (v.objectName() + type(v.model()).__name__).lower():
+        if "portfolio" in (v.objectName() + type(v.model()).__name__).lower() and v.isVisibleTo(
+            window
+        ):
             return v
     return views[0]
 
@@ -75,13 +77,19 @@ def _console() -> tuple[QApplication, QMainWindow, object]:
 
 
 def console(t0: float) -> None:
-    app, window, ctx = _console()
+    """Stage one of the console's start, as app.ui.main.run_console runs it."""
+    from app.stores.paths import resolve_paths
+    from app.ui.console import open_first_screen
+
+    app = QApplication(sys.argv)
+    window, _ = open_first_screen(resolve_paths())
+    window.resize(1280, 800)
     probe = _FirstPaint(_portfolio_view(window), t0, need_rows=True)
     window.show()
     app.exec()
+    heavy = sorted(m for m in ("sqlalchemy", "requests", "matplotlib") if m in sys.modules)
     window.close()
-    ctx.close()  # type: ignore[attr-defined]
-    print(json.dumps({"first_paint_s": probe.elapsed}))
+    print(json.dumps({"first_paint_s": probe.elapsed, "heavy_modules": heavy}))
 
 
 def rss() -> None:

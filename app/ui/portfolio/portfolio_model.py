@@ -37,6 +37,7 @@ from app.ui.common.formatting import (
 )
 from app.ui.common.resources import dot_icon, icon
 from app.ui.common.signals import emit
+from app.ui.portfolio.first_screen import TITLES
 
 log = logging.getLogger("gavel.ui.portfolio")
 
@@ -60,16 +61,7 @@ class Column(IntEnum):
     LAST_UPDATED = 7
 
 
-_TITLES = {
-    Column.MODEL: "Model",
-    Column.REGISTRY: "Registry",
-    Column.LATEST_VERSION: "Latest version",
-    Column.ALIASES: "Aliases",
-    Column.OWNER: "Owner",
-    Column.RISK_TIER: "Risk tier",
-    Column.VERSIONS: "Versions",
-    Column.LAST_UPDATED: "Last updated",
-}
+_TITLES = dict(zip(Column, TITLES, strict=True))
 
 _HEADER_TIPS = {
     Column.ALIASES: "Named pointers to a version, e.g. champion → v3 (not sortable)",

@@ -93,6 +93,31 @@ class PageNavigator(QWidget):
         self.tabs.blockSignals(False)
         self._sync_tabs()
 
+    def replace_page(
+        self,
+        key: str,
+        title: str,
+        widget: QWidget,
+        badge: Badge | None = None,
+        tooltip: str = "",
+    ) -> QWidget:
+        """Put `widget` where the page `key` stands (same tab, same selection); returns
+        the widget it replaced, which the caller disposes of."""
+        index = self._index_of(key)
+        if index is None:
+            raise ValueError(f"there is no page '{key}' to replace")
+        old = self._pages[index].widget
+        current = self.stack.currentIndex()
+        self._pages[index] = _Page(key, title, widget, badge, tooltip)
+        self.stack.insertWidget(index, widget)
+        self.stack.removeWidget(old)
+        self.stack.setCurrentIndex(current)
+        self.tabs.blockSignals(True)
+        self.tabs.setTabText(index, badge_text(title, self._count(self._pages[index])))
+        self.tabs.blockSignals(False)
+        self._sync_tabs()
+        return old
+
     def keys(self) -> list[str]:
         return [p.key for p in self._pages]
 
