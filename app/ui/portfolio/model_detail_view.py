@@ -47,6 +47,7 @@ class ModelDetailView(QStackedWidget):
         super().__init__(parent)
         self._portfolio = portfolio
         self.detail: ModelDetail | None = None
+        self._prefetched: tuple[int | None, ModelDetail | None] | None = None
 
         self.empty = EmptyState()
         self.set_portfolio_empty(False)
@@ -129,7 +130,10 @@ class ModelDetailView(QStackedWidget):
         keep = self.selected_version.version if self.selected_version else None
         same_model = key is not None and key == self.model_key
         detail = None
-        if key is not None:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched[0] == key:
+            detail = prefetched[1]
+        elif key is not None:
             try:
                 detail = self._portfolio.model_detail(key)
             except GavelError as exc:
@@ -154,6 +158,19 @@ class ModelDetailView(QStackedWidget):
 
     def reload(self) -> None:
         self.show_model(self.model_key)
+
+    def read(self, key: int | None) -> ModelDetail | None:
+        """The detail of a model, read from the cache (thread-safe; shown by `prefetched`)."""
+        return None if key is None else self._portfolio.model_detail(key)
+
+    def prefetched(self, key: int | None, detail: ModelDetail | None) -> None:
+        """The next show_model(key) uses this detail instead of reading the cache."""
+        self._prefetched = (key, detail)
+
+    def show_prefetched(self) -> None:
+        """Show the prefetched detail unless a show_model already used it."""
+        if self._prefetched is not None:
+            self.show_model(self._prefetched[0])
 
     def select_version(self, version: int) -> None:
         row = self.versions_model.row_of_version(version)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
+from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
-from app.domain.portfolio import RegistryStatus
+from app.domain.portfolio import ModelDetail, RegistryStatus
+from app.domain.progress import ProgressCallback
 from app.domain.registry import RegistryConfig
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
@@ -32,6 +35,7 @@ from app.ui.portfolio.portfolio_model import (
     SORT_OF_COLUMN,
     Column,
     PortfolioModel,
+    PortfolioRead,
 )
 from app.ui.portfolio.portfolio_view import PortfolioView
 from app.ui.portfolio.registry_dialog import RegistryDialog
@@ -40,6 +44,8 @@ from app.ui.portfolio.sync_controller import RegistrySyncOutcome, SyncController
 from app.ui.portfolio.sync_status import SyncStatus
 
 log = logging.getLogger("gavel.ui")
+
+REFRESH_TASK = "portfolio-refresh"
 
 # Relative times ("synced 5 minutes ago") are refreshed this often.
 TICK_MS = 30_000
@@ -54,6 +60,16 @@ def ask_to_confirm(parent: QWidget, title: str, text: str) -> bool:
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is remove
+
+
+@dataclass(frozen=True)
+class PostSyncRead:
+    """What the console re-reads after a sync, read on a worker."""
+
+    statuses: list[RegistryStatus]
+    portfolio: PortfolioRead
+    detail_key: int | None
+    detail: ModelDetail | None
 
 
 class PortfolioUi(QObject):
@@ -259,9 +275,45 @@ class PortfolioUi(QObject):
         self._refresh_state()
 
     def _sync_finished(self, outcomes: list[RegistrySyncOutcome]) -> None:
+        """Re-read statuses, the portfolio's ids and first rows and the detail on a
+        worker; the GUI thread only applies them, in one model reset."""
+        registries, portfolio = self.ctx.registries, self.ctx.portfolio
+        model, detail_view = self.portfolio_model, self.detail_view
+        key, query = detail_view.model_key, model.query
+
+        def read(cancel: CancelToken, progress: ProgressCallback) -> PostSyncRead:
+            return PostSyncRead(
+                registries.statuses(),
+                model.read(portfolio, query, keep=key),
+                key,
+                detail_view.read(key),
+            )
+
+        self.runner.run(
+            read,
+            key=REFRESH_TASK,
+            on_success=lambda r: self._apply_refresh(r, outcomes),
+            on_failure=lambda exc: self._refresh_failed(exc, outcomes),
+        )
+
+    def _refresh_failed(self, exc: GavelError, outcomes: list[RegistrySyncOutcome]) -> None:
+        self.host.show_notice(exc.message)
         self.reload_registries()
-        self.portfolio_model.refresh()
-        self.detail_view.reload()
+        self._report_sync(outcomes)
+
+    def _apply_refresh(self, read: PostSyncRead, outcomes: list[RegistrySyncOutcome]) -> None:
+        self.statuses = read.statuses
+        self.sidebar.set_statuses(self.statuses)
+        if self.selected_registry != self.portfolio_model.registry:
+            self.portfolio_model.set_filter(registry=self.selected_registry)
+        else:
+            self.detail_view.prefetched(read.detail_key, read.detail)
+            self.portfolio_model.apply(read.portfolio)
+            self.detail_view.show_prefetched()
+        self._refresh_state()
+        self._report_sync(outcomes)
+
+    def _report_sync(self, outcomes: list[RegistrySyncOutcome]) -> None:
         ok = [o for o in outcomes if o.result is not None]
         failed = [o for o in outcomes if o.error is not None]
         if ok and not failed:
