@@ -16,7 +16,6 @@ from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from app import __version__
-from app.ui.common.host import Badge
 from app.ui.common.settings import console_settings, read_bytes
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
@@ -27,8 +26,9 @@ from app.ui.shell.navigation import PageNavigator
 from app.ui.shell.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from app.ui.shell.status import TaskProgress
 
-if TYPE_CHECKING:  # the context's module imports every service: not before the first paint
+if TYPE_CHECKING:  # context imports every service, host the domain: not before first paint
     from app.ui.common.context import ConsolePaths
+    from app.ui.common.host import Badge
 
 log = logging.getLogger("gavel.ui")
 

@@ -10,6 +10,7 @@ page in that position, whatever order pages were added in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.common.formatting import badge_text
-from app.ui.common.host import Badge
 from app.ui.common.signals import emit
+
+if TYPE_CHECKING:  # host imports the domain's portfolio types: not before the first paint
+    from app.ui.common.host import Badge
 
 MAX_SHORTCUTS = 9
 
