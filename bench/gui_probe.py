@@ -4,6 +4,7 @@
     python -m bench.gui_probe console T0   first paint of the console's portfolio (cache only)
     python -m bench.gui_probe rss          peak RSS of the console after showing everything
     python -m bench.gui_probe stall URL    longest event-loop stall while the console syncs
+    python -m bench.gui_probe scale MODEL  scrolling, opening MODEL's detail, peak RSS
 
 T0 is the parent's time.time() just before it started this process, so both first-paint
 figures include interpreter start-up and imports alike. Prints one JSON line.
@@ -177,6 +178,64 @@ def stall(url: str) -> None:
     print(json.dumps({"max_stall_ms": (worst - 0.005) * 1000, "beats": len(gaps)}))
 
 
+def _page_times(view: QTableView, app: QApplication, max_pages: int = 400) -> list[float]:
+    """Seconds to scroll one page further and paint it, for pages spread evenly over
+    the whole table (all of them when there are at most max_pages)."""
+    bar = view.verticalScrollBar()
+    step = max(1, bar.pageStep())
+    pages = list(range(0, bar.maximum() + step, step))
+    if len(pages) > max_pages:
+        stride = len(pages) / max_pages
+        pages = [pages[int(i * stride)] for i in range(max_pages)]
+    times = []
+    for value in pages:
+        started = time.perf_counter()
+        bar.setValue(value)
+        view.viewport().repaint()
+        times.append(time.perf_counter() - started)
+        app.processEvents()
+    return times
+
+
+def scale(model_name: str) -> None:
+    """Scroll the portfolio, open `model_name`'s detail, scroll its versions; peak RSS."""
+    app, window, ctx, built = _console()
+    portfolio = built.portfolio  # type: ignore[attr-defined]
+    window.show()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not window.first_paint.opened:  # type: ignore[attr-defined]
+        app.processEvents()
+    table = portfolio.portfolio_view.table
+    portfolio_pages = _page_times(table, app)
+    key = ctx.portfolio.find_model(model_name).model_key  # type: ignore[attr-defined]
+    versions = portfolio.detail_view.versions
+    started = time.perf_counter()
+    portfolio.portfolio_view.select_key(key)
+    versions.viewport().repaint()
+    open_detail = time.perf_counter() - started
+    count = versions.model().rowCount()
+    app.processEvents()
+    version_pages = _page_times(versions, app)
+    window.close()
+    ctx.close()  # type: ignore[attr-defined]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "portfolio_page_s": sorted(portfolio_pages)[len(portfolio_pages) // 2],
+                "portfolio_page_max_s": max(portfolio_pages),
+                "portfolio_pages": len(portfolio_pages),
+                "open_detail_s": open_detail,
+                "versions_shown": count,
+                "versions_page_s": sorted(version_pages)[len(version_pages) // 2],
+                "versions_page_max_s": max(version_pages),
+                "versions_pages": len(version_pages),
+                "peak_rss_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "bare":
@@ -187,5 +246,7 @@ if __name__ == "__main__":
         rss()
     elif mode == "stall":
         stall(sys.argv[2])
+    elif mode == "scale":
+        scale(sys.argv[2])
     else:
         raise SystemExit(f"unknown mode {mode}")
