@@ -47,9 +47,9 @@ class ThreadSpy(PortfolioService):
         self._note("rows")
         return self._inner.rows(keys)
 
-    def model_detail(self, model_key: int) -> ModelDetail | None:
+    def model_detail(self, model_key: int, max_versions: int | None = None) -> ModelDetail | None:
         self._note("model_detail")
-        return self._inner.model_detail(model_key)
+        return self._inner.model_detail(model_key, max_versions)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)

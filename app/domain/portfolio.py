@@ -63,6 +63,8 @@ class ModelDetail:
     creation_timestamp: int | None
     last_updated_timestamp: int | None
     versions: tuple[VersionRow, ...]
+    # False when `versions` holds only the newest ones (read with max_versions).
+    versions_complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ class PortfolioUi(QObject):
             )
         self.sidebar = RegistrySidebar()
         self.portfolio_view = PortfolioView(self.portfolio_model)
-        self.detail_view = ModelDetailView(ctx.portfolio)
+        self.detail_view = ModelDetailView(ctx.portfolio, runner=runner)
         self.content_splitter = QSplitter(Qt.Orientation.Vertical)
         self.content_splitter.setObjectName("ContentSplitter")
         self.content_splitter.addWidget(self.portfolio_view)
