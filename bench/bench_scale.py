@@ -30,8 +30,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.bootstrap import build_context
+from app.domain.registry import RegistryConfig
 from app.services.mlflow_process import MlflowServerProcess
-from bench.bench_sync import OUT, _context, _probe, compile_bytecode
+from app.stores.paths import resolve_paths
+from bench.bench_sync import OUT, _probe, compile_bytecode
 from bench.mlflow_seed import model_name, seed_store
 
 FULL_VERSIONS = 100_000
@@ -81,13 +84,19 @@ def seeded_server(shape: Shape) -> MlflowServerProcess:
     return server
 
 
+# MLflow's model-versions search pages slowly at 100,000 versions on a busy machine:
+# the default 15 s per request timed out there.
+SYNC_TIMEOUT_S = 120.0
+
+
 def run_case(shape: Shape, home: Path, rounds: int) -> Case:
     case = Case(shape)
     f = case.figures
     print(f"{shape.versions} versions ({shape.models} models, big model {shape.big_model}):")
     server = seeded_server(shape)
     try:
-        ctx = _context(home, server.url)
+        ctx = build_context(resolve_paths({"GAVEL_HOME": str(home)}))
+        ctx.registries.add(RegistryConfig(name="bench", url=server.url, timeout_s=SYNC_TIMEOUT_S))
         try:
             started = time.perf_counter()
             result = ctx.sync.sync("bench")
