@@ -106,6 +106,7 @@ def run_console(
             error_dialog(exc.message)
             return EXIT_FAILED
         crash.log_path = ctx.paths.log_file
+        window.use_paths(ctx.paths)
         console = attach_features(window, runner, ctx)
         return _run_window(app, console, crash, start_demo, smoke_test)
     except Exception:  # a bug while starting goes through the crash path

@@ -259,6 +259,11 @@ class PortfolioUi(QObject):
 
     # -- sync ----------------------------------------------------------------------
 
+    @property
+    def settled(self) -> bool:
+        """No sync or demo start running and what the last one changed is on screen."""
+        return not self.syncer.busy and not self.runner.is_running(REFRESH_TASK)
+
     def sync_now(self, names: list[str] | None = None) -> None:
         """F5: sync the registry on screen (all of them under 'All registries')."""
         if names is None and self.selected_registry is not None:

@@ -156,6 +156,18 @@ class MainWindow(QMainWindow):
 
     # -- Host: state and life cycle ----------------------------------------------------
 
+    def use_paths(self, paths: ConsolePaths) -> None:
+        """The profile the context opened, when stage one guessed another (a caller's
+        context factory with its own home): settings and logs follow the context."""
+        if paths.config_dir == self._paths.config_dir:
+            self._paths = paths
+            return
+        self._paths = paths
+        self._settings = console_settings(paths.config_dir)
+        geometry = read_bytes(self._settings, "window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
     @property
     def settings(self) -> QSettings:
         return self._settings
