@@ -15,7 +15,7 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
-	bench-audit-view bench-endpoints bench-charts bench-lineage app-venv venv mlflow-venv \
+	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale app-venv venv mlflow-venv \
 	mlserver-venv clean
 
 run: app-venv mlflow-venv
@@ -77,10 +77,15 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage
+	bench-lineage bench-scale
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
+
+# 100,000 versions, one model with 20,000, against 10,000; SCALE=0.3 for a shorter run.
+SCALE ?= 1.0
+bench-scale: venv mlflow-venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_scale --scale $(SCALE)
 
 # Verifying 1,000,000 signed-ledger events against the read + SHA-256 floor.
 bench-ledger: venv

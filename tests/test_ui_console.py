@@ -59,7 +59,7 @@ def test_console_starts_the_demo_on_an_empty_profile_and_quits_cleanly(
             shots.append(save_screenshot(window, "console_demo_progress"))
         if view.stack.currentWidget() is view.empty:
             seen_pages.add(view.empty.title.text())
-        done = not portfolio.syncer.busy and portfolio.portfolio_model.rowCount() > 0
+        done = portfolio.settled and portfolio.portfolio_model.rowCount() > 0
         if not done and time.monotonic() - started < DEMO_DEADLINE_S:
             return
         if done:

@@ -74,7 +74,7 @@ def synced(
     console.portfolio.reload_registries()
     QTest.keyClick(console.window, Qt.Key.Key_F5)
     assert console.portfolio.syncer.syncing
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=SYNC_TIMEOUT_MS)
     return console
 
 
@@ -213,7 +213,7 @@ def test_unreachable_registry_shows_offline_banner_and_keeps_cached_rows(
     ctx.registries.update(REGISTRY, replace(cfg, url=dead_url(), timeout_s=2.0))
 
     console.portfolio.actions.sync.trigger()
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=SYNC_TIMEOUT_MS)
 
     banner = console.portfolio.failure_banner
     assert banner.isVisible() and banner.kind == "offline"
@@ -235,7 +235,7 @@ def test_unreachable_registry_shows_offline_banner_and_keeps_cached_rows(
     # F5 retries; once the registry is back the banner goes.
     ctx.registries.update(REGISTRY, cfg)
     QTest.keyClick(console.window, Qt.Key.Key_F5)
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=SYNC_TIMEOUT_MS)
     assert console.portfolio.failure_banner.isHidden()
     assert console.portfolio.status.connectivity.text() == "Online"
 
@@ -252,7 +252,7 @@ def test_cancel_stops_the_sync_and_keeps_the_cache(
     QTest.keyClick(console.window, Qt.Key.Key_F5)  # a second F5 does not start another
     assert len(console.runner.running("sync")) == 1
     console.portfolio.actions.cancel.trigger()
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=SYNC_TIMEOUT_MS)
     assert console.window.statusBar().currentMessage() == (
         "Sync cancelled; the cache keeps its previous snapshot."
     )
@@ -329,7 +329,7 @@ def test_f5_syncs_only_the_selected_registry(
     QTest.keyClick(console.window, Qt.Key.Key_F5)
     [handle] = console.runner.running("sync")
     assert handle.label == "Syncing beta"
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=SYNC_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=SYNC_TIMEOUT_MS)
     assert console.portfolio.syncer.checked == {"beta"}
     assert console.portfolio.failure_banner.isVisible()
     assert "there is no cached data yet" in console.portfolio.failure_banner.label.text()

@@ -64,6 +64,8 @@ class ModelDetail:
     last_updated_timestamp: int | None  # the registry's own: when it last changed the model
     versions: tuple[VersionRow, ...]
     synced_at: datetime | None = None  # ours: when a sync (or refresh) last read it
+    # False when `versions` holds only the newest ones (read with max_versions).
+    versions_complete: bool = True
 
 
 @dataclass(frozen=True)

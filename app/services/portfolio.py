@@ -49,8 +49,8 @@ class PortfolioService:
         """(registry, model) -> risk_tier tag as cached ('' when untagged)."""
         return self._q.risk_tiers(registry)
 
-    def model_detail(self, model_key: int) -> ModelDetail | None:
-        return self._q.model_detail(model_key)
+    def model_detail(self, model_key: int, max_versions: int | None = None) -> ModelDetail | None:
+        return self._q.model_detail(model_key, max_versions)
 
     def find_model(self, name: str, registry: str | None = None) -> ModelDetail:
         """The cached model of that name; ambiguous across registries needs `registry`."""

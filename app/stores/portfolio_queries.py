@@ -180,7 +180,9 @@ class PortfolioQueries:
         with self._db.session() as s:
             return list(s.scalars(stmt))
 
-    def model_detail(self, model_key: int) -> ModelDetail | None:
+    def model_detail(self, model_key: int, max_versions: int | None = None) -> ModelDetail | None:
+        """The model with its versions, newest first (only the newest `max_versions`
+        when given; `versions_complete` says whether that was all of them)."""
         with self._db.session() as s:
             found = s.execute(
                 select(SqlModel, SqlRegistry.name)
@@ -202,7 +204,11 @@ class PortfolioQueries:
                     select(SqlAlias.alias, SqlAlias.version).where(SqlAlias.model_id == model_key)
                 ).all()
             )
-            versions = _versions(s, model_key, aliases)
+            versions = _versions(
+                s, model_key, aliases, None if max_versions is None else max_versions + 1
+            )
+            complete = max_versions is None or len(versions) <= max_versions
+            versions = versions if complete else versions[:max_versions]
         return ModelDetail(
             model_key=m.id,
             registry=reg,
@@ -214,6 +220,7 @@ class PortfolioQueries:
             last_updated_timestamp=m.last_updated_ts,
             versions=versions,
             synced_at=_aware(m.synced_at),
+            versions_complete=complete,
         )
 
     def run_detail(self, registry: str, run_id: str) -> RunDetail | None:
@@ -303,22 +310,39 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def _versions(s: Session, model_key: int, aliases: dict[str, int]) -> tuple[VersionRow, ...]:
+def _versions(
+    s: Session, model_key: int, aliases: dict[str, int], limit: int | None = None
+) -> tuple[VersionRow, ...]:
     by_version: dict[int, list[str]] = {}
     for alias, version in aliases.items():
         by_version.setdefault(version, []).append(alias)
-    records = list(
-        s.scalars(
-            select(SqlVersion)
-            .where(SqlVersion.model_id == model_key)
-            .order_by(SqlVersion.version.desc())
+    # Columns, not ORM objects, and the tags by join rather than an IN list of ids: a
+    # model with 20,000 versions loads in one pass (and stays under SQLite's limit on
+    # bound parameters).
+    records = s.execute(
+        select(
+            SqlVersion.id,
+            SqlVersion.version,
+            SqlVersion.status,
+            SqlVersion.current_stage,
+            SqlVersion.user_id,
+            SqlVersion.source,
+            SqlVersion.run_id,
+            SqlVersion.creation_ts,
         )
-    )
+        .where(SqlVersion.model_id == model_key)
+        .order_by(SqlVersion.version.desc())
+        .limit(limit)
+    ).all()
     tags: dict[int, dict[str, str]] = {}
     if records:
-        q = select(SqlVersionTag.version_id, SqlVersionTag.key, SqlVersionTag.value).where(
-            SqlVersionTag.version_id.in_([r.id for r in records])
+        q = (
+            select(SqlVersionTag.version_id, SqlVersionTag.key, SqlVersionTag.value)
+            .join(SqlVersion, SqlVersion.id == SqlVersionTag.version_id)
+            .where(SqlVersion.model_id == model_key)
         )
+        if limit is not None:
+            q = q.where(SqlVersion.version >= records[-1].version)
         for vid, key, value in s.execute(q):
             tags.setdefault(vid, {})[key] = value
     return tuple(

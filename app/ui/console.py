@@ -12,27 +12,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from app.ui.audit.audit_ui import AUDIT_PAGE, AuditUi
-from app.ui.common.context import ConsoleContext
 from app.ui.common.resources import follow_palette, icon
+from app.ui.common.settings import read_str
 from app.ui.common.tasks import CrashCallback, TaskRunner
-from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE, GovernanceUi
-from app.ui.insights.insights_ui import InsightsUi
-from app.ui.portfolio.focus import PORTFOLIO_PAGE
-from app.ui.portfolio.portfolio_ui import PortfolioUi
-from app.ui.serving.serving_ui import ENDPOINTS_PAGE, ServingUi
-from app.ui.settings.settings_page import SETTINGS_PAGE, SettingsUi
+from app.ui.portfolio.first_screen import (
+    PORTFOLIO_PAGE,
+    FirstScreenTable,
+    read_first_screen,
+)
 from app.ui.shell.main_window import MainWindow
 
-PAGE_ORDER = (
-    PORTFOLIO_PAGE,
-    APPROVALS_PAGE,
-    AUDIT_PAGE,
-    VIOLATIONS_PAGE,
-    ENDPOINTS_PAGE,
-    SETTINGS_PAGE,
-)
+if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
+    from app.ui.audit.audit_ui import AuditUi
+    from app.ui.common.context import ConsoleContext, ConsolePaths
+    from app.ui.governance.governance_ui import GovernanceUi
+    from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.portfolio.portfolio_ui import PortfolioUi
+    from app.ui.serving.serving_ui import ServingUi
+    from app.ui.settings.settings_page import SettingsUi
+
+
+class FirstScreenPaths(Protocol):
+    """What stage one of the start needs: the console's settings and the cache file."""
+
+    @property
+    def config_dir(self) -> Path: ...
+
+    @property
+    def log_dir(self) -> Path: ...
+
+    @property
+    def log_file(self) -> Path: ...
+
+    @property
+    def cache_db(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -52,17 +68,66 @@ class Console:
         self.portfolio.start(start_demo)
 
 
-def build_console(
+def page_order() -> tuple[str, ...]:
+    from app.ui.audit.audit_ui import AUDIT_PAGE
+    from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
+    from app.ui.serving.serving_ui import ENDPOINTS_PAGE
+    from app.ui.settings.settings_page import SETTINGS_PAGE
+
+    return (
+        PORTFOLIO_PAGE,
+        APPROVALS_PAGE,
+        AUDIT_PAGE,
+        VIOLATIONS_PAGE,
+        ENDPOINTS_PAGE,
+        SETTINGS_PAGE,
+    )
+
+
+def open_window(
+    paths: ConsolePaths, crash: CrashCallback | None = None
+) -> tuple[MainWindow, TaskRunner]:
+    """The bare shell: menus, toolbar, status bar and no page yet; styled, not shown."""
+    runner = TaskRunner(crash=crash)
+    window = MainWindow(paths, runner)
+    runner.setParent(window)
+    # Styled from the palette now and again whenever it changes (light or dark).
+    follow_palette(window)
+    window.setWindowIcon(icon("app"))
+    return window, runner
+
+
+def open_first_screen(
+    paths: FirstScreenPaths, crash: CrashCallback | None = None
+) -> tuple[MainWindow, TaskRunner]:
+    """Stage one of the start: the window with the cached portfolio's first rows.
+
+    Reads the cache with sqlite3 and imports no service, no SQLAlchemy, no connector
+    and no chart library: `attach_features` (stage two) brings those, after the window
+    painted, and puts the real portfolio page in the first screen's place.
+    """
+    window, runner = open_window(paths, crash)
+    registry = read_str(window.settings, "portfolio/registry") or None
+    table = FirstScreenTable(read_first_screen(paths.cache_db, registry))
+    window.add_placeholder_page(PORTFOLIO_PAGE, "Portfolio", table)
+    return window, runner
+
+
+def attach_features(
+    window: MainWindow,
+    runner: TaskRunner,
     ctx: ConsoleContext,
-    crash: CrashCallback | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Console:
-    """The main window over a context with every feature installed, styled; not shown
-    (tests call this directly)."""
-    runner = TaskRunner(crash=crash)
-    window = MainWindow(ctx.paths, runner)
-    runner.setParent(window)
-    window.set_page_order(PAGE_ORDER)
+    """Stage two: build every feature into the window through the host."""
+    from app.ui.audit.audit_ui import AuditUi
+    from app.ui.governance.governance_ui import GovernanceUi
+    from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.portfolio.portfolio_ui import PortfolioUi
+    from app.ui.serving.serving_ui import ServingUi
+    from app.ui.settings.settings_page import SettingsUi
+
+    window.set_page_order(page_order())
     portfolio = PortfolioUi(window, ctx, runner, clock)
     # Detail tabs stand in install order: Run, Lineage, Metrics, Compare, Governance.
     focus = portfolio.focus
@@ -73,6 +138,15 @@ def build_console(
     serving = ServingUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
     window.restore_state()
-    follow_palette(window)
-    window.setWindowIcon(icon("app"))
     return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
+
+
+def build_console(
+    ctx: ConsoleContext,
+    crash: CrashCallback | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Console:
+    """The main window over a context with every feature installed, styled; not shown
+    (tests call this directly; the console starts in two stages, see app/ui/main.py)."""
+    window, runner = open_window(ctx.paths, crash)
+    return attach_features(window, runner, ctx, clock)

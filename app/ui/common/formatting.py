@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from app.domain.portfolio import VersionRow
-from app.domain.progress import Progress
+if TYPE_CHECKING:  # the domain's portfolio types: not before the first paint
+    from app.domain.portfolio import VersionRow
+    from app.domain.progress import Progress
 
 
 def from_ms(ms: int | None) -> datetime | None:

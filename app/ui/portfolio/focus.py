@@ -12,13 +12,14 @@ from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import DetailTab, Host
+from app.ui.portfolio import first_screen
 from app.ui.portfolio.model_detail_view import ModelDetailView
 from app.ui.portfolio.portfolio_model import PortfolioModel
 from app.ui.portfolio.portfolio_view import PortfolioView
 from app.ui.portfolio.registry_sidebar import RegistrySidebar
 from app.ui.portfolio.sync_controller import SyncController
 
-PORTFOLIO_PAGE = "portfolio"
+PORTFOLIO_PAGE = first_screen.PORTFOLIO_PAGE
 
 
 class PortfolioFocus:

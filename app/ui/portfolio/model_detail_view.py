@@ -29,6 +29,7 @@ from app.ui.common.formatting import (
     risk_color,
 )
 from app.ui.common.signals import emit
+from app.ui.common.tasks import TaskRunner
 from app.ui.common.theme import readable_on_palette
 from app.ui.common.widgets import EmptyState, muted_label, row_table, section_title
 from app.ui.portfolio.detail_tabs import DetailTabs
@@ -40,6 +41,10 @@ log = logging.getLogger("gavel.ui.detail")
 # Tags the subtitle already shows; the tag line lists the rest.
 _HEADLINE_TAGS = HEADLINE_TAGS
 
+# A model's newest versions shown at once; the rest follow from a worker.
+FIRST_VERSIONS = 500
+VERSIONS_TASK = "model-versions"
+
 
 class ModelDetailView(QStackedWidget):
     """Reads the model and its runs from the cache (small, indexed queries).
@@ -50,10 +55,19 @@ class ModelDetailView(QStackedWidget):
 
     version_selected = Signal(object)  # VersionRow | None
 
-    def __init__(self, portfolio: PortfolioService, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        portfolio: PortfolioService,
+        parent: QWidget | None = None,
+        runner: TaskRunner | None = None,
+    ) -> None:
         super().__init__(parent)
         self._portfolio = portfolio
+        # With a runner, a model with many versions shows its newest FIRST_VERSIONS at
+        # once and the rest when a worker has read them.
+        self._runner = runner
         self.detail: ModelDetail | None = None
+        self._prefetched: tuple[int | None, ModelDetail | None] | None = None
 
         self.empty = EmptyState()
         self.set_portfolio_empty(False)
@@ -136,9 +150,13 @@ class ModelDetailView(QStackedWidget):
         keep = self.selected_version.version if self.selected_version else None
         same_model = key is not None and key == self.model_key
         detail = None
-        if key is not None:
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None and prefetched[0] == key:
+            detail = prefetched[1]
+        elif key is not None:
+            limit = None if self._runner is None else FIRST_VERSIONS
             try:
-                detail = self._portfolio.model_detail(key)
+                detail = self._portfolio.model_detail(key, limit)
             except GavelError as exc:
                 log.warning("model %s could not be read: %s", key, exc.message)
         self.detail = detail
@@ -148,19 +166,61 @@ class ModelDetailView(QStackedWidget):
             self._version_changed()
             return
         self._fill_header(detail)
+        self._set_versions(detail)
+        self.setCurrentWidget(self.splitter)
+        row = self.versions_model.row_of_version(keep) if same_model and keep else None
+        # The newest version is what a reviewer looks at first.
+        self.select_version_row(row if row is not None else 0)
+        if not detail.versions_complete and self._runner is not None:
+            portfolio, wanted = self._portfolio, detail.model_key
+            self._runner.run(
+                lambda cancel, progress: portfolio.model_detail(wanted),
+                key=VERSIONS_TASK,
+                on_success=self._complete_versions,
+            )
+
+    def _set_versions(self, detail: ModelDetail) -> None:
         self.versions_model.set_versions(detail.versions)
         # MLflow OSS often records no creator for a version; an empty column is noise.
         self.versions.setColumnHidden(
             VersionColumn.CREATOR, not any(v.user_id for v in detail.versions)
         )
-        self.versions_title.setText(f"Versions ({len(detail.versions)})")
-        self.setCurrentWidget(self.splitter)
-        row = self.versions_model.row_of_version(keep) if same_model and keep else None
-        # The newest version is what a reviewer looks at first.
-        self.select_version_row(row if row is not None else 0)
+        more = "" if detail.versions_complete else "+"
+        self.versions_title.setText(f"Versions ({len(detail.versions)}{more})")
+
+    def _complete_versions(self, full: ModelDetail | None) -> None:
+        """All the versions of the model on screen, read by a worker: shown in place,
+        the selected version kept."""
+        if full is None or self.detail is None or full.model_key != self.detail.model_key:
+            return
+        keep = self.selected_version.version if self.selected_version else None
+        selection = self.versions.selectionModel()
+        selection.blockSignals(True)
+        try:
+            self.detail = full
+            self._set_versions(full)
+            row = self.versions_model.row_of_version(keep) if keep else None
+            self.select_version_row(row if row is not None else 0)
+        finally:
+            selection.blockSignals(False)
+        self.versions.viewport().update()
+        self._version_changed()
 
     def reload(self) -> None:
         self.show_model(self.model_key)
+
+    def read(self, key: int | None) -> ModelDetail | None:
+        """The detail of a model, read from the cache (thread-safe; shown by `prefetched`)."""
+        return None if key is None else self._portfolio.model_detail(key)
+
+    def prefetched(self, key: int | None, detail: ModelDetail | None) -> None:
+        """The next show_model(key) uses this detail instead of reading the cache."""
+        self._prefetched = (key, detail)
+
+    def show_prefetched(self) -> None:
+        """Show the prefetched detail unless a show_model already used it."""
+        if self._prefetched is not None:
+            self.show_model(self._prefetched[0])
 
     def select_version(self, version: int) -> None:
         row = self.versions_model.row_of_version(version)

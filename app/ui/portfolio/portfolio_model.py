@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -37,6 +38,7 @@ from app.ui.common.formatting import (
 from app.ui.common.resources import dot_icon, icon
 from app.ui.common.signals import emit
 from app.ui.common.theme import readable_on_palette, semantic
+from app.ui.portfolio.first_screen import TITLES
 
 log = logging.getLogger("gavel.ui.portfolio")
 
@@ -59,16 +61,7 @@ class Column(IntEnum):
     LAST_UPDATED = 7
 
 
-_TITLES = {
-    Column.MODEL: "Model",
-    Column.REGISTRY: "Registry",
-    Column.LATEST_VERSION: "Latest version",
-    Column.ALIASES: "Aliases",
-    Column.OWNER: "Owner",
-    Column.RISK_TIER: "Risk tier",
-    Column.VERSIONS: "Versions",
-    Column.LAST_UPDATED: "Changed in registry",
-}
+_TITLES = dict(zip(Column, TITLES, strict=True))
 
 _HEADER_TIPS = {
     Column.ALIASES: "Named pointers to a version, e.g. champion → v3 (not sortable)",
@@ -90,6 +83,23 @@ SORT_OF_COLUMN: dict[Column, PortfolioSort] = {
     Column.LAST_UPDATED: PortfolioSort.LAST_UPDATED,
 }
 COLUMN_OF_SORT = {sort: column for column, sort in SORT_OF_COLUMN.items()}
+
+
+@dataclass(frozen=True)
+class PortfolioQuery:
+    text: str
+    registry: str | None
+    sort: PortfolioSort
+    descending: bool
+
+
+@dataclass(frozen=True)
+class PortfolioRead:
+    """Ids for a query and the rows read with them (off the GUI thread)."""
+
+    query: PortfolioQuery
+    keys: list[int]
+    rows: dict[int, PortfolioRow]
 
 
 class PortfolioModel(QAbstractTableModel):
@@ -173,6 +183,37 @@ class PortfolioModel(QAbstractTableModel):
         self.beginResetModel()
         self._rows.clear()
         self._keys = self._query_keys()
+        self.endResetModel()
+
+    @property
+    def query(self) -> PortfolioQuery:
+        """What `refresh` would ask the cache: to read it off the GUI thread."""
+        return PortfolioQuery(self._text, self._registry, self._sort, self._descending)
+
+    def read(
+        self, portfolio: PortfolioService, q: PortfolioQuery, keep: int | None = None
+    ) -> PortfolioRead:
+        """The ids for `q` (this model's `query`, taken on the GUI thread) and the rows of
+        the first block and of the block holding `keep`: what `apply` shows without
+        another read. Runs on a worker: touches no Qt object."""
+        keys = portfolio.model_keys(q.text, q.registry, q.sort, q.descending)
+        wanted = list(keys[: self._block])
+        if keep is not None and keep in keys:
+            row = keys.index(keep)
+            start = row - row % self._block
+            wanted += keys[start : start + self._block]
+        return PortfolioRead(q, keys, portfolio.rows(wanted) if wanted else {})
+
+    def apply(self, result: PortfolioRead) -> None:
+        """Show what `read` got, in one model reset; re-reads when the filter or sort
+        changed while it was reading."""
+        if result.query != self.query:
+            self.refresh()
+            return
+        self.beginResetModel()
+        self._rows.clear()
+        self._keys = list(result.keys)
+        self._rows.update(result.rows)
         self.endResetModel()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:

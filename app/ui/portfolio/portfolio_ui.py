@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QMessageBox, QSplitter, QWidget
 
+from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
-from app.domain.portfolio import RegistryStatus
+from app.domain.portfolio import ModelDetail, RegistryStatus
+from app.domain.progress import ProgressCallback
 from app.domain.registry import RegistryConfig
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
@@ -33,6 +36,7 @@ from app.ui.portfolio.portfolio_model import (
     SORT_OF_COLUMN,
     Column,
     PortfolioModel,
+    PortfolioRead,
 )
 from app.ui.portfolio.portfolio_view import PortfolioView
 from app.ui.portfolio.registry_dialog import RegistryDialog
@@ -41,6 +45,8 @@ from app.ui.portfolio.sync_controller import RegistrySyncOutcome, SyncController
 from app.ui.portfolio.sync_status import SyncStatus
 
 log = logging.getLogger("gavel.ui")
+
+REFRESH_TASK = "portfolio-refresh"
 
 # Relative times ("synced 5 minutes ago") are refreshed this often.
 TICK_MS = 30_000
@@ -55,6 +61,16 @@ def ask_to_confirm(parent: QWidget, title: str, text: str) -> bool:
     box.setDefaultButton(QMessageBox.StandardButton.Cancel)
     box.exec()
     return box.clickedButton() is remove
+
+
+@dataclass(frozen=True)
+class PostSyncRead:
+    """What the console re-reads after a sync, read on a worker."""
+
+    statuses: list[RegistryStatus]
+    portfolio: PortfolioRead
+    detail_key: int | None
+    detail: ModelDetail | None
 
 
 class PortfolioUi(QObject):
@@ -83,7 +99,7 @@ class PortfolioUi(QObject):
             )
         self.sidebar = RegistrySidebar()
         self.portfolio_view = PortfolioView(self.portfolio_model)
-        self.detail_view = ModelDetailView(ctx.portfolio)
+        self.detail_view = ModelDetailView(ctx.portfolio, runner=runner)
         self.content_splitter = QSplitter(Qt.Orientation.Vertical)
         self.content_splitter.setObjectName("ContentSplitter")
         self.content_splitter.addWidget(self.portfolio_view)
@@ -168,7 +184,7 @@ class PortfolioUi(QObject):
         self.syncer.demo_failed.connect(self._demo_failed)
         self.links.changed.connect(self._links_changed)
         self.syncer.model_refreshed.connect(self._model_refreshed)
-        self.syncer.refresh_failed.connect(self._refresh_failed)
+        self.syncer.refresh_failed.connect(self._model_refresh_failed)
 
     # -- start-up ------------------------------------------------------------------
 
@@ -254,6 +270,11 @@ class PortfolioUi(QObject):
 
     # -- sync ----------------------------------------------------------------------
 
+    @property
+    def settled(self) -> bool:
+        """No sync or demo start running and what the last one changed is on screen."""
+        return not self.syncer.busy and not self.runner.is_running(REFRESH_TASK)
+
     def sync_now(self, names: list[str] | None = None) -> None:
         """F5: sync the registry on screen (all of them under 'All registries')."""
         if names is None and self.selected_registry is not None:
@@ -270,10 +291,46 @@ class PortfolioUi(QObject):
         self._refresh_state()
 
     def _sync_finished(self, outcomes: list[RegistrySyncOutcome]) -> None:
+        """Re-read statuses, the portfolio's ids and first rows and the detail on a
+        worker; the GUI thread only applies them, in one model reset."""
         self.links.record_sync(outcomes)
+        registries, portfolio = self.ctx.registries, self.ctx.portfolio
+        model, detail_view = self.portfolio_model, self.detail_view
+        key, query = detail_view.model_key, model.query
+
+        def read(cancel: CancelToken, progress: ProgressCallback) -> PostSyncRead:
+            return PostSyncRead(
+                registries.statuses(),
+                model.read(portfolio, query, keep=key),
+                key,
+                detail_view.read(key),
+            )
+
+        self.runner.run(
+            read,
+            key=REFRESH_TASK,
+            on_success=lambda r: self._apply_refresh(r, outcomes),
+            on_failure=lambda exc: self._post_sync_read_failed(exc, outcomes),
+        )
+
+    def _post_sync_read_failed(self, exc: GavelError, outcomes: list[RegistrySyncOutcome]) -> None:
+        self.host.show_notice(exc.message)
         self.reload_registries()
-        self.portfolio_model.refresh()
-        self.detail_view.reload()
+        self._report_sync(outcomes)
+
+    def _apply_refresh(self, read: PostSyncRead, outcomes: list[RegistrySyncOutcome]) -> None:
+        self.statuses = read.statuses
+        self.sidebar.set_statuses(self.statuses, None, self.links.links, self.clock())
+        if self.selected_registry != self.portfolio_model.registry:
+            self.portfolio_model.set_filter(registry=self.selected_registry)
+        else:
+            self.detail_view.prefetched(read.detail_key, read.detail)
+            self.portfolio_model.apply(read.portfolio)
+            self.detail_view.show_prefetched()
+        self._refresh_state()
+        self._report_sync(outcomes)
+
+    def _report_sync(self, outcomes: list[RegistrySyncOutcome]) -> None:
         ok = [o for o in outcomes if o.result is not None]
         failed = [o for o in outcomes if o.error is not None]
         if ok and not failed:
@@ -296,7 +353,7 @@ class PortfolioUi(QObject):
         self.portfolio_model.refresh()
         self.detail_view.reload()
 
-    def _refresh_failed(self, registry: str, model: str, error: GavelError) -> None:
+    def _model_refresh_failed(self, registry: str, model: str, error: GavelError) -> None:
         if isinstance(error, Cancelled):
             return  # superseded by a newer refresh, or the window is closing
         self.links.record_sync([RegistrySyncOutcome(registry, None, error)])

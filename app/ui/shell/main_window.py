@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import QMainWindow, QMessageBox, QToolBar, QVBoxLayout, QWidget
 
 from app import __version__
-from app.ui.common.context import ConsolePaths
-from app.ui.common.host import Badge
 from app.ui.common.settings import console_settings, read_bytes
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
@@ -26,6 +25,10 @@ from app.ui.shell.menus import Menus
 from app.ui.shell.navigation import PageNavigator
 from app.ui.shell.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from app.ui.shell.status import TaskProgress
+
+if TYPE_CHECKING:  # context imports every service, host the domain: not before first paint
+    from app.ui.common.context import ConsolePaths
+    from app.ui.common.host import Badge
 
 log = logging.getLogger("gavel.ui")
 
@@ -45,6 +48,8 @@ class MainWindow(QMainWindow):
         self._on_close: list[Callable[[], None]] = []
         self._on_shutdown: list[Callable[[], None]] = []
         self._shut_down = False
+        # Pages shown before their feature is built (the first screen): key -> widget.
+        self._placeholders: dict[str, QWidget] = {}
 
         self.notice_banner = Banner("error", "error")
         self.notice_banner.add_button("Dismiss", self.notice_banner.hide)
@@ -98,7 +103,18 @@ class MainWindow(QMainWindow):
         tooltip: str = "",
         position: int | None = None,
     ) -> None:
+        placeholder = self._placeholders.pop(key, None)
+        if placeholder is not None:
+            self.pages.replace_page(key, title, widget, badge, tooltip)
+            placeholder.deleteLater()
+            return
         self.pages.add_page(key, title, widget, badge, tooltip, position)
+
+    def add_placeholder_page(self, key: str, title: str, widget: QWidget) -> None:
+        """A stand-in for a page whose feature is not built yet; the feature's own
+        add_page puts its widget in the stand-in's place."""
+        self.pages.add_page(key, title, widget)
+        self._placeholders[key] = widget
 
     def set_page_order(self, keys: tuple[str, ...]) -> None:
         """The order pages stand in, whichever feature adds its page first."""
@@ -139,6 +155,18 @@ class MainWindow(QMainWindow):
         self.progress.track(handle)
 
     # -- Host: state and life cycle ----------------------------------------------------
+
+    def use_paths(self, paths: ConsolePaths) -> None:
+        """The profile the context opened, when stage one guessed another (a caller's
+        context factory with its own home): settings and logs follow the context."""
+        if paths.config_dir == self._paths.config_dir:
+            self._paths = paths
+            return
+        self._paths = paths
+        self._settings = console_settings(paths.config_dir)
+        geometry = read_bytes(self._settings, "window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
 
     @property
     def settings(self) -> QSettings:

@@ -10,6 +10,7 @@ page in that position, whatever order pages were added in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.common.formatting import badge_text
-from app.ui.common.host import Badge
 from app.ui.common.signals import emit
+
+if TYPE_CHECKING:  # host imports the domain's portfolio types: not before the first paint
+    from app.ui.common.host import Badge
 
 MAX_SHORTCUTS = 9
 
@@ -92,6 +95,31 @@ class PageNavigator(QWidget):
         self.tabs.insertTab(at, badge_text(title, self._count(page)))
         self.tabs.blockSignals(False)
         self._sync_tabs()
+
+    def replace_page(
+        self,
+        key: str,
+        title: str,
+        widget: QWidget,
+        badge: Badge | None = None,
+        tooltip: str = "",
+    ) -> QWidget:
+        """Put `widget` where the page `key` stands (same tab, same selection); returns
+        the widget it replaced, which the caller disposes of."""
+        index = self._index_of(key)
+        if index is None:
+            raise ValueError(f"there is no page '{key}' to replace")
+        old = self._pages[index].widget
+        current = self.stack.currentIndex()
+        self._pages[index] = _Page(key, title, widget, badge, tooltip)
+        self.stack.insertWidget(index, widget)
+        self.stack.removeWidget(old)
+        self.stack.setCurrentIndex(current)
+        self.tabs.blockSignals(True)
+        self.tabs.setTabText(index, badge_text(title, self._count(self._pages[index])))
+        self.tabs.blockSignals(False)
+        self._sync_tabs()
+        return old
 
     def keys(self) -> list[str]:
         return [p.key for p in self._pages]
