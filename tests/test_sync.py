@@ -114,7 +114,7 @@ def test_two_registries_show_side_by_side(
         ctx.registries.add(seeded_registry.config("first"))
         ctx.registries.add(RegistryConfig(name="second", url=proxy.url))
         outcomes = ctx.sync.sync_all()
-    assert [o.error for o in outcomes] == ["", ""]
+    assert [o.message for o in outcomes] == ["", ""]
     first, second = _names(ctx, "first"), _names(ctx, "second")
     assert first == second and first
     assert len(_names(ctx)) == 2 * len(first)

@@ -172,7 +172,7 @@ def _sync(ctx: CliContext, args: argparse.Namespace) -> int:
                 {
                     "registry": o.registry,
                     "ok": o.result is not None,
-                    "error": o.error,
+                    "error": o.message,
                     "result": o.result,
                 }
                 for o in outcomes
@@ -189,7 +189,7 @@ def _sync(ctx: CliContext, args: argparse.Namespace) -> int:
                 )
     failed = [o for o in outcomes if o.result is None]
     for o in failed:
-        print(f"gavel: {o.registry}: {o.error}", file=sys.stderr)
+        print(f"gavel: {o.registry}: {o.message}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 

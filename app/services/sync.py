@@ -73,11 +73,46 @@ class SyncResult:
 
 @dataclass(frozen=True)
 class SyncOutcome:
-    """Result of one registry within a sync of several: a result or an error."""
+    """Result of one registry within a sync of several: a result or the error, whose
+    type says whether the registry was unreachable or refused (the console's "Offline"
+    rests on it)."""
 
     registry: str
     result: SyncResult | None
-    error: str = ""
+    error: GavelError | None = None
+
+    @property
+    def message(self) -> str:
+        return self.error.message if self.error is not None else ""
+
+
+class RegistrySyncer(Protocol):
+    """Syncs one registry: SyncService here, or the console's child-process sync."""
+
+    def sync(
+        self, name: str, progress: ProgressCallback = ..., cancel: CancelToken | None = ...
+    ) -> SyncResult: ...
+
+
+def sync_each(
+    syncer: RegistrySyncer,
+    names: Sequence[str],
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[SyncOutcome]:
+    """Sync several registries; one failing does not stop the others. The one loop the
+    command line and the console share."""
+    cancel = cancel or CancelToken()
+    outcomes: list[SyncOutcome] = []
+    for name in names:
+        cancel.raise_if_cancelled()
+        try:
+            outcomes.append(SyncOutcome(name, syncer.sync(name, progress, cancel)))
+        except Cancelled:
+            raise
+        except GavelError as exc:
+            outcomes.append(SyncOutcome(name, None, exc))
+    return outcomes
 
 
 class SyncService:
@@ -207,16 +242,6 @@ class SyncService:
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
     ) -> list[SyncOutcome]:
-        """Sync several registries; one failing does not stop the others."""
-        cancel = cancel or CancelToken()
+        """Sync several registries (default: all); one failing does not stop the others."""
         targets = list(names) if names else [r.name for r in self._config.registries()]
-        outcomes: list[SyncOutcome] = []
-        for name in targets:
-            cancel.raise_if_cancelled()
-            try:
-                outcomes.append(SyncOutcome(name, self.sync(name, progress, cancel)))
-            except Cancelled:
-                raise
-            except GavelError as exc:
-                outcomes.append(SyncOutcome(name, None, exc.message))
-        return outcomes
+        return sync_each(self, targets, progress, cancel)

@@ -24,10 +24,10 @@ from app.domain.errors import (
     SecretUnavailable,
 )
 from app.domain.registry import LinkState, RegistryLink
+from app.services.sync import SyncOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
-from app.ui.portfolio.sync_controller import RegistrySyncOutcome
 
 log = logging.getLogger("gavel.ui.links")
 
@@ -50,7 +50,7 @@ def check_links(
     return links
 
 
-def link_of_sync(outcome: RegistrySyncOutcome, now: datetime) -> RegistryLink:
+def link_of_sync(outcome: SyncOutcome, now: datetime) -> RegistryLink:
     """What a sync says of its registry's liveness."""
     error = outcome.error
     if error is None:
@@ -115,7 +115,7 @@ class LinkMonitor(QObject):
             on_failure=lambda exc: log.warning("liveness check failed: %s", exc.message),
         )
 
-    def record_sync(self, outcomes: Sequence[RegistrySyncOutcome]) -> None:
+    def record_sync(self, outcomes: Sequence[SyncOutcome]) -> None:
         now = datetime.now(UTC)
         for outcome in outcomes:
             self._record(link_of_sync(outcome, now))

@@ -20,6 +20,7 @@ from app.domain.errors import Cancelled, GavelError
 from app.domain.portfolio import ModelDetail, RegistryStatus
 from app.domain.progress import ProgressCallback
 from app.domain.registry import RegistryConfig
+from app.services.sync import SyncOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
 from app.ui.common.settings import read_bytes, read_int, read_str
@@ -41,7 +42,7 @@ from app.ui.portfolio.portfolio_model import (
 from app.ui.portfolio.portfolio_view import PortfolioView
 from app.ui.portfolio.registry_dialog import RegistryDialog
 from app.ui.portfolio.registry_sidebar import RegistrySidebar
-from app.ui.portfolio.sync_controller import RegistrySyncOutcome, SyncController
+from app.ui.portfolio.sync_controller import SyncController
 from app.ui.portfolio.sync_status import SyncStatus
 
 log = logging.getLogger("gavel.ui")
@@ -290,7 +291,7 @@ class PortfolioUi(QObject):
         handle.finished.connect(self._refresh_state)
         self._refresh_state()
 
-    def _sync_finished(self, outcomes: list[RegistrySyncOutcome]) -> None:
+    def _sync_finished(self, outcomes: list[SyncOutcome]) -> None:
         """Re-read statuses, the portfolio's ids and first rows and the detail on a
         worker; the GUI thread only applies them, in one model reset."""
         self.links.record_sync(outcomes)
@@ -313,12 +314,12 @@ class PortfolioUi(QObject):
             on_failure=lambda exc: self._post_sync_read_failed(exc, outcomes),
         )
 
-    def _post_sync_read_failed(self, exc: GavelError, outcomes: list[RegistrySyncOutcome]) -> None:
+    def _post_sync_read_failed(self, exc: GavelError, outcomes: list[SyncOutcome]) -> None:
         self.host.show_notice(exc.message)
         self.reload_registries()
         self._report_sync(outcomes)
 
-    def _apply_refresh(self, read: PostSyncRead, outcomes: list[RegistrySyncOutcome]) -> None:
+    def _apply_refresh(self, read: PostSyncRead, outcomes: list[SyncOutcome]) -> None:
         self.statuses = read.statuses
         self.sidebar.set_statuses(self.statuses, None, self.links.links, self.clock())
         if self.selected_registry != self.portfolio_model.registry:
@@ -330,7 +331,7 @@ class PortfolioUi(QObject):
         self._refresh_state()
         self._report_sync(outcomes)
 
-    def _report_sync(self, outcomes: list[RegistrySyncOutcome]) -> None:
+    def _report_sync(self, outcomes: list[SyncOutcome]) -> None:
         ok = [o for o in outcomes if o.result is not None]
         failed = [o for o in outcomes if o.error is not None]
         if ok and not failed:
@@ -345,7 +346,7 @@ class PortfolioUi(QObject):
 
     def _model_refreshed(self, registry: str, model: str, written: bool) -> None:
         """A targeted refresh re-read one model: every view shows it now."""
-        self.links.record_sync([RegistrySyncOutcome(registry, None)])
+        self.links.record_sync([SyncOutcome(registry, None)])
         if not written:
             self.host.show_status(f"{model} is not in the cache yet; sync {registry} to add it.")
             return
@@ -356,7 +357,7 @@ class PortfolioUi(QObject):
     def _model_refresh_failed(self, registry: str, model: str, error: GavelError) -> None:
         if isinstance(error, Cancelled):
             return  # superseded by a newer refresh, or the window is closing
-        self.links.record_sync([RegistrySyncOutcome(registry, None, error)])
+        self.links.record_sync([SyncOutcome(registry, None, error)])
         self.host.show_status(
             f"{model} could not be re-read from {registry}; the portfolio shows it as of "
             f"the last sync. {error.message}"

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from PySide6.QtCore import QObject, Signal
 
-from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError, RegistryUnavailable
-from app.domain.progress import ProgressCallback
-from app.services.sync import SyncResult
+from app.services.sync import SyncOutcome, sync_each
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
@@ -24,43 +20,10 @@ SYNC_TASK = "sync"
 DEMO_TASK = "demo"
 
 
-@dataclass(frozen=True)
-class RegistrySyncOutcome:
-    registry: str
-    result: SyncResult | None
-    error: GavelError | None = None
-
-
-class RegistrySyncer(Protocol):
-    def sync(
-        self, name: str, progress: ProgressCallback = ..., cancel: CancelToken | None = ...
-    ) -> SyncResult: ...
-
-
-def sync_registries(
-    sync: RegistrySyncer, names: Sequence[str], cancel: CancelToken, progress: ProgressCallback
-) -> list[RegistrySyncOutcome]:
-    """SyncService.sync_all, keeping each failure's type (offline vs refused).
-
-    sync_all reduces failures to their sentence; the console needs the type to say
-    "Offline" only when the registry could not be reached.
-    """
-    outcomes: list[RegistrySyncOutcome] = []
-    for name in names:
-        cancel.raise_if_cancelled()
-        try:
-            outcomes.append(RegistrySyncOutcome(name, sync.sync(name, progress, cancel)))
-        except Cancelled:
-            raise
-        except GavelError as exc:
-            outcomes.append(RegistrySyncOutcome(name, None, exc))
-    return outcomes
-
-
 class SyncController(QObject):
     # A sync or demo start began (TaskHandle) or ended; the window re-reads statuses.
     task_started = Signal(object)
-    sync_finished = Signal(object)  # list[RegistrySyncOutcome]
+    sync_finished = Signal(object)  # list[SyncOutcome]
     sync_failed = Signal(str)  # cancelled, or the cache could not be written
     demo_ready = Signal()
     # A targeted refresh re-read one model: (registry, model, written). written False:
@@ -100,7 +63,7 @@ class SyncController(QObject):
         sync = self._ctx.isolated_sync
         label = f"Syncing {', '.join(targets)}" if len(targets) <= 3 else "Syncing registries"
         handle = self._runner.run(
-            lambda cancel, progress: sync_registries(sync, targets, cancel, progress),
+            lambda cancel, progress: sync_each(sync, targets, progress, cancel),
             key=SYNC_TASK,
             label=label,
             on_success=self._synced,
@@ -147,7 +110,7 @@ class SyncController(QObject):
             for handle in self._runner.running(key):
                 handle.cancel()
 
-    def _synced(self, outcomes: list[RegistrySyncOutcome]) -> None:
+    def _synced(self, outcomes: list[SyncOutcome]) -> None:
         for o in outcomes:
             self.checked.add(o.registry)
             if o.error is None:
