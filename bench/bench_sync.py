@@ -160,14 +160,20 @@ def measure_gui(home: Path, url: str, rounds: int) -> dict[str, float]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GAVEL_HOME": str(home / "run0")}
     ratio, bare, console = measure_cold_start(env, rounds)
     rss = _probe("rss", env=env)["peak_rss_mb"]
-    stall_env = {**env, "GAVEL_HOME": str(home / "stall")}
-    stall = _probe("stall", url, env=stall_env)["max_stall_ms"]
+    # One sample of a stall is noise on a shared machine: the median of several full
+    # syncs, each into an empty cache in a fresh process, and the worst of them.
+    stalls = [
+        _probe("stall", url, env={**env, "GAVEL_HOME": str(home / f"stall{i}")})["max_stall_ms"]
+        for i in range(max(3, rounds // 3))
+    ]
     return {
         "first_paint_ratio": ratio,
         "bare_first_paint_s": bare,
         "console_first_paint_s": console,
         "peak_rss_mb": rss,
-        "max_stall_ms": stall,
+        "max_stall_ms": statistics.median(stalls),
+        "worst_stall_ms": max(stalls),
+        "stall_rounds": float(len(stalls)),
     }
 
 
@@ -212,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     if gui:
         print(
             f"{'longest event-loop stall during sync':<40} {gui['max_stall_ms']:>8.1f}ms  <= 50 ms"
+            f"  (median of {gui['stall_rounds']:.0f} syncs; worst {gui['worst_stall_ms']:.1f} ms)"
         )
         print(f"{'peak RSS of the console':<40} {gui['peak_rss_mb']:>8.0f}MB  <= 300 MB")
     print(

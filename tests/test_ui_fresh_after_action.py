@@ -81,7 +81,7 @@ def test_refresh_model_shows_a_moved_alias_without_a_sync(
     try:
         portfolio = console.portfolio
         portfolio.sync_now()
-        qtbot.waitUntil(lambda: not portfolio.syncer.busy, timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: portfolio.settled, timeout=TIMEOUT_MS)
         focus = portfolio.focus
         assert focus.show_model("seeded", model_name)
         assert _row_aliases(console, model_name) == "champion → v1"

@@ -83,7 +83,7 @@ def _sync(console: Console, qtbot: QtBot) -> None:
     refreshes = console.governance.controller
     console.portfolio.sync_now()
     assert console.portfolio.syncer.syncing
-    qtbot.waitUntil(lambda: not console.portfolio.syncer.busy, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: console.portfolio.settled, timeout=TIMEOUT)
     qtbot.waitUntil(lambda: not refreshes.refreshing, timeout=TIMEOUT)
 
 
