@@ -5,6 +5,7 @@ item model (inbox, timeline, violations, alias moves) over a real embedded ledge
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from app.services.governance_inbox import load_governance
 from app.ui.common.formatting import badge_text
 from app.ui.console import Console, build_console
 from app.ui.governance.alias_history import AliasMovesModel, load_alias_history
-from app.ui.governance.inbox_model import InboxFilter, InboxModel, filter_items
+from app.ui.governance.inbox_model import InboxColumn, InboxFilter, InboxModel, filter_items
 from app.ui.governance.request_detail import TimelineModel, load_request_detail
 from app.ui.governance.violations_page import ViolationsModel
 from tests.ui_helpers import make_context, no_leaks, save_screenshot, seed_cache
@@ -157,6 +158,17 @@ def test_governance_models_pass_qtmodeltester(
     assert inbox.data(inbox.index(0, 3), Qt.ItemDataRole.ToolTipRole) is None
     assert "Still needed: 1 more approval" in inbox.data(
         inbox.index(0, 4), Qt.ItemDataRole.ToolTipRole
+    )
+
+    # A stricter tier seen since the request (a sync, the cache) is the one shown: the
+    # inbox never shows the milder tier whose policy no longer applies.
+    item = data.items[0]
+    stricter = replace(item, view=replace(item.view, tier="high"))
+    assert item.request.risk_tier != "high"
+    inbox.set_items([stricter])
+    assert inbox.data(inbox.index(0, InboxColumn.RISK_TIER)) == "High"
+    assert "high-risk policy applies" in inbox.data(
+        inbox.index(0, InboxColumn.RISK_TIER), Qt.ItemDataRole.ToolTipRole
     )
 
     detail = load_request_detail(ctx.governance, rid)

@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.domain.governance import RequestState
+from app.domain.governance import RequestState, normalize_tier
 from app.services.governance_inbox import (
     GovernanceData,
     InboxItem,
@@ -132,9 +132,9 @@ class InboxModel(TitledTableModel):
             if column == InboxColumn.STATE:
                 return _state_color(item.request.state)
             if column == InboxColumn.RISK_TIER:
-                return readable_on_palette(risk_color(item.request.risk_tier))
+                return readable_on_palette(risk_color(item.view.tier))
         if role == Qt.ItemDataRole.DecorationRole and column == InboxColumn.RISK_TIER:
-            return dot_icon(risk_color(item.request.risk_tier))
+            return dot_icon(risk_color(item.view.tier))
         if role == Qt.ItemDataRole.TextAlignmentRole and column == InboxColumn.APPROVALS:
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
@@ -147,7 +147,11 @@ class InboxModel(TitledTableModel):
             case InboxColumn.PROMOTION:
                 return r.target_text
             case InboxColumn.RISK_TIER:
-                return r.risk_tier.capitalize() if r.risk_tier else "Not set (high)"
+                # The tier whose policy applies: the stricter of the one requested under
+                # and any seen since (a tier lowered in the registry lowers nothing).
+                if not r.risk_tier and item.view.tier == "high":
+                    return "Not set (high)"
+                return item.view.tier.capitalize()
             case InboxColumn.REQUESTER:
                 return r.requester
             case InboxColumn.STATE:
@@ -183,4 +187,9 @@ class InboxModel(TitledTableModel):
                 return f"Requested {utc_text(r.created_at)}"
             case InboxColumn.RISK_TIER if not r.risk_tier:
                 return "The model has no risk_tier tag: the high-risk policy applies."
+            case InboxColumn.RISK_TIER if item.view.tier != normalize_tier(r.risk_tier):
+                return (
+                    f"Requested as {r.risk_tier}-risk; the tier seen since is stricter, so the "
+                    f"{item.view.tier}-risk policy applies."
+                )
         return None
