@@ -13,16 +13,13 @@ from dataclasses import dataclass, field
 from app.domain.authority_model import AuthorityProblem, PendingKey
 from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
-from app.domain.governance import Identity, MemberStatus, Policy, PromotionRequest, Role
+from app.domain.governance import Identity, MemberStatus, Policy, Role
 from app.services.governance import GovernanceService, InboxEntry
 from app.services.observations import ChangeObserver, Violation
 from app.services.team_ledger import ReadOnlyAudit, TeamStatus
 
 ROLE_ORDER = (Role.ADMIN, Role.APPROVER, Role.REQUESTER, Role.VIEWER)
 ENROLL_HINT = "No identity yet — Identity → Enroll…"
-
-# Kept for the inbox model's vocabulary: an entry is what the inbox lists.
-InboxItem = InboxEntry
 
 
 def approvals_done(item: InboxEntry) -> int:
@@ -220,12 +217,4 @@ def load_governance(
         keyring_persistent=actor.identity.vault.persistent,
         read_only=audit.reason if isinstance(audit, ReadOnlyAudit) else "",
         loaded=True,
-    )
-
-
-def closed_reason(request: PromotionRequest) -> str:
-    why = f": {request.state_reason}" if request.state_reason else ""
-    return (
-        f"Request {request.request_id} is {request.state.value}{why}; only pending requests "
-        "can be decided."
     )

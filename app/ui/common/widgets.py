@@ -192,6 +192,16 @@ def row_table(
     return table
 
 
+def show_outcome(label: QLabel, text: str, error: bool) -> None:
+    """An outcome line under a form: the text, styled as a field error or plain; hidden
+    when empty. The object name drives the QSS, so the label is re-polished."""
+    label.setObjectName("FieldError" if error else "")
+    label.style().unpolish(label)
+    label.style().polish(label)
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
 def muted_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName("Muted")

@@ -35,7 +35,7 @@ from app.services.identity import MIN_PASSPHRASE, WrongPassphrase
 from app.services.membership import Enrolment, MembershipService
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.tasks import TaskRunner
-from app.ui.common.widgets import row_table
+from app.ui.common.widgets import row_table, show_outcome
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.sign_dialog import PassphraseField
 
@@ -362,8 +362,4 @@ class RolesDialog(QDialog):
         self._data_changed(self._controller.data)
 
     def _set_result(self, text: str, error: bool) -> None:
-        self.outcome.setObjectName("FieldError" if error else "")
-        self.outcome.style().unpolish(self.outcome)
-        self.outcome.style().polish(self.outcome)
-        self.outcome.setText(text)
-        self.outcome.setVisible(bool(text))
+        show_outcome(self.outcome, text, error)

@@ -11,9 +11,9 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.governance import RequestState, normalize_tier
+from app.services.governance import InboxEntry
 from app.services.governance_inbox import (
     GovernanceData,
-    InboxItem,
     approvals_done,
     approvals_needed,
 )
@@ -41,7 +41,7 @@ FILTER_TITLES = {
 }
 
 
-def filter_items(data: GovernanceData, which: InboxFilter) -> list[InboxItem]:
+def filter_items(data: GovernanceData, which: InboxFilter) -> list[InboxEntry]:
     if which is InboxFilter.WAITING:
         return data.waiting()
     if which is InboxFilter.MINE:
@@ -98,15 +98,15 @@ class InboxModel(TitledTableModel):
             parent,
             tips=[_HEADER_TIPS.get(c) for c in InboxColumn],
         )
-        self._items: list[InboxItem] = []
+        self._items: list[InboxEntry] = []
         self._clock = clock
 
-    def set_items(self, items: Sequence[InboxItem]) -> None:
+    def set_items(self, items: Sequence[InboxEntry]) -> None:
         self.beginResetModel()
         self._items = list(items)
         self.endResetModel()
 
-    def item_at(self, row: int) -> InboxItem | None:
+    def item_at(self, row: int) -> InboxEntry | None:
         return self._items[row] if 0 <= row < len(self._items) else None
 
     def row_of(self, request_id: str) -> int | None:
@@ -139,7 +139,7 @@ class InboxModel(TitledTableModel):
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
-    def _display(self, item: InboxItem, column: InboxColumn) -> str:
+    def _display(self, item: InboxEntry, column: InboxColumn) -> str:
         r = item.request
         match column:
             case InboxColumn.REQUEST:
@@ -161,7 +161,7 @@ class InboxModel(TitledTableModel):
             case InboxColumn.AGE:
                 return relative_time(r.created_at, self._clock()).removesuffix(" ago")
 
-    def _tooltip(self, item: InboxItem, column: InboxColumn) -> str | None:
+    def _tooltip(self, item: InboxEntry, column: InboxColumn) -> str | None:
         r = item.request
         match column:
             case InboxColumn.REQUEST | InboxColumn.PROMOTION:

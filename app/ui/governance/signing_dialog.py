@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -38,6 +37,7 @@ from app.services.identity import WrongPassphrase
 from app.ui.common.formatting import from_ms, utc_text
 from app.ui.common.tasks import TaskRunner
 from app.ui.governance.request_detail import RequestDetail
+from app.ui.governance.sign_dialog import PassphraseField
 
 PART11_STATEMENT = (
     "Signing with your passphrase is the legally binding equivalent of your handwritten signature."
@@ -174,21 +174,18 @@ class SigningDialog(QDialog):
             if meaning is SignatureMeaning.REJECTION
             else "Optional: what you checked"
         )
-        self.passphrase = QLineEdit()
-        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
-        self.passphrase.setPlaceholderText(f"Passphrase of {manifestation.get('user_id')}")
-        self.passphrase_error = QLabel()
-        self.passphrase_error.setObjectName("FieldError")
-        self.passphrase_error.setWordWrap(True)
-        self.passphrase_error.hide()
+        # The same field every signing step uses; its edit and error line keep the names
+        # this dialog always gave them.
+        self.passphrase_field = PassphraseField(str(manifestation.get("user_id")))
+        self.passphrase = self.passphrase_field.edit
+        self.passphrase_error = self.passphrase_field.error
         input_form = QFormLayout()
         input_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         input_form.addRow(
             "Reason (required)" if meaning is SignatureMeaning.REJECTION else "Comment",
             self.comment,
         )
-        input_form.addRow("Passphrase", self.passphrase)
-        input_form.addRow("", self.passphrase_error)
+        input_form.addRow("Passphrase", self.passphrase_field)
 
         self.error = QLabel()
         self.error.setObjectName("FieldError")
@@ -245,7 +242,12 @@ class SigningDialog(QDialog):
         )
         screen = self.screen()
         limit = screen.availableGeometry().height() - 40 if screen is not None else wanted
-        return QSize(hint.width(), min(wanted + 8, limit))
+        # Wide enough that hashes, which never wrap, need no sideways scrolling.
+        layout = self.layout()
+        margins = layout.contentsMargins().left() * 2 if layout is not None else 0
+        scrollbar = self.signed_scroll.verticalScrollBar().sizeHint().width()
+        body_width = self._body.sizeHint().width() + scrollbar + margins
+        return QSize(max(hint.width(), body_width), min(wanted + 8, limit))
 
     # -- state -------------------------------------------------------------------------
 
@@ -268,12 +270,11 @@ class SigningDialog(QDialog):
         self.sign_button.setToolTip(why or "Sign with your key; this is recorded in the ledger")
 
     def _inputs_changed(self) -> None:
-        self.passphrase_error.hide()
         self._update_enabled()
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
-        for widget in (self.comment, self.passphrase, self.cancel_button):
+        for widget in (self.comment, self.passphrase_field, self.cancel_button):
             widget.setEnabled(not busy)
         self.sign_button.setText("Signing…" if busy else _MEANING_WORDS[self.meaning][2])
         self._update_enabled()
@@ -312,10 +313,7 @@ class SigningDialog(QDialog):
     def _failed(self, exc: GavelError) -> None:
         self._set_busy(False)
         if isinstance(exc, WrongPassphrase):
-            self.passphrase.clear()
-            self.passphrase_error.setText(exc.message)
-            self.passphrase_error.show()
-            self.passphrase.setFocus()
+            self.passphrase_field.wrong(exc.message)
         else:
             self.error.setText(f"Not signed: {exc.message}")
             self.error.show()

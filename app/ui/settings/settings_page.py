@@ -27,6 +27,7 @@ from app.services.team_setup import join_team
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import show_outcome
 
 SETTINGS_PAGE = "settings"
 JOIN_TASK = "team-join"
@@ -154,7 +155,8 @@ class SettingsPage(QWidget):
         self.join_button.setText("Join team ledger")
         self.password.clear()
         warning = "" if self.ctx.credentials.persistent else f" {self.ctx.credentials.describe()}"
-        self._show(
+        show_outcome(
+            self.outcome,
             f"This profile now uses the team ledger at {where}. Restart Gavel to work on it."
             + warning,
             error=False,
@@ -164,15 +166,8 @@ class SettingsPage(QWidget):
 
     def _failed(self, exc: GavelError) -> None:
         self.join_button.setText("Join team ledger")
-        self._show(f"Not joined: {exc.message}", error=True)
+        show_outcome(self.outcome, f"Not joined: {exc.message}", error=True)
         self._update()
-
-    def _show(self, text: str, error: bool) -> None:
-        self.outcome.setObjectName("FieldError" if error else "")
-        self.outcome.style().unpolish(self.outcome)
-        self.outcome.style().polish(self.outcome)
-        self.outcome.setText(text)
-        self.outcome.show()
 
 
 class SettingsUi:
