@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOWER_LAYERS = ("domain", "stores", "connectors", "services")
+LOWER_LAYERS = ("domain", "presentation", "stores", "connectors", "services")
 
 
 def _modules(layer: str) -> list[str]:
@@ -43,8 +43,8 @@ def test_lower_layers_do_not_load_qt_or_matplotlib() -> None:
     assert leaked == []
 
 
-def test_domain_loads_no_infrastructure() -> None:
-    loaded = _imported_after(_modules("domain"))
+def test_domain_and_presentation_load_no_infrastructure() -> None:
+    loaded = _imported_after(_modules("domain") + _modules("presentation"))
     infra = {"sqlalchemy", "requests", "keyring", "alembic", "urllib3", "psycopg"}
     assert sorted(m for m in loaded if m.split(".")[0] in infra) == []
 

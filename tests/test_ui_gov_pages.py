@@ -18,8 +18,8 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext
 from app.domain.cancel import CancelToken
 from app.domain.governance import Role
+from app.presentation.formatting import badge_text
 from app.services.governance_inbox import load_governance
-from app.ui.common.formatting import badge_text
 from app.ui.console import Console, build_console
 from app.ui.governance.alias_history import AliasMovesModel, load_alias_history
 from app.ui.governance.inbox_model import InboxColumn, InboxFilter, InboxModel, filter_items

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError, RegistryUnavailable
 from app.domain.progress import Progress, ProgressCallback
-from app.ui.common.formatting import progress_text
+from app.presentation.formatting import progress_text
 from app.ui.common.tasks import TaskRunner
 from app.ui.shell.status import TaskProgress
 from tests.ui_helpers import no_leaks

@@ -26,6 +26,7 @@ from app.domain.errors import Cancelled, GavelError
 from app.domain.ledger import LedgerEvent
 from app.domain.ledger_query import LedgerQuery
 from app.domain.progress import ProgressCallback
+from app.presentation.ledger_text import action_label, event_details, event_summary, timestamp_text
 from app.services.audit import AuditService
 from app.ui.audit.ledger_index import (
     SeqIndex,
@@ -34,7 +35,6 @@ from app.ui.audit.ledger_index import (
     load_events,
     load_index,
 )
-from app.ui.common.ledger_text import action_label, event_details, event_summary, timestamp_text
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.theme import semantic

@@ -27,11 +27,11 @@ from app.domain.cancel import CancelToken
 from app.domain.ledger import LedgerAction, VerifyReport
 from app.domain.ledger_query import LedgerQuery, model_subject
 from app.domain.progress import ProgressCallback
+from app.presentation.ledger_text import ACTION_LABELS
 from app.ui.audit.audit_model import AuditColumn, AuditTrailModel
 from app.ui.audit.governance_feed import GovernanceFeed
 from app.ui.audit.ledger_checks import LedgerChecks
 from app.ui.common.context import ConsoleContext
-from app.ui.common.ledger_text import ACTION_LABELS
 from app.ui.common.signals import emit
 from app.ui.common.sort_arrows import point_sort_arrows_the_way_rows_run
 from app.ui.common.tasks import TaskRunner

@@ -24,9 +24,9 @@ from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
 from app.domain.ledger import Checkpoint, ExportFormat, VerifyReport
 from app.domain.progress import Progress, ProgressCallback
+from app.presentation.formatting import progress_text
 from app.services.audit import AuditService, ExportResult
 from app.ui.audit.governance_feed import GovernanceFeed
-from app.ui.common.formatting import progress_text
 from app.ui.common.resources import icon
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner

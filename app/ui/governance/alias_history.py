@@ -38,9 +38,9 @@ from app.domain.ledger_query import ALIAS_ACTIONS, AliasMove, LedgerQuery, alias
 from app.domain.ledger_query import model_subject as subject_of
 from app.domain.portfolio import ModelDetail
 from app.domain.progress import ProgressCallback
+from app.presentation.formatting import utc_text
+from app.presentation.ledger_text import version_text
 from app.services.audit import AuditService
-from app.ui.common.formatting import utc_text
-from app.ui.common.ledger_text import version_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit

@@ -24,10 +24,10 @@ from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import PromotionRequest, Role, SignatureMeaning
 from app.domain.progress import ProgressCallback
+from app.presentation.formatting import badge_text
 from app.services.governance_inbox import ENROLL_HINT, GovernanceData
 from app.services.promotion_apply import ApplyOutcome
 from app.ui.common.context import ConsoleContext
-from app.ui.common.formatting import badge_text
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table

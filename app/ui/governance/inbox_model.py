@@ -11,14 +11,14 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.governance import RequestState, normalize_tier
+from app.presentation.formatting import relative_time, risk_color, utc_text
+from app.presentation.ledger_text import STATE_LABELS
 from app.services.governance import InboxEntry
 from app.services.governance_inbox import (
     GovernanceData,
     approvals_done,
     approvals_needed,
 )
-from app.ui.common.formatting import relative_time, risk_color, utc_text
-from app.ui.common.ledger_text import STATE_LABELS
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
 from app.ui.common.theme import readable_on_palette, semantic

@@ -23,9 +23,9 @@ from PySide6.QtWidgets import (
 
 from app.domain.authority_model import PendingKey
 from app.domain.ledger import LedgerEvent
+from app.presentation.formatting import utc_text
 from app.services.governance_inbox import GovernanceData, admin_block_reason
 from app.services.membership import MembershipService
-from app.ui.common.formatting import utc_text
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import EmptyState, row_table

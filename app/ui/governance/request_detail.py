@@ -30,9 +30,9 @@ from app.domain.governance import (
     SignatureMeaning,
 )
 from app.domain.ledger import LedgerEvent
+from app.presentation.ledger_text import action_label, timestamp_text
 from app.services.governance import GovernanceService, RequestView
 from app.services.governance_inbox import GovernanceData, problem_text, sign_block_reason
-from app.ui.common.ledger_text import action_label, timestamp_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit

@@ -36,9 +36,9 @@ from app.domain.governance import (
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.progress import ProgressCallback
 from app.domain.tags import TAG_RISK_TIER
+from app.presentation.ledger_text import checklist_label
 from app.services.governance import GovernanceService
 from app.services.identity import WrongPassphrase
-from app.ui.common.ledger_text import checklist_label
 from app.ui.common.tasks import TaskRunner
 from app.ui.governance.sign_dialog import PassphraseField
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from app.domain.governance import CHECKLIST, RequestState
+from app.presentation.formatting import from_ms, utc_text
+from app.presentation.ledger_text import STATE_LABELS, checklist_label
 from app.services.governance import RequestView
-from app.ui.common.formatting import from_ms, utc_text
-from app.ui.common.ledger_text import STATE_LABELS, checklist_label
 from app.ui.common.theme import semantic
 
 

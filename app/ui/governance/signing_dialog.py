@@ -32,9 +32,9 @@ from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
 from app.domain.governance import PromotionRequest, SignatureMeaning
 from app.domain.progress import ProgressCallback
+from app.presentation.formatting import from_ms, utc_text
 from app.services.governance import GovernanceService
 from app.services.identity import WrongPassphrase
-from app.ui.common.formatting import from_ms, utc_text
 from app.ui.common.tasks import TaskRunner
 from app.ui.governance.request_detail import RequestDetail
 from app.ui.governance.sign_dialog import PassphraseField

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.presentation.formatting import utc_text
+from app.presentation.ledger_text import version_text
 from app.services.governance_inbox import GovernanceData
 from app.services.observations import Violation
-from app.ui.common.formatting import utc_text
-from app.ui.common.ledger_text import version_text
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.domain.performance import DatasetChange, VersionComparison
 from app.domain.portfolio import VersionRow
-from app.ui.common.formatting import version_label
+from app.presentation.formatting import version_label
 from app.ui.common.signals import emit
 from app.ui.common.theme import semantic
 from app.ui.common.widgets import muted_label

@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTabWidget, QWidget
 
 from app.domain.portfolio import ModelDetail, VersionRow
-from app.ui.common.formatting import version_label
+from app.presentation.formatting import version_label
 from app.ui.common.host import DetailTab
 from app.ui.common.signals import emit
 from app.ui.common.widgets import LazySlot

@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
 from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
 from app.domain.tags import HEADLINE_TAGS, TAG_OWNER, TAG_RISK_TIER, TAG_TEAM
-from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import (
+from app.presentation.formatting import (
     aliases_text,
     from_ms,
     local_text,
     relative_time,
     risk_color,
 )
+from app.services.portfolio import PortfolioService
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.theme import readable_on_palette

@@ -27,14 +27,14 @@ from PySide6.QtGui import QColor, QIcon
 
 from app.domain.errors import GavelError
 from app.domain.portfolio import PortfolioRow, PortfolioSort
-from app.services.portfolio import PortfolioService
-from app.ui.common.formatting import (
+from app.presentation.formatting import (
     aliases_text,
     from_ms,
     relative_time,
     risk_color,
     utc_text,
 )
+from app.services.portfolio import PortfolioService
 from app.ui.common.resources import dot_icon, icon
 from app.ui.common.signals import emit
 from app.ui.common.theme import readable_on_palette, semantic

@@ -20,15 +20,15 @@ from app.domain.errors import Cancelled, GavelError
 from app.domain.portfolio import ModelDetail, RegistryStatus
 from app.domain.progress import ProgressCallback
 from app.domain.registry import RegistryConfig
+from app.presentation import console_state
+from app.presentation.console_state import EmptyAction
 from app.services.sync import SyncOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
 from app.ui.common.settings import read_bytes, read_int, read_str
 from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
-from app.ui.portfolio import console_state
 from app.ui.portfolio.actions import build_actions, register_actions
-from app.ui.portfolio.console_state import EmptyAction
 from app.ui.portfolio.focus import PORTFOLIO_PAGE, PortfolioFocus
 from app.ui.portfolio.link_monitor import LinkMonitor
 from app.ui.portfolio.model_detail_view import ModelDetailView

@@ -14,10 +14,10 @@ from PySide6.QtWidgets import QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, 
 
 from app.domain.portfolio import RegistryStatus
 from app.domain.registry import LinkState, RegistryLink
-from app.ui.common.formatting import local_text, relative_time
+from app.presentation.console_state import link_state, registry_line, state_word
+from app.presentation.formatting import local_text, relative_time
 from app.ui.common.resources import icon
 from app.ui.common.signals import emit
-from app.ui.portfolio.console_state import link_state, registry_line, state_word
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 ALL_REGISTRIES = "All registries"

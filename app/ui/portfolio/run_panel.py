@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.portfolio import RunDetail, VersionRow
-from app.ui.common.formatting import from_ms, local_text, utc_text
+from app.presentation.formatting import from_ms, local_text, utc_text
 from app.ui.common.widgets import EmptyState, muted_label
 
 

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from PySide6.QtCore import QObject, Signal
 
 from app.domain.errors import Cancelled, GavelError, RegistryUnavailable
+from app.presentation.console_state import FailureKind
 from app.services.sync import SyncOutcome, sync_each
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
-from app.ui.portfolio.console_state import FailureKind
 
 log = logging.getLogger("gavel.ui.sync")
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor
 
 from app.domain.portfolio import VersionRow
-from app.ui.common.formatting import from_ms, local_text, utc_text
+from app.presentation.formatting import from_ms, local_text, utc_text
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.theme import semantic
 

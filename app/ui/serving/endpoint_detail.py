@@ -33,8 +33,8 @@ from app.domain.endpoint_timeline import health_bands, outages
 from app.domain.endpoints import EndpointSample
 from app.domain.progress import ProgressCallback
 from app.domain.serving import ServingState
+from app.presentation.formatting import local_text
 from app.services.endpoints import EndpointService, EndpointStatus
-from app.ui.common.formatting import local_text
 from app.ui.common.tasks import TaskRunner
 from app.ui.common.theme import semantic
 from app.ui.common.widgets import LazySlot, section_title

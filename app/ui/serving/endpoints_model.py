@@ -17,8 +17,8 @@ from PySide6.QtGui import QBrush, QColor, QFont, QIcon
 
 from app.domain.endpoints import EndpointRecord, HealthState
 from app.domain.serving import ServingState
+from app.presentation.formatting import relative_time, utc_text
 from app.services.endpoints import EndpointStatus, ProbeOutcome
-from app.ui.common.formatting import relative_time, utc_text
 from app.ui.common.resources import dot_icon
 from app.ui.common.row_list_model import TitledTableModel
 from app.ui.common.signals import emit

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ui.common.formatting import badge_text
+from app.presentation.formatting import badge_text
 from app.ui.common.signals import emit
 
 if TYPE_CHECKING:  # host imports the domain's portfolio types: not before the first paint

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.progress import Progress
-from app.ui.common.formatting import progress_text
+from app.presentation.formatting import progress_text
 from app.ui.common.resources import icon
 from app.ui.common.tasks import TaskHandle
 

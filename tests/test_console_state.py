@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from app.domain.portfolio import RegistryStatus
 from app.domain.registry import LinkState, RegistryLink
-from app.ui.common.formatting import aliases_text, relative_time
-from app.ui.portfolio.console_state import (
+from app.presentation.console_state import (
     FailureKind,
     connectivity,
     failure_banner,
@@ -15,6 +14,7 @@ from app.ui.portfolio.console_state import (
     registry_line,
     shows_demo,
 )
+from app.presentation.formatting import aliases_text, relative_time
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.domain.ledger import LedgerAction, LedgerEvent
-from app.ui.common.ledger_text import event_summary
+from app.presentation.ledger_text import event_summary
 
 
 def _event(action: str, before: object, after: object, reason: str = "") -> LedgerEvent:
@@ -73,6 +73,6 @@ def test_every_summary_is_a_sentence_without_json(
 
 def test_every_ledger_action_has_a_label() -> None:
     # A raw 'promotion.apply_started' in a timeline reads as a bug to an auditor.
-    from app.ui.common.ledger_text import ACTION_LABELS
+    from app.presentation.ledger_text import ACTION_LABELS
 
     assert [a.value for a in LedgerAction if a not in ACTION_LABELS] == []

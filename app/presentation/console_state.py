@@ -12,7 +12,7 @@ from enum import StrEnum
 
 from app.domain.portfolio import RegistryStatus
 from app.domain.registry import LinkState, RegistryLink
-from app.ui.common.formatting import local_text, relative_time, utc_text
+from app.presentation.formatting import local_text, relative_time, utc_text
 
 DEMO_BANNER = "Demo registry — sample data on a local MLflow server, not a real registry."
 
