@@ -256,6 +256,14 @@ def readable_on_palette(color: str, palette: QPalette | None = None) -> QColor:
     """A fixed accent (a risk tier's colour) made AA-legible on the palette's Window and
     Base, keeping its hue: dark red stays red on near-black, just lighter."""
     pal = palette if palette is not None else current_palette()
-    return readable(
-        QColor(color), pal.color(QPalette.ColorRole.Window), pal.color(QPalette.ColorRole.Base)
-    )
+    window, base = pal.color(QPalette.ColorRole.Window), pal.color(QPalette.ColorRole.Base)
+    # Table cells ask for this on every paint: remember each answer (a handful of
+    # tiers times the palettes of a session), as readable() tries up to 20 mixes.
+    key = (color, window.rgba(), base.rgba())
+    hit = _READABLE.get(key)
+    if hit is None:
+        hit = _READABLE[key] = readable(QColor(color), window, base)
+    return QColor(hit)
+
+
+_READABLE: dict[tuple[str, int, int], QColor] = {}
