@@ -53,8 +53,10 @@ from app.domain.ledger_query import (
 from app.domain.ledger_verify import verify_bodies, verify_rows
 from app.domain.progress import Progress
 from app.services.audit import AuditService
+from app.services.authority import AuthorityLedger
 from app.services.ledger_export import verify_export
-from app.services.signing import Ed25519Signer, Ed25519Verifier
+from app.services.signature_pool import SpeculativeVerifier
+from app.services.signing import Ed25519Signer, Ed25519Verifier, MemoVerifier
 from app.stores.engine import Database
 from app.stores.ledger_store import DEFAULT_CHUNK, LedgerStore
 from app.stores.migrate import LEDGER_SCHEMA, alembic_config
@@ -961,3 +963,66 @@ def test_ledger_migrations_have_one_head_and_match_the_models(ledger_db: Databas
     with ledger_db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"version_table": LEDGER_SCHEMA.version_table})
         assert compare_metadata(ctx, LedgerBase.metadata) == []
+
+
+# ------------------------------------------------------------------ signatures on other cores
+
+
+def _signed_run(audit: AuditService, key: Ed25519Signer, n: int) -> list[LedgerEvent]:
+    return [
+        _record(audit, "alice", LedgerAction.EXPORT_MADE, SUBJECT, reason=f"export {i}", signer=key)
+        for i in range(n)
+    ]
+
+
+def _forge_signature(db: Database, event: LedgerEvent) -> None:
+    _drop_triggers(db)
+    forged = Ed25519Signer.generate().sign(bytes.fromhex(event.hash))
+    _sql(db, "UPDATE ledger_events SET signature = :s WHERE seq = :q", s=forged, q=event.seq)
+
+
+def test_signature_workers_say_no_when_any_check_fails_and_the_memo_names_it(
+    audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
+) -> None:
+    events = _signed_run(audit, alice_key, 7)
+    memo = MemoVerifier()
+    with SpeculativeVerifier(memo, batch=2) as speculative:
+        assert audit.verify(signatures=speculative).ok
+        assert speculative.settle() is True
+        assert speculative.batches_sent >= 3  # the checks ran in worker processes
+    assert speculative.checks == 8  # the enrolment and the seven exports
+
+    _forge_signature(ledger_db, events[4])
+    memo = MemoVerifier()
+    with SpeculativeVerifier(memo, batch=2) as speculative:
+        optimistic = audit.verify(signatures=speculative)
+        assert speculative.settle() is False
+        assert speculative.batches_sent >= 3
+    assert optimistic.problem is None  # the first pass only guessed: settle() said no
+    with SpeculativeVerifier(MemoVerifier(), batch=2, workers=0) as on_one_core:
+        audit.verify(signatures=on_one_core)
+        assert on_one_core.settle() is False  # checked here, still caught
+        assert on_one_core.batches_sent == 0
+    exact = audit.verify(signatures=memo)
+    one_at_a_time = audit.verify()
+    assert exact.problem is not None
+    assert (exact.problem.kind, exact.problem.seq) == (ProblemKind.BAD_SIGNATURE, events[4].seq)
+    assert exact.describe() == one_at_a_time.describe()
+
+
+def test_whole_audit_on_worker_processes_reports_what_one_at_a_time_does(
+    audit: AuditService, alice_key: Ed25519Signer, ledger_db: Database
+) -> None:
+    events = _signed_run(audit, alice_key, 9)
+    on_workers = AuthorityLedger(audit)
+    on_workers.signature_batch = 2
+    here = AuthorityLedger(audit)
+    here.signature_batch = 10**9  # never starts the workers
+    good = on_workers.verify()
+    assert good.ok and good.signatures_checked == 10
+    _forge_signature(ledger_db, events[6])
+    bad, expected = on_workers.verify(), here.verify()
+    assert not bad.ok and bad.problem is not None
+    assert (bad.problem.kind, bad.problem.seq) == (ProblemKind.BAD_SIGNATURE, events[6].seq)
+    assert bad.describe() == expected.describe()
+    assert bad.signatures_checked == expected.signatures_checked

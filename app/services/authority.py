@@ -39,6 +39,7 @@ from app.domain.ledger import (
 from app.domain.ledger_keys import EventSigner, SignatureVerifier
 from app.domain.progress import ProgressCallback, no_progress
 from app.services.audit import AuditService
+from app.services.signature_pool import BATCH, SpeculativeVerifier
 from app.services.signing import Ed25519Verifier, MemoVerifier
 from app.stores.ledger_store import FoldRow
 
@@ -73,6 +74,10 @@ def refusal_error(refusal: Refusal) -> GavelError:
 
 class AuthorityLedger:
     """The fold over one ledger (the local one, or the team's shared one)."""
+
+    # Signatures a whole audit sends to a worker process at a time; an audit with
+    # fewer checks than this never starts the workers.
+    signature_batch = BATCH
 
     def __init__(self, audit: AuditService, signatures: SignatureVerifier | None = None) -> None:
         self._audit = audit
@@ -110,7 +115,14 @@ class AuthorityLedger:
         the authority of every event (a fresh fold); problems an admin acknowledged are
         reported but do not fail it."""
         memo = MemoVerifier()
-        chain = self._audit.verify(checkpoint, progress, cancel, signatures=memo)
+        # Signatures are checked on other cores while the chain is read (see
+        # signature_pool); if any fails, a second pass with every good one remembered
+        # reports exactly what a one-at-a-time audit would.
+        with SpeculativeVerifier(memo, batch=self.signature_batch) as speculative:
+            chain = self._audit.verify(checkpoint, progress, cancel, signatures=speculative)
+            all_good = speculative.settle(progress, cancel)
+        if not all_good:
+            chain = self._audit.verify(checkpoint, progress, cancel, signatures=memo)
         state = AuthorityState(memo)
         if not chain.chain_broken:
             self._catch_up(state)
