@@ -14,12 +14,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import make_url
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
+from app.domain.bundle import BundleReport
 from app.domain.endpoints import EndpointConfig
 from app.domain.errors import ConfigError, GavelError
 from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
+from app.services.bundles import BundleService, prepare_session
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
@@ -99,8 +101,13 @@ class AppContext:
     # Lineage graphs and performance figures, read from the cache only.
     lineage: LineageService
     performance: PerformanceService
+    # Audit bundles made from this profile.
+    bundles: BundleService
+    # Set when this context is an audit session over a bundle (read-only, offline).
+    session: BundleReport | None = None
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _after_close: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def close(self) -> None:
         if self._closed:
@@ -111,6 +118,7 @@ class AppContext:
         self.demo.stop()
         self._dispose_ledger()
         self.db.dispose()
+        self._after_close()
 
 
 @dataclass
@@ -326,7 +334,7 @@ def build_context(
         membership=membership,
         governance=governance,
         reviews=ReviewService(authority, actor, portfolio, after_write),
-        findings=FindingService(authority, actor, after_write),
+        findings=FindingService(authority, actor, after_write, paths.findings_file),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,
@@ -336,8 +344,40 @@ def build_context(
         endpoint_poller=EndpointPoller(endpoints),
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
+        bundles=BundleService(paths, audit, actor),
         _dispose_ledger=ledger.dispose,
     )
+
+
+def build_session_context(
+    bundle: Path,
+    paths: AppPaths | None = None,
+    credentials: CredentialStore | None = None,
+) -> AppContext:
+    """An audit session: a context over a verified copy of ``bundle`` in a throwaway
+    profile, with no registry, no endpoint and no team ledger (nothing reaches the
+    network), acting as this profile's person so findings are signed with their key.
+
+    paths: the auditor's own profile (whose user id and keyring are used).
+    """
+    import shutil
+    import tempfile
+
+    paths = paths or resolve_paths()
+    paths.ensure()
+    user_id = ProfileFile(paths.profile_file).load().user_id if paths.profile_file.exists() else ""
+    home = Path(tempfile.mkdtemp(prefix="gavel-session-"))
+    try:
+        session_paths, report = prepare_session(bundle, home, user_id)
+        ctx = build_context(session_paths, credentials=credentials)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    ctx.session = report
+    # Findings signed in the session stay in the auditor's own profile.
+    ctx.findings = FindingService(ctx.authority, ctx.actor, pending_file=paths.findings_file)
+    ctx._after_close = lambda: shutil.rmtree(home, ignore_errors=True)
+    return ctx
 
 
 def sync_child_main(
