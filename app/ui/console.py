@@ -28,6 +28,7 @@ from app.ui.shell.main_window import MainWindow
 if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.common.context import ConsoleContext, ConsolePaths
+    from app.ui.governance.audit_bundles import AuditBundles
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -61,6 +62,7 @@ class Console:
     audit: AuditUi
     serving: ServingUi
     settings: SettingsUi
+    bundles: AuditBundles
 
     def start(self, start_demo: bool) -> None:
         """After show: endpoint polling once the window painted; the demo if wanted."""
@@ -121,6 +123,7 @@ def attach_features(
 ) -> Console:
     """Stage two: build every feature into the window through the host."""
     from app.ui.audit.audit_ui import AuditUi
+    from app.ui.governance.audit_bundles import AuditBundles
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -137,8 +140,11 @@ def attach_features(
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
+    bundles = AuditBundles(window, ctx, runner, window)
     window.restore_state()
-    return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
+    return Console(
+        window, runner, portfolio, insights, governance, audit, serving, settings, bundles
+    )
 
 
 def build_console(
