@@ -14,12 +14,21 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext, build_session_context
+from app.domain.authority_records import Severity
 from app.domain.bundle import BundleScope
 from app.domain.governance import Role
 from app.services.bundles import verify_bundle
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from app.ui.console import Console, build_console
+from app.ui.governance.findings_page import (
+    FINDINGS_PAGE,
+    NOT_IMPORTED,
+    FindingRow,
+    FindingsPage,
+    about_text,
+)
+from app.ui.governance.sign_dialog import SignDialog
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.test_trust_attacks import _seed
@@ -27,6 +36,7 @@ from tests.ui_helpers import save_screenshot
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 TIMEOUT = 30_000
+FINDING_NONE = FindingRow("", "", {}, "", "", "", "", False, False)
 
 
 @pytest.fixture
@@ -139,3 +149,83 @@ def test_export_audit_bundle_signs_on_a_worker_and_writes_a_bundle_that_verifies
         assert "Audit bundle written to" in console.window.statusBar().currentMessage()
     finally:
         _close(console)
+
+
+def _findings_page(console: Console, qtbot: QtBot) -> FindingsPage:
+    assert console.window.pages.select(FINDINGS_PAGE)
+    page = console.findings
+    qtbot.waitUntil(lambda: page.loaded, timeout=TIMEOUT)
+    return page
+
+
+def _sign(dialog: SignDialog | None, text: str, passphrase: str, qtbot: QtBot) -> None:
+    assert dialog is not None and not dialog.sign_button.isEnabled()
+    dialog.reason.setPlainText(text)
+    dialog.passphrase.edit.setText(passphrase)
+    with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT):
+        qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+    assert dialog.signed
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_finding_recorded_in_a_session_is_imported_and_an_admin_closes_it(
+    live: tuple[Desk, str], desks: DeskFactory, tmp_path: Path, qtbot: QtBot
+) -> None:
+    ada, model = live
+    aud = desks("aud")
+    enrol(ada, aud, Role.AUDITOR)
+    bundle = tmp_path / "audit.gavelbundle"
+    ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
+    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
+    laptop.ensure()
+    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+
+    session = build_session_context(bundle, laptop, aud.credentials())
+    console = _open(session, qtbot)
+    try:
+        page = _findings_page(console, qtbot)
+        assert not page.record_button.isEnabled()  # no version on screen yet
+        assert not page.close_button.isVisible()  # an auditor closes nothing
+        key = session.portfolio.find_model(model, "reg").model_key
+        console.window.pages.select("portfolio")
+        assert console.portfolio.portfolio_view.select_key(key)
+        qtbot.waitUntil(lambda: console.portfolio.focus.version is not None, timeout=TIMEOUT)
+        page = _findings_page(console, qtbot)
+        page.severity.setCurrentIndex(page.severity.findData(Severity.MAJOR.value))
+        _sign(page.record(), "No validation report attached.", aud.passphrase, qtbot)
+        qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=TIMEOUT)
+        row = page.model.finding_at(0)
+        assert row is not None and row.state == NOT_IMPORTED and row.severity == "major"
+        assert f"of {model} in reg" in about_text(row.about)
+        save_screenshot(console.window, "audit_session_findings")
+    finally:
+        _close(console)
+        session.close()
+
+    # Back at the office: the findings kept in the laptop profile go into the team ledger.
+    from app.services.findings import FindingService, read_findings
+
+    kept = read_findings(laptop.findings_file)
+    assert len(kept) == 1
+    result = FindingService(aud.ctx.authority, aud.ctx.actor).import_findings(kept, aud.passphrase)
+    assert len(result.added) == 1
+    live_console = _open(ada.reopen(), qtbot)
+    try:
+        live_console.governance.controller.refresh()
+        qtbot.waitUntil(
+            lambda: Role.ADMIN in live_console.governance.controller.data.my_roles,
+            timeout=TIMEOUT,
+        )
+        page = _findings_page(live_console, qtbot)
+        qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=TIMEOUT)
+        assert (page.model.finding_at(0) or FINDING_NONE).state == "Open"
+        page.table.selectRow(0)
+        assert page.close_button.isVisible() and page.close_button.isEnabled()
+        _sign(page.close_selected(), "Report attached as VR-7.", ada.passphrase, qtbot)
+        qtbot.waitUntil(
+            lambda: (page.model.finding_at(0) or FINDING_NONE).state.startswith("Resolved by ada"),
+            timeout=TIMEOUT,
+        )
+        save_screenshot(live_console.window, "findings_resolved")
+    finally:
+        _close(live_console)

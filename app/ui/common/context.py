@@ -18,6 +18,7 @@ from app.services.bundles import BundleService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
+from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService
 from app.services.lineage import LineageService
@@ -111,5 +112,9 @@ class ConsoleContext(Protocol):
 
     @property
     def session(self) -> BundleReport | None: ...
+
+    # Auditors' findings: on the ledger, and signed here awaiting import.
+    @property
+    def findings(self) -> FindingService: ...
 
     def close(self) -> None: ...
