@@ -84,8 +84,8 @@ def page_order() -> tuple[str, ...]:
         APPROVALS_PAGE,
         AUDIT_PAGE,
         VIOLATIONS_PAGE,
-        FINDINGS_PAGE,
         ENDPOINTS_PAGE,
+        FINDINGS_PAGE,
         SETTINGS_PAGE,
     )
 
