@@ -40,7 +40,7 @@ from app.domain.ledger_verify import ChainVerifier
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.services.actor import Actor
 from app.services.audit import AuditService
-from app.services.signing import Ed25519Verifier, MemoVerifier
+from app.services.signing import Ed25519Signer, Ed25519Verifier, MemoVerifier
 from app.stores import bundle_file
 from app.stores.engine import sqlite_url
 from app.stores.ledger_store import LedgerStore
@@ -78,9 +78,21 @@ class BundleService:
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
     ) -> BundleSummary:
-        """Write a signed bundle to ``out``, whole or not at all."""
+        """Write a bundle signed with my key to ``out``, whole or not at all."""
         made_by = self._actor.user_id()
         signer = self._actor.signer(passphrase)
+        return self.write(out, scope, made_by, signer, progress, cancel)
+
+    def write(
+        self,
+        out: Path,
+        scope: BundleScope,
+        made_by: str,
+        signer: Ed25519Signer,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+    ) -> BundleSummary:
+        """Write a bundle signed by ``signer`` (``made_by``'s key, already unlocked)."""
         if out.exists() and out.is_dir():
             raise BundleError(f"{out} is a folder; give the bundle a file name.")
         if not out.parent.is_dir():
