@@ -21,7 +21,7 @@ from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
-from app.services.bundles import BundleService, prepare_session
+from app.services.bundles import BundleService, SessionAudit, prepare_session
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
@@ -131,7 +131,9 @@ class LedgerSetup:
     dispose: Callable[[], None]
 
 
-def open_ledger(paths: AppPaths, team_url: str, credentials: CredentialStore) -> LedgerSetup:
+def open_ledger(
+    paths: AppPaths, team_url: str, credentials: CredentialStore, session: bool = False
+) -> LedgerSetup:
     """The ledger to use: ledger.sqlite3 (solo), or the team's shared PostgreSQL with
     ledger.sqlite3 as its verified replica.
 
@@ -139,6 +141,12 @@ def open_ledger(paths: AppPaths, team_url: str, credentials: CredentialStore) ->
     nothing forks the chain, and every view says how old it is.
     """
     local_url = sqlite_url(paths.ledger_db)
+    if session:
+        # An audit session: the bundle's verified ledger, read-only (no genesis written).
+        session_db = open_ledger_database(local_url)
+        status = TeamStatus(False)
+        audit_ = SessionAudit(LedgerStore(session_db))
+        return LedgerSetup(audit_, None, lambda: status, session_db.dispose)
     if not team_url:
         local_db = open_ledger_database(local_url)
         store = LedgerStore(local_db)
@@ -238,10 +246,13 @@ def build_context(
     paths: AppPaths | None = None,
     db_url: str | None = None,
     credentials: CredentialStore | None = None,
+    session: bool = False,
 ) -> AppContext:
     """Wire everything for one profile.
 
     credentials: the secret store (tests give each simulated desktop its own keyring).
+    session: an audit session's throwaway profile (see build_session_context): its
+        ledger refuses every write.
     """
     paths = paths or resolve_paths()
     paths.ensure()
@@ -288,7 +299,7 @@ def build_context(
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
     try:
-        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials)
+        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials, session)
     except BaseException:
         db.dispose()
         raise
@@ -369,7 +380,7 @@ def build_session_context(
     home = Path(tempfile.mkdtemp(prefix="gavel-session-"))
     try:
         session_paths, report = prepare_session(bundle, home, user_id)
-        ctx = build_context(session_paths, credentials=credentials)
+        ctx = build_context(session_paths, credentials=credentials, session=True)
     except BaseException:
         shutil.rmtree(home, ignore_errors=True)
         raise

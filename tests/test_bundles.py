@@ -17,8 +17,9 @@ from app.bootstrap import build_session_context
 from app.domain.authority_records import FindingSubject, Severity
 from app.domain.bundle import BundleError, BundlePart, BundleScope
 from app.domain.cancel import CancelToken
-from app.domain.errors import Cancelled
+from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import Role
+from app.domain.ledger import LedgerAction
 from app.domain.progress import Progress
 from app.services.bundles import verify_bundle
 from app.services.findings import about, read_findings
@@ -189,6 +190,9 @@ def test_findings_from_an_audit_session_enter_the_team_ledger_once(
     try:
         assert session.session is not None and session.team_ledger is None
         assert session.registries.configs() == []
+        # The session's ledger is read-only: nothing can be decided or recorded in it.
+        with pytest.raises(GavelError, match="audit session over a bundle"):
+            session.audit.record("aud", LedgerAction.REGISTRY_CHANGE_OBSERVED, "registry:reg")
         head = session.audit.store.head()
         assert head is not None
         (event,) = session.audit.store.get([2])

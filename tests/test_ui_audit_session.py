@@ -17,7 +17,7 @@ from app.bootstrap import AppContext, build_session_context
 from app.domain.authority_records import Severity
 from app.domain.bundle import BundleScope
 from app.domain.governance import Role
-from app.services.bundles import verify_bundle
+from app.services.bundles import SESSION_READ_ONLY, verify_bundle
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from app.ui.console import Console, build_console
@@ -100,6 +100,9 @@ def test_a_bundle_opens_offline_and_shows_what_the_live_profile_shows(
         assert "Audit session" in text and "bundle from reg" in text
         assert "by ada, manifest verified" in text
         assert not console.bundles.export_action.isEnabled()
+        controller = console.governance.controller
+        qtbot.waitUntil(lambda: controller.data.loaded, timeout=TIMEOUT)
+        assert controller.data.read_only == SESSION_READ_ONLY
 
         portfolio = console.portfolio
         qtbot.waitUntil(

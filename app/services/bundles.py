@@ -34,13 +34,20 @@ from app.domain.bundle import (
 )
 from app.domain.cancel import CancelToken
 from app.domain.governance import MemberStatus
-from app.domain.ledger import Checkpoint, LedgerTampered, StoredRow, stored_to_event
+from app.domain.ledger import (
+    Checkpoint,
+    LedgerError,
+    LedgerTampered,
+    StoredRow,
+    stored_to_event,
+)
 from app.domain.ledger_keys import key_id_for
 from app.domain.ledger_verify import ChainVerifier
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.signing import Ed25519Signer, Ed25519Verifier, MemoVerifier
+from app.services.team_ledger import ReadOnlyAudit
 from app.stores import bundle_file
 from app.stores.engine import sqlite_url
 from app.stores.ledger_store import LedgerStore
@@ -48,7 +55,11 @@ from app.stores.migrate import open_ledger_database
 from app.stores.paths import AppPaths
 from app.stores.profile_file import Profile, ProfileFile
 
-CREATE_PHASES = ("Copying the registry snapshot", "Copying the audit ledger", "Sealing")
+CREATE_PHASES = (
+    "Copying the registry snapshot",
+    "Copying the audit ledger",
+    "Sealing (hashing every table)",
+)
 _FOLDED = frozenset(FOLDED_ACTIONS)
 _CHUNK = 5_000
 
@@ -110,7 +121,7 @@ class BundleService:
             progress(Progress(CREATE_PHASES[2]))
             with bundle_file.writable(partial) as conn:
                 bundle_file.write_keys(conn, keys)
-                parts = _digests(conn, cancel)
+                parts = _digests(conn, progress, cancel)
                 registries = [
                     {"name": name, "url": url}
                     for name, url in conn.execute("SELECT name, url FROM registries ORDER BY name")
@@ -172,13 +183,19 @@ class BundleService:
         return head
 
 
-def _digests(conn: Any, cancel: CancelToken | None) -> dict[str, dict[str, dict[str, Any]]]:
+def _digests(
+    conn: Any, progress: ProgressCallback, cancel: CancelToken | None
+) -> dict[str, dict[str, dict[str, Any]]]:
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    total = sum(len(tables) for tables in PART_TABLES.values())
+    done = 0
     for part, tables in PART_TABLES.items():
         out[part.value] = {}
         for table in tables:
             d = bundle_file.table_digest(conn, table, cancel)
             out[part.value][table] = {"rows": d.rows, "sha256": d.sha256}
+            done += 1
+            progress(Progress(CREATE_PHASES[2], done, total))
     return out
 
 
@@ -341,6 +358,25 @@ def _check_ledger(
 
 
 # ---------------------------------------------------------------------- sessions
+
+SESSION_READ_ONLY = (
+    "This is an audit session over a bundle: it is read-only, so nothing can be decided "
+    "or recorded in its ledger."
+)
+
+
+class SessionAudit(ReadOnlyAudit):
+    """The bundle's ledger in an audit session: everything readable, every write refused
+    (findings are signed documents kept in the auditor's profile, not ledger writes)."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        super().__init__(store, SESSION_READ_ONLY)
+
+    def _refuse(self) -> LedgerError:
+        return LedgerError(
+            f"{self.reason} Findings you record are kept in your own profile; export them "
+            "with 'gavel findings export'."
+        )
 
 
 def prepare_session(
