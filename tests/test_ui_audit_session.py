@@ -148,6 +148,9 @@ def test_export_audit_bundle_signs_on_a_worker_and_writes_a_bundle_that_verifies
         dialog.passphrase.edit.setText(ada.passphrase)
         with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT):
             qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+        task = console.bundles.task
+        assert task is not None  # the bundle is built on a worker, tracked in the status bar
+        qtbot.waitUntil(lambda: task.done, timeout=TIMEOUT)
         assert verify_bundle(out).ok
         assert "Audit bundle written to" in console.window.statusBar().currentMessage()
     finally:

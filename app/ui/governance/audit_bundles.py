@@ -12,10 +12,12 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.domain.bundle import BUNDLE_SUFFIX, BundleReport, BundleScope
+from app.domain.cancel import CancelToken
+from app.domain.progress import ProgressCallback
 from app.services.bundles import BundleSummary
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import TaskHandle, TaskRunner
 from app.ui.common.widgets import Banner
 from app.ui.governance.sign_dialog import SignDialog
 
@@ -43,6 +45,7 @@ class AuditBundles:
         """parent: the window the dialogs belong to."""
         self.host, self.ctx, self.runner, self.parent = host, ctx, runner, parent
         self.dialog: SignDialog | None = None
+        self.task: TaskHandle | None = None
         self.banner: Banner | None = None
         self.export_action = QAction("Export audit bundle…", parent)
         self.export_action.setToolTip(
@@ -70,7 +73,9 @@ class AuditBundles:
             self.export(Path(name))
 
     def export(self, out: Path) -> SignDialog | None:
-        """The signing dialog for a bundle of everything this profile holds, to ``out``."""
+        """Ask for the passphrase (the signing dialog unlocks the key), then build the
+        bundle of everything this profile holds on a worker, with progress and Cancel in
+        the status bar."""
         user = self.ctx.identity.user_id()
         if not user:
             self.host.show_notice(
@@ -78,7 +83,7 @@ class AuditBundles:
                 "(Identity → Enroll…)."
             )
             return None
-        bundles = self.ctx.bundles
+        actor = self.ctx.actor
         dialog = SignDialog(
             self.runner,
             "Export audit bundle",
@@ -87,26 +92,44 @@ class AuditBundles:
             "your key so an auditor can check nothing was changed.",
             user,
             "Sign and export",
-            lambda _reason, passphrase: bundles.create(out, BundleScope(), passphrase),
+            lambda _reason, passphrase: (actor.user_id(), actor.signer(passphrase)),
             parent=self.parent,
         )
         dialog.signer_note.setText(
             f"Signed with the key of <b>{user}</b>. Nothing is written to the ledger."
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda _r: self._exported(dialog))
+        dialog.finished.connect(lambda _r: self._unlocked(dialog, out))
         self.dialog = dialog
         dialog.open()
         return dialog
 
-    def _exported(self, dialog: SignDialog) -> None:
+    def _unlocked(self, dialog: SignDialog, out: Path) -> None:
         self.dialog = None
-        result = dialog.result
-        if isinstance(result, BundleSummary):
-            self.host.show_status(
-                f"Audit bundle written to {result.path} ({result.size / 1e6:.1f} MB; "
-                f"the cache is {result.cache_size / 1e6:.1f} MB)."
-            )
+        if not dialog.signed:
+            return
+        made_by, signer = dialog.result
+        bundles = self.ctx.bundles
+
+        def build(cancel: CancelToken, progress: ProgressCallback) -> BundleSummary:
+            return bundles.write(out, BundleScope(), made_by, signer, progress, cancel)
+
+        self.task = self.runner.run(
+            build,
+            key="export-audit-bundle",
+            label="Exporting audit bundle",
+            on_success=self._exported,
+            on_failure=lambda exc: self.host.show_notice(
+                f"The audit bundle was not written: {exc.message}"
+            ),
+        )
+        self.host.track_task(self.task)
+
+    def _exported(self, result: BundleSummary) -> None:
+        self.host.show_status(
+            f"Audit bundle written to {result.path} ({result.size / 1e6:.1f} MB; "
+            f"the cache is {result.cache_size / 1e6:.1f} MB)."
+        )
 
     def ask_open(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self.parent, "Open audit bundle", "", _FILTER)
