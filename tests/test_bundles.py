@@ -233,3 +233,37 @@ def test_findings_from_an_audit_session_enter_the_team_ledger_once(
     found = {f.finding_id: f for f in audit.ada.ctx.findings.findings()}
     assert set(found) == {s.document["id"] for s in signed}
     assert all(f.open and f.auditor == "aud" for f in found.values())
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_every_read_model_of_a_session_matches_the_live_profile(
+    audit: Audit, tmp_path: Path
+) -> None:
+    live = audit.ada.reopen()
+    laptop = _fresh_profile(tmp_path / "laptop", "aud")
+    session = build_session_context(audit.bundle, laptop, audit.aud.credentials())
+    try:
+        assert session.portfolio.all_rows() == live.portfolio.all_rows()
+        for name in (audit.model, "credit-default-scorer"):
+            here, there = (
+                live.portfolio.find_model(name, "reg"),
+                session.portfolio.find_model(name, "reg"),
+            )
+            assert there == here
+            assert session.performance.model_metrics(there.model_key) == (
+                live.performance.model_metrics(here.model_key)
+            )
+            for v in (1, 2):
+                assert session.lineage.lineage("reg", name, v) == live.lineage.lineage(
+                    "reg", name, v
+                )
+        assert session.observer.violations() == live.observer.violations()
+        assert session.audit.alias_history("reg", audit.model, "production") == (
+            live.audit.alias_history("reg", audit.model, "production")
+        )
+        assert session.audit.verify().ok
+        assert session.authority.read(lambda s: sorted(s.identities())) == live.authority.read(
+            lambda s: sorted(s.identities())
+        )
+    finally:
+        session.close()
