@@ -9,14 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import make_url
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.bundle import BundleReport
 from app.domain.endpoints import EndpointConfig
-from app.domain.errors import ConfigError, GavelError
+from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
@@ -269,18 +269,25 @@ def build_context(
 
     # Connectors (requests, urllib3, prometheus_client) load on first use, not at
     # start-up: the console paints the cached portfolio before it talks to anyone.
+    # An audit session reaches no registry and no endpoint, whatever is clicked.
     def reader(cfg: RegistryConfig) -> MlflowRegistryClient:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         return MlflowRegistryClient(cfg, resolve_registry_secret(cfg, credentials, os.environ))
 
     def prober(cfg: RegistryConfig, secret: str | None) -> ConnectionReport:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         with MlflowRegistryClient(cfg, secret) as client:
             return client.probe()
 
     def linker(cfg: RegistryConfig, secret: str | None) -> tuple[LinkState, str]:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         # A liveness check must answer within seconds, whatever the sync timeout is.
@@ -289,6 +296,8 @@ def build_context(
             return client.check_link()
 
     def endpoint_client(cfg: EndpointConfig, token: str | None) -> EndpointClient:
+        if session:
+            _offline()
         from app.connectors.endpoints import EndpointClient
 
         return EndpointClient(cfg, token)
@@ -389,6 +398,13 @@ def build_session_context(
     ctx.findings = FindingService(ctx.authority, ctx.actor, pending_file=paths.findings_file)
     ctx._after_close = lambda: shutil.rmtree(home, ignore_errors=True)
     return ctx
+
+
+def _offline() -> NoReturn:
+    raise UsageError(
+        "This is an audit session over a bundle: it contacts no registry and no endpoint. "
+        "Close it and use your own profile to sync."
+    )
 
 
 def sync_child_main(

@@ -237,7 +237,7 @@ def test_findings_from_an_audit_session_enter_the_team_ledger_once(
 
 @pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
 def test_every_read_model_of_a_session_matches_the_live_profile(
-    audit: Audit, tmp_path: Path
+    audit: Audit, tmp_path: Path, seeded_registry: MlflowRegistry
 ) -> None:
     live = audit.ada.reopen()
     laptop = _fresh_profile(tmp_path / "laptop", "aud")
@@ -262,6 +262,13 @@ def test_every_read_model_of_a_session_matches_the_live_profile(
             live.audit.alias_history("reg", audit.model, "production")
         )
         assert session.audit.verify().ok
+        # Nothing reaches the network, even a registry the auditor adds and syncs.
+        cfg = seeded_registry.config("again")
+        with pytest.raises(GavelError, match="contacts no registry"):
+            session.registries.test_connection(cfg, None)
+        session.registries.add(cfg)
+        with pytest.raises(GavelError, match="contacts no registry"):
+            session.sync.sync("again")
         assert session.authority.read(lambda s: sorted(s.identities())) == live.authority.read(
             lambda s: sorted(s.identities())
         )
