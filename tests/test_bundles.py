@@ -4,6 +4,7 @@ session into the team ledger (SQLite and the real PostgreSQL), idempotently."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import uuid
@@ -158,6 +159,22 @@ def test_bundle_create_reports_progress_cancels_cleanly_and_refuses_bad_input(
     assert verify_bundle(scoped).ok
     with sqlite3.connect(f"file:{scoped}?mode=ro", uri=True) as conn:
         assert conn.execute("SELECT name FROM models").fetchall() == [(audit.model,)]
+    # The same from the command line, signed with the passphrase from the environment.
+    cli = audit.tmp / "cli.gavelbundle"
+    proc = gavel(
+        audit.ada.home, "bundle", "create", "--out", str(cli), "--model", audit.model,
+        "--passphrase-env", "PP", "--json", env=audit.ada.env(),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    made = json.loads(proc.stdout)
+    assert made["counts"]["models"] == 1 and made["bytes"] == cli.stat().st_size
+    assert verify_bundle(cli).ok
+    bad = gavel(
+        audit.ada.home, "bundle", "create", "--out", str(cli), "--since", "soon",
+        "--passphrase-env", "PP", env=audit.ada.env(),
+    )  # fmt: skip
+    assert bad.returncode == 1 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+    assert verify_bundle(cli).ok  # a refused create leaves the earlier bundle as it was
 
 
 @pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
