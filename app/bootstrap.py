@@ -9,17 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from sqlalchemy import make_url
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
+from app.domain.bundle import BundleReport
 from app.domain.endpoints import EndpointConfig
-from app.domain.errors import ConfigError, GavelError
+from app.domain.errors import ConfigError, GavelError, UsageError
 from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
+from app.services.bundles import BundleService, SessionAudit, prepare_session
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
@@ -99,8 +101,13 @@ class AppContext:
     # Lineage graphs and performance figures, read from the cache only.
     lineage: LineageService
     performance: PerformanceService
+    # Audit bundles made from this profile.
+    bundles: BundleService
+    # Set when this context is an audit session over a bundle (read-only, offline).
+    session: BundleReport | None = None
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
     _closed: bool = field(default=False, repr=False)
+    _after_close: Callable[[], None] = field(default=lambda: None, repr=False)
 
     def close(self) -> None:
         if self._closed:
@@ -111,6 +118,7 @@ class AppContext:
         self.demo.stop()
         self._dispose_ledger()
         self.db.dispose()
+        self._after_close()
 
 
 @dataclass
@@ -123,7 +131,9 @@ class LedgerSetup:
     dispose: Callable[[], None]
 
 
-def open_ledger(paths: AppPaths, team_url: str, credentials: CredentialStore) -> LedgerSetup:
+def open_ledger(
+    paths: AppPaths, team_url: str, credentials: CredentialStore, session: bool = False
+) -> LedgerSetup:
     """The ledger to use: ledger.sqlite3 (solo), or the team's shared PostgreSQL with
     ledger.sqlite3 as its verified replica.
 
@@ -131,6 +141,12 @@ def open_ledger(paths: AppPaths, team_url: str, credentials: CredentialStore) ->
     nothing forks the chain, and every view says how old it is.
     """
     local_url = sqlite_url(paths.ledger_db)
+    if session:
+        # An audit session: the bundle's verified ledger, read-only (no genesis written).
+        session_db = open_ledger_database(local_url)
+        status = TeamStatus(False)
+        audit_ = SessionAudit(LedgerStore(session_db))
+        return LedgerSetup(audit_, None, lambda: status, session_db.dispose)
     if not team_url:
         local_db = open_ledger_database(local_url)
         store = LedgerStore(local_db)
@@ -230,10 +246,13 @@ def build_context(
     paths: AppPaths | None = None,
     db_url: str | None = None,
     credentials: CredentialStore | None = None,
+    session: bool = False,
 ) -> AppContext:
     """Wire everything for one profile.
 
     credentials: the secret store (tests give each simulated desktop its own keyring).
+    session: an audit session's throwaway profile (see build_session_context): its
+        ledger refuses every write.
     """
     paths = paths or resolve_paths()
     paths.ensure()
@@ -250,18 +269,25 @@ def build_context(
 
     # Connectors (requests, urllib3, prometheus_client) load on first use, not at
     # start-up: the console paints the cached portfolio before it talks to anyone.
+    # An audit session reaches no registry and no endpoint, whatever is clicked.
     def reader(cfg: RegistryConfig) -> MlflowRegistryClient:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         return MlflowRegistryClient(cfg, resolve_registry_secret(cfg, credentials, os.environ))
 
     def prober(cfg: RegistryConfig, secret: str | None) -> ConnectionReport:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         with MlflowRegistryClient(cfg, secret) as client:
             return client.probe()
 
     def linker(cfg: RegistryConfig, secret: str | None) -> tuple[LinkState, str]:
+        if session:
+            _offline()
         from app.connectors.mlflow_registry import MlflowRegistryClient
 
         # A liveness check must answer within seconds, whatever the sync timeout is.
@@ -270,6 +296,8 @@ def build_context(
             return client.check_link()
 
     def endpoint_client(cfg: EndpointConfig, token: str | None) -> EndpointClient:
+        if session:
+            _offline()
         from app.connectors.endpoints import EndpointClient
 
         return EndpointClient(cfg, token)
@@ -280,7 +308,7 @@ def build_context(
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
     try:
-        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials)
+        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials, session)
     except BaseException:
         db.dispose()
         raise
@@ -326,7 +354,7 @@ def build_context(
         membership=membership,
         governance=governance,
         reviews=ReviewService(authority, actor, portfolio, after_write),
-        findings=FindingService(authority, actor, after_write),
+        findings=FindingService(authority, actor, after_write, paths.findings_file),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,
@@ -336,7 +364,46 @@ def build_context(
         endpoint_poller=EndpointPoller(endpoints),
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
+        bundles=BundleService(paths, audit, actor),
         _dispose_ledger=ledger.dispose,
+    )
+
+
+def build_session_context(
+    bundle: Path,
+    paths: AppPaths | None = None,
+    credentials: CredentialStore | None = None,
+) -> AppContext:
+    """An audit session: a context over a verified copy of ``bundle`` in a throwaway
+    profile, with no registry, no endpoint and no team ledger (nothing reaches the
+    network), acting as this profile's person so findings are signed with their key.
+
+    paths: the auditor's own profile (whose user id and keyring are used).
+    """
+    import shutil
+    import tempfile
+
+    paths = paths or resolve_paths()
+    paths.ensure()
+    user_id = ProfileFile(paths.profile_file).load().user_id if paths.profile_file.exists() else ""
+    home = Path(tempfile.mkdtemp(prefix="gavel-session-"))
+    try:
+        session_paths, report = prepare_session(bundle, home, user_id)
+        ctx = build_context(session_paths, credentials=credentials, session=True)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    ctx.session = report
+    # Findings signed in the session stay in the auditor's own profile.
+    ctx.findings = FindingService(ctx.authority, ctx.actor, pending_file=paths.findings_file)
+    ctx._after_close = lambda: shutil.rmtree(home, ignore_errors=True)
+    return ctx
+
+
+def _offline() -> NoReturn:
+    raise UsageError(
+        "This is an audit session over a bundle: it contacts no registry and no endpoint. "
+        "Close it and use your own profile to sync."
     )
 
 

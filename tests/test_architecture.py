@@ -265,4 +265,4 @@ def test_every_command_is_reached_through_a_dispatch_table() -> None:
     from app.cli.parser import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) - {"gui"} == set(_COMMANDS)
+    assert set(sub.choices) - {"gui", "open"} == set(_COMMANDS)

@@ -10,10 +10,14 @@ table; every command is typed against `context.CliContext`; `output` prints.
 
 from __future__ import annotations
 
+import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from app.cli import endpoints, governance, lineage, models, registries, team
+from app.cli import bundles, endpoints, governance, lineage, models, registries, team
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -28,20 +32,15 @@ _COMMANDS: dict[str, Handler] = {
     **lineage.COMMANDS,
     **governance.COMMANDS,
     **team.COMMANDS,
+    **bundles.COMMANDS,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in (None, "gui"):
-        from app.bootstrap import build_context
-        from app.ui.main import run_console
-
-        return run_console(
-            start_demo=not getattr(args, "no_demo", False),
-            context_factory=build_context,
-            smoke_test=getattr(args, "smoke_test", False),
-        )
+    console = _CONSOLES.get(args.command)
+    if console is not None:
+        return console(args)
     from app.bootstrap import build_context
 
     try:
@@ -62,3 +61,54 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     finally:
         ctx.close()
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from app.bootstrap import build_context
+    from app.ui.main import run_console
+
+    return run_console(
+        start_demo=not getattr(args, "no_demo", False),
+        context_factory=build_context,
+        smoke_test=getattr(args, "smoke_test", False),
+    )
+
+
+def _open_bundle(args: argparse.Namespace) -> int:
+    """The console on an audit bundle: read-only, offline (see bootstrap.build_session_context)."""
+    from app.bootstrap import build_session_context
+    from app.ui.main import run_console
+
+    bundle = args.file.resolve()
+    return run_console(
+        start_demo=False,
+        context_factory=lambda: build_session_context(bundle),
+        paths_factory=lambda: _session_first_screen(bundle),
+    )
+
+
+# Commands that start the console rather than run headless (no command: the console).
+_CONSOLES: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    None: _gui,
+    "gui": _gui,
+    "open": _open_bundle,
+}
+
+
+def _session_first_screen(bundle: Path) -> Any:
+    """Stage one of an audit session's start: the bundle is not verified yet, so the
+    first screen shows nothing of it (the profile's settings, and no cache)."""
+    from app.stores.paths import resolve_paths
+
+    paths = resolve_paths()
+    return _FirstScreen(
+        paths.config_dir, paths.log_dir, paths.log_file, bundle.with_suffix(".none")
+    )
+
+
+@dataclass(frozen=True)
+class _FirstScreen:
+    config_dir: Path
+    log_dir: Path
+    log_file: Path
+    cache_db: Path

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
     from app.services.actor import Actor
     from app.services.audit import AuditService
     from app.services.authority import AuthorityLedger
+    from app.services.bundles import BundleService
     from app.services.endpoint_poller import EndpointPoller
     from app.services.endpoints import EndpointService
+    from app.services.findings import FindingService
     from app.services.governance import GovernanceService
     from app.services.identity import IdentityService
     from app.services.lineage import LineageService
@@ -73,6 +75,10 @@ class CliContext(Protocol):
     def endpoint_poller(self) -> EndpointPoller: ...
     @property
     def lineage(self) -> LineageService: ...
+    @property
+    def findings(self) -> FindingService: ...
+    @property
+    def bundles(self) -> BundleService: ...
 
 
 # A command, or one of its sub-actions: the exit code for these arguments.

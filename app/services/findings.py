@@ -93,11 +93,43 @@ def about(
 
 class FindingService:
     def __init__(
-        self, authority: AuthorityLedger, actor: Actor, after_write: AfterWrite = lambda: None
+        self,
+        authority: AuthorityLedger,
+        actor: Actor,
+        after_write: AfterWrite = lambda: None,
+        pending_file: Path | None = None,
     ) -> None:
+        """pending_file: where findings signed here wait for export (in the auditor's own
+        profile, also during an audit session, so closing the session loses none)."""
         self._authority = authority
         self._actor = actor
         self._after_write = after_write
+        self._pending_file = pending_file
+
+    def record(
+        self, subject: Mapping[str, Any], severity: Severity, text: str, passphrase: str
+    ) -> SignedFinding:
+        """Sign a finding and keep it with the findings waiting for export."""
+        if self._pending_file is None:
+            raise UsageError("This profile keeps no findings file; export the finding instead.")
+        signed = self.sign(subject, severity, text, passphrase)
+        line = json.dumps(signed.to_json(), sort_keys=True) + "\n"
+        try:
+            with self._pending_file.open("a", encoding="utf-8") as out:
+                out.write(line)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot keep the finding in {self._pending_file}: {exc.strerror}."
+            ) from None
+        return signed
+
+    def pending(self) -> list[SignedFinding]:
+        """Findings signed here, in the order they were recorded (exported or not)."""
+        if self._pending_file is None or not self._pending_file.exists():
+            return []
+        return read_findings(self._pending_file)
 
     def findings(self) -> list[Finding]:
         return self._authority.read(lambda s: sorted(s.findings.values(), key=lambda f: f.seq))

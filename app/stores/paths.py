@@ -40,6 +40,11 @@ class AppPaths:
         return self.data_dir / "ledger-0.1-archive.jsonl"
 
     @property
+    def findings_file(self) -> Path:
+        """Findings this auditor signed, kept until (and after) they are exported."""
+        return self.data_dir / "findings.jsonl"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "gavel.log"
 

@@ -28,6 +28,8 @@ from app.ui.shell.main_window import MainWindow
 if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.common.context import ConsoleContext, ConsolePaths
+    from app.ui.governance.audit_bundles import AuditBundles
+    from app.ui.governance.findings_page import FindingsPage
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -61,6 +63,8 @@ class Console:
     audit: AuditUi
     serving: ServingUi
     settings: SettingsUi
+    bundles: AuditBundles
+    findings: FindingsPage
 
     def start(self, start_demo: bool) -> None:
         """After show: endpoint polling once the window painted; the demo if wanted."""
@@ -70,6 +74,7 @@ class Console:
 
 def page_order() -> tuple[str, ...]:
     from app.ui.audit.audit_ui import AUDIT_PAGE
+    from app.ui.governance.findings_page import FINDINGS_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
     from app.ui.settings.settings_page import SETTINGS_PAGE
@@ -80,6 +85,7 @@ def page_order() -> tuple[str, ...]:
         AUDIT_PAGE,
         VIOLATIONS_PAGE,
         ENDPOINTS_PAGE,
+        FINDINGS_PAGE,
         SETTINGS_PAGE,
     )
 
@@ -121,6 +127,8 @@ def attach_features(
 ) -> Console:
     """Stage two: build every feature into the window through the host."""
     from app.ui.audit.audit_ui import AuditUi
+    from app.ui.governance.audit_bundles import AuditBundles
+    from app.ui.governance.findings_page import install_findings_page
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -137,8 +145,13 @@ def attach_features(
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
+    bundles = AuditBundles(window, ctx, runner, window)
+    findings = install_findings_page(window, focus, ctx, runner, governance.controller)
     window.restore_state()
-    return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
+    return Console(
+        window, runner, portfolio, insights, governance, audit, serving, settings, bundles,
+        findings,
+    )  # fmt: skip
 
 
 def build_console(

@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Protocol
 
 from app.connectors.credentials import CredentialStore
+from app.domain.bundle import BundleReport
 from app.services.actor import Actor
 from app.services.audit import AuditService
+from app.services.bundles import BundleService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
+from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService
 from app.services.lineage import LineageService
@@ -102,5 +105,16 @@ class ConsoleContext(Protocol):
 
     @property
     def performance(self) -> PerformanceService: ...
+
+    # Audit bundles made from this profile; and, in an audit session, the bundle's report.
+    @property
+    def bundles(self) -> BundleService: ...
+
+    @property
+    def session(self) -> BundleReport | None: ...
+
+    # Auditors' findings: on the ledger, and signed here awaiting import.
+    @property
+    def findings(self) -> FindingService: ...
 
     def close(self) -> None: ...

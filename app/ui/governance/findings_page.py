@@ -1,0 +1,341 @@
+"""The Findings page: auditors' findings, those on the ledger (open or resolved) and
+those signed here and not yet imported; recording one about the model on screen, and
+an admin's signed resolution. Both signatures go through the signing dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.domain.authority_records import Finding, FindingSubject, Severity
+from app.domain.cancel import CancelToken
+from app.domain.governance import Role
+from app.domain.ledger import LedgerEvent
+from app.domain.progress import ProgressCallback
+from app.services.findings import SignedFinding, about
+from app.ui.common.context import ConsoleContext
+from app.ui.common.host import Host, ModelFocus
+from app.ui.common.row_list_model import RowListModel
+from app.ui.common.tasks import TaskRunner
+from app.ui.common.theme import semantic
+from app.ui.common.widgets import EmptyState, row_table
+from app.ui.governance.governance_controller import GovernanceController
+from app.ui.governance.sign_dialog import ReasonField, SignDialog
+
+FINDINGS_PAGE = "findings"
+NOT_IMPORTED = "Signed here, not yet on a ledger"
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    finding_id: str
+    severity: str
+    about: Mapping[str, Any]
+    text: str
+    auditor: str
+    recorded_at: str
+    state: str
+    on_ledger: bool
+    open: bool
+
+
+class FindingColumn(IntEnum):
+    SEVERITY = 0
+    ABOUT = 1
+    TEXT = 2
+    AUDITOR = 3
+    STATE = 4
+    RECORDED = 5
+
+
+_TITLES = ("Severity", "About", "Finding", "Auditor", "State", "Recorded (UTC)")
+
+
+def about_text(subject: Mapping[str, Any]) -> str:
+    kind = subject.get("kind")
+    where = f"{subject.get('model', '')} in {subject.get('registry', '')}"
+    if kind == FindingSubject.VERSION:
+        return f"v{subject.get('version')} of {where}"
+    if kind == FindingSubject.MODEL:
+        return f"model {where}"
+    if kind == FindingSubject.REQUEST:
+        return f"request {str(subject.get('request_id', ''))[:8]}"
+    if kind == FindingSubject.EVENT:
+        return f"ledger event {subject.get('seq')}"
+    return str(kind)
+
+
+def finding_rows(
+    on_ledger: Sequence[Finding], pending: Sequence[SignedFinding]
+) -> list[FindingRow]:
+    """Ledger findings (open first), then those signed here that no ledger holds yet."""
+    rows = [
+        FindingRow(
+            f.finding_id,
+            f.severity.value,
+            f.about,
+            f.text,
+            f.auditor,
+            f.recorded_at[:19].replace("T", " "),
+            "Open" if f.open else f"Resolved by {f.resolved_by}: {f.resolution}",
+            True,
+            f.open,
+        )
+        for f in sorted(on_ledger, key=lambda f: (not f.open, -f.seq))
+    ]
+    known = {f.finding_id for f in on_ledger}
+    for p in pending:
+        doc = p.document
+        if str(doc.get("id")) in known:
+            continue
+        rows.append(
+            FindingRow(
+                str(doc.get("id")),
+                str(doc.get("severity")),
+                dict(doc.get("about") or {}),
+                str(doc.get("text")),
+                str(doc.get("auditor")),
+                str(doc.get("recorded_at", ""))[:19].replace("T", " "),
+                NOT_IMPORTED,
+                False,
+                True,
+            )
+        )
+    return rows
+
+
+class FindingsModel(RowListModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(_TITLES, parent)
+
+    def set_rows(self, rows: Sequence[FindingRow]) -> None:
+        self._reset(rows)
+
+    def finding_at(self, row: int) -> FindingRow | None:
+        found: FindingRow | None = self._row(row)
+        return found
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        f = self.finding_at(index.row()) if index.isValid() else None
+        if f is None:
+            return None
+        column = FindingColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                f.severity.capitalize(),
+                about_text(f.about),
+                f.text,
+                f.auditor,
+                f.state,
+                f.recorded_at,
+            )[column]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{f.text}\n\n{f.state}"
+        major = f.severity == Severity.MAJOR
+        if role == Qt.ItemDataRole.ForegroundRole and column == FindingColumn.SEVERITY and major:
+            return QColor(semantic().error)
+        return None
+
+
+class FindingsPage(QWidget):
+    """Lists findings; records one about the model on screen; admins close open ones."""
+
+    def __init__(
+        self,
+        host: Host,
+        focus: ModelFocus,
+        ctx: ConsoleContext,
+        runner: TaskRunner,
+        controller: GovernanceController,
+    ) -> None:
+        super().__init__()
+        self.host, self.focus, self.ctx = host, focus, ctx
+        self.runner, self.controller = runner, controller
+        self.dialog: SignDialog | None = None
+        self.loaded = False
+        intro = QLabel(
+            "An auditor's findings: signed notes, each about a model, a version, a request "
+            "or a ledger event. Findings signed here wait in your profile until you export "
+            "them ('gavel findings export') and someone imports them into the ledger; an "
+            "admin closes an open finding with a signed resolution."
+        )
+        intro.setObjectName("Muted")
+        intro.setWordWrap(True)
+        self.model = FindingsModel(self)
+        self.table = row_table(
+            self.model, "FindingsTable", widths=((0, 100), (1, 220), (2, 380), (3, 90), (4, 220))
+        )
+        self.severity = QComboBox()
+        for level in Severity:
+            self.severity.addItem(level.value.capitalize(), level.value)
+        self.record_button = QPushButton("Record finding about the version on screen…")
+        self.record_button.clicked.connect(self.record)
+        self.close_button = QPushButton("Close finding…")
+        self.close_button.clicked.connect(self.close_selected)
+        actions = QHBoxLayout()
+        actions.addWidget(QLabel("Severity"))
+        actions.addWidget(self.severity)
+        actions.addWidget(self.record_button)
+        actions.addStretch(1)
+        actions.addWidget(self.close_button)
+        listing = QWidget()
+        lay = QVBoxLayout(listing)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(intro)
+        lay.addWidget(self.table, 1)
+        self.listing = listing
+        self.empty = EmptyState()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(listing)
+        self.stack.addWidget(self.empty)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.stack, 1)
+        layout.addLayout(actions)
+        self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update())
+        focus.on_focus_changed(self._update)
+        controller.changed.connect(lambda _d: self._update())
+        self.empty.set_content("Reading findings…", "")
+        self.stack.setCurrentWidget(self.empty)
+        self._update()
+
+    @property
+    def selected(self) -> FindingRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.finding_at(rows[0].row()) if rows else None
+
+    def reload(self) -> None:
+        findings = self.ctx.findings
+
+        def load(_c: CancelToken, _p: ProgressCallback) -> list[FindingRow]:
+            return finding_rows(findings.findings(), findings.pending())
+
+        self.runner.run(load, key="findings-page", label="Reading findings", on_success=self._shown)
+
+    def _shown(self, rows: list[FindingRow]) -> None:
+        self.loaded = True
+        self.model.set_rows(rows)
+        if rows:
+            self.stack.setCurrentWidget(self.listing)
+            self.table.selectRow(0)
+        else:
+            self.stack.setCurrentWidget(self.empty)
+            self.empty.set_content(
+                "No findings yet",
+                "Select a model version in the portfolio, choose a severity and record "
+                "what you found; it is signed with your key.",
+            )
+        self._update()
+
+    def _update(self) -> None:
+        version = self.focus.version
+        self.record_button.setEnabled(version is not None and self.dialog is None)
+        self.record_button.setToolTip(
+            "" if version is not None else "Select a model version in the portfolio first"
+        )
+        f = self.selected
+        admin = Role.ADMIN in self.controller.data.my_roles
+        closable = f is not None and f.on_ledger and f.open and admin
+        self.close_button.setVisible(admin)
+        self.close_button.setEnabled(closable and self.dialog is None)
+
+    def record(self) -> SignDialog | None:
+        model, version = self.focus.model, self.focus.version
+        user = self.ctx.identity.user_id()
+        if model is None or version is None or not user:
+            return None
+        subject = about(
+            FindingSubject.VERSION,
+            registry=model.registry,
+            model=model.name,
+            version=version.version,
+        )
+        severity = Severity(self.severity.currentData())
+        findings = self.ctx.findings
+        dialog = SignDialog(
+            self.runner,
+            "Record finding",
+            f"A <b>{severity.value}</b> finding about {about_text(subject)}.",
+            user,
+            "Sign finding",
+            lambda text, passphrase: findings.record(subject, severity, text, passphrase),
+            ReasonField("Finding", "What you found, and where you saw it.", True),
+            self,
+        )
+        dialog.signer_note.setText(
+            f"Signed with the key of <b>{user}</b> and kept in your profile until it is "
+            "exported and imported into the ledger."
+        )
+        return self._open(dialog)
+
+    def close_selected(self) -> SignDialog | None:
+        f, user = self.selected, self.ctx.identity.user_id()
+        if f is None or not f.on_ledger or not f.open or not user:
+            return None
+        findings = self.ctx.findings
+        dialog = SignDialog(
+            self.runner,
+            "Close finding",
+            f"Close the {f.severity} finding about {about_text(f.about)}: “{f.text}”",
+            user,
+            "Sign resolution",
+            lambda text, passphrase: findings.resolve(f.finding_id, text, passphrase),
+            ReasonField("Resolution", "How the finding was resolved.", True),
+            self,
+        )
+        return self._open(dialog)
+
+    def _open(self, dialog: SignDialog) -> SignDialog:
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: self._closed(dialog))
+        self.dialog = dialog
+        self._update()
+        dialog.open()
+        return dialog
+
+    def _closed(self, dialog: SignDialog) -> None:
+        self.dialog = None
+        if dialog.signed:
+            result = dialog.result
+            self.host.show_status(
+                f"Finding closed: ledger event {result.seq}."
+                if isinstance(result, LedgerEvent)
+                else "Finding signed and kept in your profile until it is exported."
+            )
+            self.controller.refresh()
+            self.reload()
+        self._update()
+
+
+def install_findings_page(
+    host: Host,
+    focus: ModelFocus,
+    ctx: ConsoleContext,
+    runner: TaskRunner,
+    controller: GovernanceController,
+) -> FindingsPage:
+    page = FindingsPage(host, focus, ctx, runner, controller)
+    host.add_page(
+        FINDINGS_PAGE,
+        "Findings",
+        page,
+        tooltip="Auditors' findings: open, resolved, and signed here awaiting import",
+    )
+    host.on_page_shown(lambda key: page.reload() if key == FINDINGS_PAGE else None)
+    return page
