@@ -20,6 +20,7 @@ from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
+from app.services.delivery import DeliveryService, endpoint_models
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
@@ -99,6 +100,8 @@ class AppContext:
     # Lineage graphs and performance figures, read from the cache only.
     lineage: LineageService
     performance: PerformanceService
+    # Delivery metrics (DORA-style), from the ledger and the cache.
+    delivery: DeliveryService
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -336,6 +339,9 @@ def build_context(
         endpoint_poller=EndpointPoller(endpoints),
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
+        delivery=DeliveryService(
+            authority, queries, EndpointHistory(db), endpoint_models(endpoints.configs)
+        ),
         _dispose_ledger=ledger.dispose,
     )
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from app.services.actor import Actor
     from app.services.audit import AuditService
     from app.services.authority import AuthorityLedger
+    from app.services.delivery import DeliveryService
     from app.services.endpoint_poller import EndpointPoller
     from app.services.endpoints import EndpointService
     from app.services.governance import GovernanceService
@@ -73,6 +74,8 @@ class CliContext(Protocol):
     def endpoint_poller(self) -> EndpointPoller: ...
     @property
     def lineage(self) -> LineageService: ...
+    @property
+    def delivery(self) -> DeliveryService: ...
 
 
 # A command, or one of its sub-actions: the exit code for these arguments.
