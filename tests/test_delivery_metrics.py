@@ -278,6 +278,24 @@ def test_forward_again_after_a_rollback_is_neither() -> None:
     assert [p.version for p in report.promotions] == [2]
 
 
+def test_rolled_back_again_after_the_version_came_back() -> None:
+    """The window runs from the replaced version's latest arrival, not its first."""
+    m = Moves()
+    m(T0, 1, baseline=True)
+    m(T0 + D, 2)
+    m(T0 + 2 * D, 1)  # rollback 1
+    m(T0 + 40 * D, 2)  # v2 back, fixed
+    m(T0 + 45 * D, 1)  # rollback 2: five days after v2 came back
+    report = delivery_report(DeliveryInputs(moves=m.items))
+    assert [(r.from_version, r.to_version, r.after) for r in report.rollbacks] == [
+        (2, 1, D),
+        (2, 1, 5 * D),
+    ]
+    # One promotion, rolled back (at its first rollback).
+    assert report.overall.rollback_rate == Rate(1, 1)
+    assert report.promotions[0].rolled_back_at == T0 + 2 * D
+
+
 def test_alias_removed_then_set_is_not_a_rollback_and_stage_counts_as_production() -> None:
     m = Moves()
     m(T0, 1, target=stage_target())

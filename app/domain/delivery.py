@@ -11,8 +11,9 @@ Definitions (the README's "Delivery metrics" says the same in words):
   a promotion; a version that comes back to production is not promoted again;
 - a **rollback** is a production target moved back to a version that reached
   production before the one it replaces, within ``ROLLBACK_WINDOW`` (30 days) of the
-  replaced version's promotion. A move to an older version number that was never in
-  production is a promotion, not a rollback;
+  replaced version's arrival on that target; the replaced version's promotion counts
+  as rolled back. A move to an older version number that was never in production is a
+  promotion, not a rollback;
 - **lead time**: from the version's registration (the registry's creation timestamp)
   to its promotion;
 - **approval cycle**: request to decision (the last approval, or the rejection), and
@@ -342,6 +343,8 @@ class DeliveryReport:
 @dataclass
 class _ModelState:
     holders: dict[str, int | None] = field(default_factory=dict)
+    # target -> when its current holder arrived there
+    since: dict[str, datetime] = field(default_factory=dict)
     # version -> (first time in production, its promotion index or None for baseline)
     first: dict[int, tuple[datetime, int | None]] = field(default_factory=dict)
 
@@ -366,6 +369,8 @@ def _walk(
         if move.version == previous:
             continue
         state.holders[move.target] = move.version
+        arrived = state.since.get(move.target)
+        state.since[move.target] = move.at
         v = move.version
         if v is None:
             continue
@@ -391,12 +396,12 @@ def _walk(
             )
             continue
         # Back to a version that was in production before: a rollback when it replaces
-        # a later promotion made within the window.
-        if previous is None or previous not in state.first:
+        # a later version that arrived on this target within the window.
+        if previous is None or previous not in state.first or arrived is None:
             continue
         back_at, _ = state.first[v]
         replaced_at, index = state.first[previous]
-        if back_at >= replaced_at or move.at - replaced_at > ROLLBACK_WINDOW:
+        if back_at >= replaced_at or move.at - arrived > ROLLBACK_WINDOW:
             continue
         rollbacks.append(
             Rollback(
@@ -408,7 +413,7 @@ def _walk(
                 move.target,
                 previous,
                 v,
-                move.at - replaced_at,
+                move.at - arrived,
             )
         )
         if index is not None:

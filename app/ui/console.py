@@ -28,6 +28,7 @@ from app.ui.shell.main_window import MainWindow
 if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.common.context import ConsoleContext, ConsolePaths
+    from app.ui.delivery.delivery_ui import DeliveryUi
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -60,6 +61,7 @@ class Console:
     governance: GovernanceUi
     audit: AuditUi
     serving: ServingUi
+    delivery: DeliveryUi
     settings: SettingsUi
 
     def start(self, start_demo: bool) -> None:
@@ -70,6 +72,7 @@ class Console:
 
 def page_order() -> tuple[str, ...]:
     from app.ui.audit.audit_ui import AUDIT_PAGE
+    from app.ui.delivery.delivery_ui import DELIVERY_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
     from app.ui.settings.settings_page import SETTINGS_PAGE
@@ -80,6 +83,7 @@ def page_order() -> tuple[str, ...]:
         AUDIT_PAGE,
         VIOLATIONS_PAGE,
         ENDPOINTS_PAGE,
+        DELIVERY_PAGE,
         SETTINGS_PAGE,
     )
 
@@ -121,6 +125,7 @@ def attach_features(
 ) -> Console:
     """Stage two: build every feature into the window through the host."""
     from app.ui.audit.audit_ui import AuditUi
+    from app.ui.delivery.delivery_ui import DeliveryUi
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
@@ -136,9 +141,12 @@ def attach_features(
     audit = AuditUi(window, focus, ctx, runner, governance.controller)
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
+    delivery = DeliveryUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
     window.restore_state()
-    return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
+    return Console(
+        window, runner, portfolio, insights, governance, audit, serving, delivery, settings
+    )
 
 
 def build_console(

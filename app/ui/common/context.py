@@ -13,6 +13,7 @@ from typing import Protocol
 from app.connectors.credentials import CredentialStore
 from app.services.actor import Actor
 from app.services.audit import AuditService
+from app.services.delivery import DeliveryService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
@@ -102,5 +103,9 @@ class ConsoleContext(Protocol):
 
     @property
     def performance(self) -> PerformanceService: ...
+
+    # Delivery metrics, from the ledger and the cache.
+    @property
+    def delivery(self) -> DeliveryService: ...
 
     def close(self) -> None: ...
