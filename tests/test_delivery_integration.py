@@ -1,6 +1,7 @@
 """Delivery metrics from a real MLflow registry and a real team ledger: a promotion
 requested, approved by two people and applied through the services, then moved back
-behind governance's back; the report and ``gavel report delivery`` measure both."""
+behind governance's back; the report and ``gavel report delivery`` measure both. Also
+outages from endpoint polling, and CSV export."""
 
 from __future__ import annotations
 
@@ -13,15 +14,25 @@ import pytest
 
 from app.cli import main
 from app.connectors.mlflow_registry import MlflowRegistryClient
-from app.domain.delivery import DeliveryFilter, IncidentKind, Rate
-from app.domain.delivery_tables import tables
+from app.domain.delivery import DeliveryFilter, Distribution, IncidentKind, Rate
+from app.domain.delivery_tables import Table, tables
+from app.domain.endpoints import EndpointConfig, EndpointKind, EndpointSample
 from app.domain.entities import MetricPoint
+from app.domain.errors import GavelError
 from app.domain.governance import Role
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import model_subject
+from app.domain.registry import RegistryConfig
+from app.services.audit import AuditService
 from app.services.delivery import export_csv
+from app.services.observations import ChangeObserver
+from app.stores.endpoint_store import EndpointStore
+from app.stores.engine import sqlite_url
+from app.stores.ledger_store import LedgerStore
+from app.stores.migrate import open_ledger_database
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
+from tests.ui_helpers import dead_url, make_context
 
 CHECKLIST = {
     "validation_report": "VR-2026-031",
@@ -148,9 +159,6 @@ def test_promotion_and_rollback_measured_from_ledger_and_registry(
 
 
 def test_csv_export_refuses_formulas_and_unwritable_places(tmp_path: Path) -> None:
-    from app.domain.delivery_tables import Table
-    from app.domain.errors import GavelError
-
     t = Table("x", "X", "", ("model",), [("=HYPERLINK(1)",), ("-churn",), ("fraud",)])
     out = export_csv(t, tmp_path / "x.csv")
     assert out.read_text(encoding="utf-8").splitlines() == [
@@ -161,3 +169,49 @@ def test_csv_export_refuses_formulas_and_unwritable_places(tmp_path: Path) -> No
     ]
     with pytest.raises(GavelError, match="could not be written"):
         export_csv(t, tmp_path / "missing-folder" / "x.csv")
+
+
+def test_outages_from_endpoint_polling_and_change_failure(tmp_path: Path) -> None:
+    """Probes that found an endpoint down, then up, are an outage restored; the
+    promotion the outage followed counts as a change failure."""
+    t0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+    ctx = make_context(tmp_path / "home")
+    try:
+        ctx.registries.add(RegistryConfig(name="prod", url="http://prod.invalid"))
+        ctx.endpoints.add(
+            EndpointConfig(
+                "scoring-eu", EndpointKind.OIP, dead_url(), "prod", "fraud", "production"
+            )
+        )
+        now = [t0]
+        audit = AuditService(
+            LedgerStore(open_ledger_database(sqlite_url(ctx.paths.ledger_db)), clock=lambda: now[0])
+        )
+        observer = ChangeObserver(audit, ctx.identity)
+        observer.observe("prod", {"fraud": {"production": 1}})
+        now[0] = t0 + timedelta(days=1)
+        observer.observe("prod", {"fraud": {"production": 2}})  # promoted with no request
+
+        def at(minutes: int) -> int:
+            return int((t0 + timedelta(days=2, minutes=minutes)).timestamp() * 1000)
+
+        # up, down for 20 minutes (three probes), up; later down and never back.
+        samples = [(0, 1.0), (10, 0.0), (20, 0.0), (30, 1.0), (40, 1.0), (90, 0.0)]
+        EndpointStore(ctx.db).add_samples(
+            "scoring-eu", [EndpointSample(at(m), 0, 1, up) for m, up in samples]
+        )
+        report = ctx.delivery.report()
+        outages = [i for i in report.incidents if i.kind is IncidentKind.OUTAGE]
+        assert [(i.endpoint, i.model, i.time_to_restore) for i in outages] == [
+            ("scoring-eu", "fraud", timedelta(minutes=20)),
+            ("scoring-eu", "fraud", None),
+        ]
+        assert report.overall.time_to_restore == Distribution(
+            1, timedelta(minutes=20), timedelta(minutes=20)
+        )
+        assert report.overall.open_incidents == 1
+        [p] = report.promotions
+        assert (p.version, p.request_id, p.failed_by) == (2, None, "outage")
+        assert report.overall.change_failure_rate == Rate(1, 1)
+    finally:
+        ctx.close()

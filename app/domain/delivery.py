@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -431,15 +432,16 @@ def _failures(promotions: list[Promotion], incidents: Sequence[Incident]) -> lis
     by_model: dict[ModelKey, list[int]] = defaultdict(list)
     for i, p in enumerate(promotions):
         by_model[(p.registry, p.model)].append(i)
-    starts: dict[ModelKey, list[Incident]] = defaultdict(list)
+    starts: dict[ModelKey, list[tuple[datetime, str]]] = defaultdict(list)
     for inc in incidents:
-        starts[(inc.registry, inc.model)].append(inc)
+        key = (inc.registry, inc.model)
+        if key in by_model:
+            starts[key].append((inc.started_at, inc.kind.value))
     out = list(promotions)
-    for key, indexes in by_model.items():
-        found = sorted(starts.get(key, ()), key=lambda inc: inc.started_at)
-        if not found:
-            continue
-        ordered = sorted(indexes, key=lambda i: promotions[i].at)
+    for key, found in starts.items():
+        found.sort()
+        times = [at for at, _kind in found]
+        ordered = sorted(by_model[key], key=lambda i: promotions[i].at)
         for n, i in enumerate(ordered):
             p = promotions[i]
             if p.failed_by:
@@ -447,9 +449,9 @@ def _failures(promotions: list[Promotion], incidents: Sequence[Incident]) -> lis
             until = p.at + FAILURE_WINDOW
             if n + 1 < len(ordered):
                 until = min(until, promotions[ordered[n + 1]].at)
-            hit = next((inc for inc in found if p.at <= inc.started_at < until), None)
-            if hit is not None:
-                out[i] = replace(p, failed_by=hit.kind.value)
+            first = bisect_left(times, p.at)
+            if first < len(times) and times[first] < until:
+                out[i] = replace(p, failed_by=found[first][1])
     return out
 
 
@@ -507,29 +509,23 @@ def delivery_report(inputs: DeliveryInputs, flt: DeliveryFilter | None = None) -
         for r in inputs.requests
         if flt.covers(r.requested_at) and flt.takes(team(r.registry, r.model))
     ]
-    incidents = sorted(
-        (
-            inc
-            for inc in inputs.incidents
-            if flt.covers(inc.started_at) and flt.takes(team(inc.registry, inc.model))
-        ),
-        key=lambda inc: (inc.started_at, inc.registry, inc.model, inc.endpoint),
-    )
-    names = sorted(
-        {p.team for p in promotions}
-        | {team(r.registry, r.model) for r in requests}
-        | {team(inc.registry, inc.model) for inc in incidents},
-        key=lambda t: (t == NO_TEAM, t.casefold()),
-    )
-    teams = [
-        _team_figures(
-            name,
-            [p for p in promotions if p.team == name],
-            [r for r in requests if team(r.registry, r.model) == name],
-            [inc for inc in incidents if team(inc.registry, inc.model) == name],
-        )
-        for name in names
+    incidents = [
+        inc
+        for inc in inputs.incidents
+        if flt.covers(inc.started_at) and flt.takes(team(inc.registry, inc.model))
     ]
+    incidents.sort(key=lambda inc: inc.started_at)
+    by_team: dict[str, tuple[list[Promotion], list[RequestRecord], list[Incident]]] = defaultdict(
+        lambda: ([], [], [])
+    )
+    for p in promotions:
+        by_team[p.team][0].append(p)
+    for r in requests:
+        by_team[team(r.registry, r.model)][1].append(r)
+    for inc in incidents:
+        by_team[team(inc.registry, inc.model)][2].append(inc)
+    names = sorted(by_team, key=lambda t: (t == NO_TEAM, t.casefold()))
+    teams = [_team_figures(name, *by_team[name]) for name in names]
     counts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for p in promotions:
         c = counts[(p.team, p.month)]

@@ -41,8 +41,9 @@ log = logging.getLogger("gavel.ui.delivery")
 AnyIndex = QModelIndex | QPersistentModelIndex
 # Where to save a table: (parent, suggested file name) -> a path, or None (cancelled).
 AskPath = Callable[[QWidget, str], Path | None]
-# A report and the teams the cache knows (for the filter).
-Loaded = tuple[DeliveryReport, list[str]]
+# A report, its tables (formatted on the worker: a long history has many rows) and the
+# teams the cache knows (for the filter).
+Loaded = tuple[DeliveryReport, list[Table], list[str]]
 
 ALL_TEAMS = "All teams"
 PERIODS: tuple[tuple[str, int | None], ...] = (
@@ -315,10 +316,9 @@ class DeliveryPage(QWidget):
             return
         service = self._service
 
-        def work(
-            token: CancelToken, progress: ProgressCallback
-        ) -> tuple[DeliveryReport, list[str]]:
-            return service.report(flt, progress, token), service.teams()
+        def work(token: CancelToken, progress: ProgressCallback) -> Loaded:
+            report = service.report(flt, progress, token)
+            return report, tables(report), service.teams()
 
         self.status.setText("Computing delivery metrics from the ledger…")
         self._handle = self._runner.run(
@@ -330,10 +330,10 @@ class DeliveryPage(QWidget):
         )
 
     def _show(self, result: Loaded) -> None:
-        report, teams = result
+        report, shown, teams = result
         self.report = report
         self.set_teams(teams)
-        for t in tables(report):
+        for t in shown:
             self.models[t.key].set_table(t)
         for i, model in enumerate(self.models.values()):
             t = model.table
