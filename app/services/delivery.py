@@ -223,6 +223,7 @@ class DeliveryService:
         self._endpoint_models = endpoint_models or dict
         self._lock = threading.Lock()
         self._facts = _LedgerFacts()
+        self._records: _RecordCache = {}
 
     def teams(self) -> list[str]:
         """The teams the cached models name, for a filter."""
@@ -246,7 +247,9 @@ class DeliveryService:
             applied = dict(self._facts.applied)
             drifts = list(self._facts.drifts)
         progress(Progress("Reading promotion requests"))
-        requests, accepted = self._authority.read(_requests)
+        with self._lock:
+            cache = self._records
+            requests, accepted = self._authority.read(lambda s: _requests(s, cache))
         moves = sorted(
             [*moves_seen, *(m for seq, m in applied.items() if seq in accepted)],
             key=lambda m: m.seq,
@@ -309,11 +312,25 @@ class DeliveryService:
         return out
 
 
-def _requests(state: AuthorityState) -> tuple[list[RequestRecord], set[int]]:
-    """Copies of the fold's requests, and the seqs of the applies it accepted."""
+# request id -> (how many events the fold had accepted for it, its state), and its copy.
+_RecordCache = dict[str, tuple[tuple[int, RequestState], RequestRecord]]
+
+
+def _requests(state: AuthorityState, cache: _RecordCache) -> tuple[list[RequestRecord], set[int]]:
+    """Copies of the fold's requests, and the seqs of the applies it accepted.
+
+    A request changes only by events the fold accepts for it: its copy is made again
+    only when their number (or its state) changed, so a report after a few new events
+    does not copy ten thousand requests.
+    """
     records, accepted = [], set()
-    for request in state.requests.values():
-        records.append(request_record(request))
+    for rid, request in state.requests.items():
+        mark = (len(request.event_seqs), request.state)
+        held = cache.get(rid)
+        if held is None or held[0] != mark:
+            held = (mark, request_record(request))
+            cache[rid] = held
+        records.append(held[1])
         if request.applied_seq is not None:
             accepted.add(request.applied_seq)
     return records, accepted
