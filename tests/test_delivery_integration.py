@@ -215,3 +215,22 @@ def test_outages_from_endpoint_polling_and_change_failure(tmp_path: Path) -> Non
         assert report.overall.change_failure_rate == Rate(1, 1)
     finally:
         ctx.close()
+
+
+def test_unreadable_or_naive_events_are_left_out_of_the_summary() -> None:
+    """A row that is not an event Gavel wrote (forged, damaged, a time with no offset)
+    counts for nothing in the metrics; verification is what reports it."""
+    from app.services.delivery import _LedgerFacts
+
+    facts = _LedgerFacts()
+    naive = (
+        b'{"event":{"action":"alias.observed","actor":"x","after":{"alias":"production",'
+        b'"unapproved":true,"version":2},"before":{"alias":"production","version":1},'
+        b'"reason":"","subject":"model:prod/m","ts":"2026-01-01T00:00:00"},"format":1,'
+        b'"prev":"0","seq":5,"signer":null}'
+    )
+    for body in (b"not json", b'{"event":{}}', naive):
+        facts.add_body(5, body)
+    assert facts.moves == [] and facts.drifts == []
+    facts.add_body(6, naive.replace(b'00:00:00"', b'00:00:00Z"'))
+    assert [(m.version, m.baseline) for m in facts.moves] == [(2, False)]

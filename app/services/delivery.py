@@ -52,7 +52,7 @@ from app.domain.delivery import (
 )
 from app.domain.delivery_tables import Table, csv_rows
 from app.domain.endpoints import EndpointConfig
-from app.domain.errors import Cancelled, GavelError
+from app.domain.errors import Cancelled, GavelError, UsageError
 from app.domain.governance import PromotionRequest, RequestState, SignatureMeaning, stage_name
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import alias_move_of, stage_move_of
@@ -84,7 +84,7 @@ class _LedgerFacts:
 
     scanned: int = 0
     moves: list[ProductionMove] = field(default_factory=list)
-    # promotion.applied events: seq -> (request id, move), kept only if the fold accepted.
+    # promotion.applied events: seq -> move; a report keeps those the fold accepted.
     applied: dict[int, ProductionMove] = field(default_factory=dict)
     drifts: list[Incident] = field(default_factory=list)
     # (subject, endpoint) -> index in drifts of the drift still open.
@@ -108,12 +108,12 @@ class _LedgerFacts:
                 seq, at, e["actor"], action, subject, e["before"], after, e["reason"],
                 doc["prev"], "", doc["signer"],
             )  # fmt: skip
-        except (ValueError, KeyError, TypeError):
-            return
-        if subject.startswith("registry:"):
-            self._stage_baseline(ev)
-        elif subject.startswith("model:"):
-            self._move(ev)
+            if subject.startswith("registry:"):
+                self._stage_baseline(ev)
+            elif subject.startswith("model:"):
+                self._move(ev)
+        except (ValueError, KeyError, TypeError, AttributeError, UsageError):
+            return  # e.g. a time with no offset: not an event Gavel wrote
 
     def _model(self, subject: str) -> tuple[str, str]:
         registry, _, model = subject[len("model:") :].partition("/")
