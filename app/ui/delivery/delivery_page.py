@@ -127,6 +127,7 @@ class DeliveryPage(QWidget):
         parent: QWidget | None = None,
         ask_path: AskPath = _ask_path,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        track: Callable[[TaskHandle], None] = lambda _handle: None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("DeliveryPage")
@@ -134,6 +135,8 @@ class DeliveryPage(QWidget):
         self._runner = runner
         self._ask_path = ask_path
         self._today = today
+        # Shows a long computation's progress, with Cancel (the host's status bar).
+        self._track = track
         self._handle: TaskHandle | None = None
         self.report: DeliveryReport | None = None
         self._loaded_once = False
@@ -328,6 +331,7 @@ class DeliveryPage(QWidget):
             on_success=self._show,
             on_failure=self._failed,
         )
+        self._track(self._handle)
 
     def _show(self, result: Loaded) -> None:
         report, shown, teams = result

@@ -1,7 +1,7 @@
 """Delivery in the console: the Delivery page, installed through the host.
 
-The report is computed the first time the page is shown (not at start-up), again
-after every sync, and whenever the filters change; always on the task runner.
+The report is computed when the page is shown (never at start-up), after every sync
+once it has been shown, and whenever the filters change; always on the task runner.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ class DeliveryUi(QObject):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
-        self.page = DeliveryPage(ctx.delivery, runner, today=lambda: clock().astimezone(UTC).date())
+        self.page = DeliveryPage(
+            ctx.delivery,
+            runner,
+            today=lambda: clock().astimezone(UTC).date(),
+            track=host.track_task,
+        )
         self.setParent(self.page)
         host.add_page(
             DELIVERY_PAGE,
@@ -44,7 +49,9 @@ class DeliveryUi(QObject):
         host.on_shutdown(self.page.shutdown)
 
     def _page_shown(self, key: str) -> None:
-        if key == DELIVERY_PAGE and not self._shown:
+        # Each visit reads what the ledger recorded since (decisions taken on other
+        # pages, other desks' events): only the new events, so it is quick.
+        if key == DELIVERY_PAGE:
             self._shown = True
             self.page.reload()
 
