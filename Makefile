@@ -15,8 +15,8 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
-	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-bundle app-venv venv mlflow-venv \
-	mlserver-venv clean
+	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-bundle \
+	bench-delivery app-venv venv mlflow-venv mlserver-venv clean
 
 run: app-venv mlflow-venv
 	$(APP_VENV)/bin/gavel
@@ -77,7 +77,7 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage bench-scale bench-bundle
+	bench-lineage bench-scale bench-bundle bench-delivery
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -109,6 +109,10 @@ bench-lineage: venv
 
 bench-bundle: venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_bundle
+
+# The delivery report on 1,000,000 ledger events, 1,000 models, 100,000 versions.
+bench-delivery: venv
+	$(BIN)/python -m bench.bench_delivery
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

@@ -22,6 +22,7 @@ from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
 from app.services.bundles import BundleService, SessionAudit, prepare_session
+from app.services.delivery import DeliveryService, endpoint_models
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
@@ -103,6 +104,8 @@ class AppContext:
     performance: PerformanceService
     # Audit bundles made from this profile.
     bundles: BundleService
+    # Delivery metrics (DORA-style), from the ledger and the cache.
+    delivery: DeliveryService
     # Set when this context is an audit session over a bundle (read-only, offline).
     session: BundleReport | None = None
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
@@ -365,6 +368,9 @@ def build_context(
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
         bundles=BundleService(paths, audit, actor),
+        delivery=DeliveryService(
+            authority, queries, EndpointHistory(db), endpoint_models(endpoints.configs)
+        ),
         _dispose_ledger=ledger.dispose,
     )
 

@@ -3,9 +3,9 @@
 Exit codes: 0 success, 1 the operation failed, 2 bad usage. Errors are one line on
 stderr, never a traceback; secrets come from environment variables, never argv.
 
-One module per area (registries, models, governance, team, endpoints, lineage), each
-adding its sub-commands to the parser (`parser`) and exporting `COMMANDS`, its dispatch
-table; every command is typed against `context.CliContext`; `output` prints.
+One module per area (registries, models, governance, team, endpoints, lineage, reports),
+each adding its sub-commands to the parser (`parser`) and exporting `COMMANDS`, its
+dispatch table; every command is typed against `context.CliContext`; `output` prints.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.cli import bundles, endpoints, governance, lineage, models, registries, team
+from app.cli import bundles, endpoints, governance, lineage, models, registries, reports, team
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -33,6 +33,7 @@ _COMMANDS: dict[str, Handler] = {
     **governance.COMMANDS,
     **team.COMMANDS,
     **bundles.COMMANDS,
+    **reports.COMMANDS,
 }
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.services.audit import AuditService
     from app.services.authority import AuthorityLedger
     from app.services.bundles import BundleService
+    from app.services.delivery import DeliveryService
     from app.services.endpoint_poller import EndpointPoller
     from app.services.endpoints import EndpointService
     from app.services.findings import FindingService
@@ -79,6 +80,8 @@ class CliContext(Protocol):
     def findings(self) -> FindingService: ...
     @property
     def bundles(self) -> BundleService: ...
+    @property
+    def delivery(self) -> DeliveryService: ...
 
 
 # A command, or one of its sub-actions: the exit code for these arguments.

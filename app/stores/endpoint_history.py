@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select
 
 from app.domain.endpoint_metrics import (
     DEFAULT_RETENTION,
@@ -79,6 +79,30 @@ class EndpointHistory:
         with self._db.session() as s:
             rows = s.execute(stmt).all()
         return [_to_sample(r[:-1], max(width // 1000, 0), r[-1] or "") for r in rows]
+
+    def up_down_changes(self) -> list[tuple[str, int, bool]]:
+        """(endpoint, at_ms, down) at each change between answering and not, per endpoint
+        in time order: the first sample of each endpoint, then every sample whose state
+        differs from the one before. A sample is down when no probe it stands for found
+        the endpoint up. The window function runs in SQL, so only changes come back.
+        """
+        down = (S.up_ratio <= 0).label("down")
+        inner = select(
+            S.endpoint_id,
+            S.at_ms,
+            down,
+            func.lag(S.up_ratio <= 0)
+            .over(partition_by=S.endpoint_id, order_by=(S.at_ms, S.id))
+            .label("prev"),
+        ).subquery()
+        stmt = (
+            select(SqlEndpoint.name, inner.c.at_ms, inner.c.down)
+            .join(SqlEndpoint, SqlEndpoint.id == inner.c.endpoint_id)
+            .where(or_(inner.c.prev.is_(None), inner.c.prev != inner.c.down))
+            .order_by(SqlEndpoint.name, inner.c.at_ms)
+        )
+        with self._db.session() as s:
+            return [(name, int(at), bool(d)) for name, at, d in s.execute(stmt)]
 
     def count(self, name: str | None = None) -> int:
         stmt = select(func.count()).select_from(S)

@@ -6,7 +6,7 @@ on screen (Anki's browser does the same).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,6 +141,44 @@ class PortfolioQueries:
             stmt = stmt.where(SqlRegistry.name == registry)
         with self._db.session() as s:
             return {(reg, name): tier or "" for reg, name, tier in s.execute(stmt)}
+
+    def teams(self) -> dict[tuple[str, str], str]:
+        """(registry, model) -> the model's team tag ('' when it has none), in one query."""
+        stmt = select(SqlRegistry.name, SqlModel.name, SqlModel.team).join(
+            SqlRegistry, SqlRegistry.id == SqlModel.registry_id
+        )
+        with self._db.session() as s:
+            return {(reg, name): team or "" for reg, name, team in s.execute(stmt)}
+
+    def version_created(
+        self, wanted: Collection[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], int]:
+        """(registry, model, version) -> the version's creation timestamp (ms since the
+        epoch, as the registry gives it), for those of ``wanted`` the cache holds.
+
+        One pass over the versions of the models named (not an IN list of triples, which
+        SQLite's limit on bound parameters would break for large sets).
+        """
+        if not wanted:
+            return {}
+        names = sorted({m for _r, m, _v in wanted})
+        columns = (SqlRegistry.name, SqlModel.name, SqlVersion.version, SqlVersion.creation_ts)
+        out: dict[tuple[str, str, int], int] = {}
+        with self._db.session() as s:
+            for start in range(0, len(names), 500):
+                stmt = (
+                    select(*columns)
+                    .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+                    .join(SqlVersion, SqlVersion.model_id == SqlModel.id)
+                    .where(
+                        SqlModel.name.in_(names[start : start + 500]),
+                        SqlVersion.creation_ts.is_not(None),
+                    )
+                )
+                for reg, name, version, ts in s.execute(stmt):
+                    if ts is not None and (reg, name, version) in wanted:
+                        out[(reg, name, version)] = ts
+        return out
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         """Portfolio rows for the given ids (the visible ones)."""

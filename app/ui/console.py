@@ -28,6 +28,7 @@ from app.ui.shell.main_window import MainWindow
 if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.common.context import ConsoleContext, ConsolePaths
+    from app.ui.delivery.delivery_ui import DeliveryUi
     from app.ui.governance.audit_bundles import AuditBundles
     from app.ui.governance.findings_page import FindingsPage
     from app.ui.governance.governance_ui import GovernanceUi
@@ -62,6 +63,7 @@ class Console:
     governance: GovernanceUi
     audit: AuditUi
     serving: ServingUi
+    delivery: DeliveryUi
     settings: SettingsUi
     bundles: AuditBundles
     findings: FindingsPage
@@ -74,6 +76,7 @@ class Console:
 
 def page_order() -> tuple[str, ...]:
     from app.ui.audit.audit_ui import AUDIT_PAGE
+    from app.ui.delivery.delivery_ui import DELIVERY_PAGE
     from app.ui.governance.findings_page import FINDINGS_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
@@ -86,6 +89,7 @@ def page_order() -> tuple[str, ...]:
         VIOLATIONS_PAGE,
         ENDPOINTS_PAGE,
         FINDINGS_PAGE,
+        DELIVERY_PAGE,
         SETTINGS_PAGE,
     )
 
@@ -127,6 +131,7 @@ def attach_features(
 ) -> Console:
     """Stage two: build every feature into the window through the host."""
     from app.ui.audit.audit_ui import AuditUi
+    from app.ui.delivery.delivery_ui import DeliveryUi
     from app.ui.governance.audit_bundles import AuditBundles
     from app.ui.governance.findings_page import install_findings_page
     from app.ui.governance.governance_ui import GovernanceUi
@@ -144,13 +149,14 @@ def attach_features(
     audit = AuditUi(window, focus, ctx, runner, governance.controller)
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
+    delivery = DeliveryUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
     bundles = AuditBundles(window, ctx, runner, window)
     findings = install_findings_page(window, focus, ctx, runner, governance.controller)
     window.restore_state()
     return Console(
-        window, runner, portfolio, insights, governance, audit, serving, settings, bundles,
-        findings,
+        window, runner, portfolio, insights, governance, audit, serving, delivery, settings,
+        bundles, findings,
     )  # fmt: skip
 
 

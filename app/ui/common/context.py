@@ -15,6 +15,7 @@ from app.domain.bundle import BundleReport
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.bundles import BundleService
+from app.services.delivery import DeliveryService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
@@ -116,5 +117,8 @@ class ConsoleContext(Protocol):
     # Auditors' findings: on the ledger, and signed here awaiting import.
     @property
     def findings(self) -> FindingService: ...
+    # Delivery metrics, from the ledger and the cache.
+    @property
+    def delivery(self) -> DeliveryService: ...
 
     def close(self) -> None: ...
