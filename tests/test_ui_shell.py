@@ -81,6 +81,7 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
         "violations",
         "endpoints",
         "findings",
+        "delivery",
         "settings",
     ]
 
