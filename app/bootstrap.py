@@ -325,7 +325,7 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
-        reviews=ReviewService(authority, actor, portfolio, after_write),
+        reviews=ReviewService(authority, actor, portfolio, audit, after_write),
         findings=FindingService(authority, actor, after_write),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from app.services.portfolio import PortfolioService
     from app.services.promotion_apply import PromotionApplier
     from app.services.registries import RegistryService
+    from app.services.reviews import ReviewService
     from app.services.sync import SyncService
     from app.services.team_ledger import TeamLedger, TeamStatus
 
@@ -59,6 +60,8 @@ class CliContext(Protocol):
     def membership(self) -> MembershipService: ...
     @property
     def governance(self) -> GovernanceService: ...
+    @property
+    def reviews(self) -> ReviewService: ...
     @property
     def promotions(self) -> PromotionApplier: ...
     @property

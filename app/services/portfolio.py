@@ -13,6 +13,7 @@ from app.domain.portfolio import (
     RunDetail,
     VersionState,
 )
+from app.domain.review_schedule import ProductionVersion
 from app.stores.portfolio_queries import PortfolioQueries
 
 
@@ -44,6 +45,10 @@ class PortfolioService:
     def version_state(self, registry: str, model: str, version: int) -> VersionState | None:
         """The cached aliases of the model and identity and stage of the version."""
         return self._q.version_state(registry, model, version)
+
+    def production_versions(self) -> list[ProductionVersion]:
+        """Every version serving production (alias or stage), as cached."""
+        return self._q.production_versions()
 
     def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
         """(registry, model) -> risk_tier tag as cached ('' when untagged)."""

@@ -23,6 +23,7 @@ from app.domain.portfolio import (
     VersionRow,
     VersionState,
 )
+from app.domain.review_schedule import PRODUCTION_ALIAS, PRODUCTION_STAGE, ProductionVersion
 from app.stores.engine import Database
 from app.stores.schema import (
     SqlAlias,
@@ -141,6 +142,66 @@ class PortfolioQueries:
             stmt = stmt.where(SqlRegistry.name == registry)
         with self._db.session() as s:
             return {(reg, name): tier or "" for reg, name, tier in s.execute(stmt)}
+
+    def production_versions(self) -> list[ProductionVersion]:
+        """Every version the alias 'production' points at or in stage Production, in
+        one read (an alias and a stage on one version make one entry)."""
+        cols = (
+            SqlRegistry.name,
+            SqlModel.name,
+            SqlVersion.version,
+            SqlModel.risk_tier,
+            SqlModel.owner,
+            SqlModel.team,
+            SqlVersion.user_id,
+            SqlVersion.creation_ts,
+        )
+        by_alias = (
+            select(*cols)
+            .select_from(SqlAlias)
+            .join(SqlModel, SqlModel.id == SqlAlias.model_id)
+            .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+            .join(
+                SqlVersion,
+                (SqlVersion.model_id == SqlAlias.model_id)
+                & (SqlVersion.version == SqlAlias.version),
+            )
+            .where(func.lower(SqlAlias.alias) == PRODUCTION_ALIAS)
+        )
+        by_stage = (
+            select(*cols)
+            .select_from(SqlVersion)
+            .join(SqlModel, SqlModel.id == SqlVersion.model_id)
+            .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+            .where(func.lower(SqlVersion.current_stage) == PRODUCTION_STAGE.lower())
+        )
+        found: dict[tuple[str, str, int], tuple[list[str], tuple[Any, ...]]] = {}
+        with self._db.session() as s:
+            for how, stmt in (
+                (f"alias {PRODUCTION_ALIAS}", by_alias),
+                (f"stage {PRODUCTION_STAGE}", by_stage),
+            ):
+                for row in s.execute(stmt):
+                    key = (row[0], row[1], row[2])
+                    found.setdefault(key, ([], tuple(row)))[0].append(how)
+        return [
+            ProductionVersion(
+                registry=reg,
+                model=model,
+                version=version,
+                served_by=" and ".join(hows),
+                risk_tier=tier or "",
+                owner=owner or "",
+                team=team or "",
+                creator=creator or "",
+                created_at=(
+                    datetime.fromtimestamp(created / 1000, UTC) if created is not None else None
+                ),
+            )
+            for (hows, (reg, model, version, tier, owner, team, creator, created)) in (
+                found[k] for k in sorted(found)
+            )
+        ]
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         """Portfolio rows for the given ids (the visible ones)."""
