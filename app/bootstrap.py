@@ -30,6 +30,7 @@ from app.services.ledger_archive import archive_legacy_ledger
 from app.services.lineage import LineageService
 from app.services.membership import MembershipService
 from app.services.observations import ChangeObserver
+from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
@@ -84,6 +85,8 @@ class AppContext:
     governance: GovernanceService
     # Periodic reviews of production versions, and auditors' findings.
     reviews: ReviewService
+    # The managers' overview: every figure with the list behind it.
+    overview: OverviewService
     findings: FindingService
     promotions: PromotionApplier
     observer: ChangeObserver
@@ -310,6 +313,7 @@ def build_context(
         endpoint_client,
         drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
+    reviews = ReviewService(authority, actor, portfolio, audit, after_write)
     return AppContext(
         paths=paths,
         config=config,
@@ -325,7 +329,8 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
-        reviews=ReviewService(authority, actor, portfolio, audit, after_write),
+        reviews=reviews,
+        overview=OverviewService(portfolio, authority, reviews, observer, endpoints.statuses),
         findings=FindingService(authority, actor, after_write),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,

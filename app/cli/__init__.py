@@ -3,7 +3,7 @@
 Exit codes: 0 success, 1 the operation failed, 2 bad usage. Errors are one line on
 stderr, never a traceback; secrets come from environment variables, never argv.
 
-One module per area (registries, models, governance, team, endpoints, lineage), each
+One module per area (registries, models, governance, team, endpoints, lineage, reports), each
 adding its sub-commands to the parser (`parser`) and exporting `COMMANDS`, its dispatch
 table; every command is typed against `context.CliContext`; `output` prints.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from app.cli import endpoints, governance, lineage, models, registries, team
+from app.cli import endpoints, governance, lineage, models, registries, reports, team
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -28,6 +28,7 @@ _COMMANDS: dict[str, Handler] = {
     **lineage.COMMANDS,
     **governance.COMMANDS,
     **team.COMMANDS,
+    **reports.COMMANDS,
 }
 
 

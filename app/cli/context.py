@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from app.services.lineage import LineageService
     from app.services.membership import MembershipService
     from app.services.observations import ChangeObserver
+    from app.services.overview import OverviewService
     from app.services.portfolio import PortfolioService
     from app.services.promotion_apply import PromotionApplier
     from app.services.registries import RegistryService
@@ -62,6 +63,8 @@ class CliContext(Protocol):
     def governance(self) -> GovernanceService: ...
     @property
     def reviews(self) -> ReviewService: ...
+    @property
+    def overview(self) -> OverviewService: ...
     @property
     def promotions(self) -> PromotionApplier: ...
     @property

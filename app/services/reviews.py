@@ -105,7 +105,20 @@ class ReviewService:
         cache read, one fold read and one read of the ledger's production arrivals."""
         production = self._portfolio.production_versions()
         facts = self._authority.read(lambda s: schedule_facts(s, production))
-        arrivals = production_arrivals(
+        arrivals = self.arrivals()
+        return review_schedule(
+            production,
+            facts.policies,
+            facts.tiers,
+            facts.promoted_at,
+            arrivals,
+            facts.reviews,
+            now or datetime.now(UTC),
+        )
+
+    def arrivals(self) -> dict[VersionKey, datetime]:
+        """When a sync last saw each version arrive in production (ledger observations)."""
+        return production_arrivals(
             self._audit.page(
                 LedgerQuery(subject_prefix="model:", actions=_ARRIVAL_ACTIONS), limit=None
             )
@@ -116,15 +129,6 @@ class ReviewService:
                 ),
                 limit=None,
             )
-        )
-        return review_schedule(
-            production,
-            facts.policies,
-            facts.tiers,
-            facts.promoted_at,
-            arrivals,
-            facts.reviews,
-            now or datetime.now(UTC),
         )
 
     def due(self, now: datetime | None = None) -> list[ReviewDue]:
