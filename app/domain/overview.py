@@ -238,7 +238,7 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
         Figure(
             "violations.open",
             sec,
-            "Moves no request explains",
+            "Alias or stage moves without approval",
             len(data.violations),
             Drill(
                 DrillPage.VIOLATIONS,
@@ -292,7 +292,7 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
         Figure(
             "hygiene.creator",
             sec,
-            "Production versions whose creator maps to nobody",
+            "Production versions by an unmapped creator",
             len(unmapped),
             Drill(
                 DrillPage.PORTFOLIO,

@@ -27,8 +27,14 @@ class PortfolioService:
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
-        return self._q.model_keys(text, registry, sort, descending)
+        """Ids of the models shown, in order; team and only narrow them (see the store)."""
+        return self._q.model_keys(text, registry, sort, descending, team, only)
+
+    def teams(self) -> list[str]:
+        return self._q.teams()
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         return self._q.rows(keys)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.domain.entities import DatasetInput, MetricPoint
@@ -45,6 +45,7 @@ _SORT_COLUMNS = {
     PortfolioSort.REGISTRY: SqlRegistry.name,
     PortfolioSort.LATEST_VERSION: SqlModel.latest_version,
     PortfolioSort.OWNER: func.lower(SqlModel.owner),
+    PortfolioSort.TEAM: func.lower(SqlModel.team),
     PortfolioSort.RISK_TIER: SqlModel.risk_tier,
     PortfolioSort.VERSION_COUNT: SqlModel.version_count,
     PortfolioSort.LAST_UPDATED: SqlModel.last_updated_ts,
@@ -83,15 +84,33 @@ class PortfolioQueries:
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
-        """Ids of the models matching the filter, in display order."""
+        """Ids of the models matching the filter, in display order.
+
+        team: only this team's models ('' for those without a team tag).
+        only: only these (registry, model) pairs (a list behind an overview figure).
+        """
         col = _SORT_COLUMNS[sort]
         order = col.desc() if descending else col.asc()
-        stmt = self._filtered(select(SqlModel.id), text, registry).order_by(
-            order.nulls_last(), func.lower(SqlModel.name), SqlModel.id
-        )
+        stmt = self._filtered(select(SqlModel.id), text, registry)
+        if team is not None:
+            stmt = stmt.where(SqlModel.team == team)
+        if only is not None:
+            wanted = sorted({(r, m) for r, m in only})
+            if not wanted:
+                return []
+            stmt = stmt.where(tuple_(SqlRegistry.name, SqlModel.name).in_(wanted))
+        stmt = stmt.order_by(order.nulls_last(), func.lower(SqlModel.name), SqlModel.id)
         with self._db.session() as s:
             return list(s.scalars(stmt))
+
+    def teams(self) -> list[str]:
+        """Every team tag in the cache ('' for models without one), by name."""
+        stmt = select(SqlModel.team).distinct().order_by(func.lower(SqlModel.team))
+        with self._db.session() as s:
+            return [t or "" for t in s.scalars(stmt)]
 
     def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
         """(registry, model) of every cached model, by name then registry: for pickers,

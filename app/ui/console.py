@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from app.domain.overview import Drill, DrillPage
 from app.ui.common.resources import follow_palette, icon
 from app.ui.common.settings import read_str
 from app.ui.common.tasks import CrashCallback, TaskRunner
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the 
     from app.ui.common.context import ConsoleContext, ConsolePaths
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.overview.overview_ui import OverviewUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
     from app.ui.serving.serving_ui import ServingUi
     from app.ui.settings.settings_page import SettingsUi
@@ -55,6 +57,7 @@ class FirstScreenPaths(Protocol):
 class Console:
     window: MainWindow
     runner: TaskRunner
+    overview: OverviewUi
     portfolio: PortfolioUi
     insights: InsightsUi
     governance: GovernanceUi
@@ -71,10 +74,12 @@ class Console:
 def page_order() -> tuple[str, ...]:
     from app.ui.audit.audit_ui import AUDIT_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
+    from app.ui.overview.overview_ui import OVERVIEW_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
     from app.ui.settings.settings_page import SETTINGS_PAGE
 
     return (
+        OVERVIEW_PAGE,
         PORTFOLIO_PAGE,
         APPROVALS_PAGE,
         AUDIT_PAGE,
@@ -123,6 +128,7 @@ def attach_features(
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.overview.overview_ui import OVERVIEW_PAGE, OverviewUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
     from app.ui.serving.serving_ui import ServingUi
     from app.ui.settings.settings_page import SettingsUi
@@ -137,8 +143,31 @@ def attach_features(
     governance.event_requested.connect(audit.show_event)
     serving = ServingUi(window, focus, ctx, runner, clock)
     settings = SettingsUi(window, ctx, runner)
+    # The managers' first page: its figures open lists on the other features' pages.
+    overview = OverviewUi(
+        window,
+        focus,
+        ctx,
+        runner,
+        [("Add a registry…", portfolio.add_registry), ("Start the demo", portfolio.start_demo)],
+    )
+    overview.drill_requested.connect(lambda d: _open_drill(d, governance, serving))
+    governance.controller.ledger_written.connect(overview.refresh)
     window.restore_state()
-    return Console(window, runner, portfolio, insights, governance, audit, serving, settings)
+    window.select_page(OVERVIEW_PAGE)
+    return Console(
+        window, runner, overview, portfolio, insights, governance, audit, serving, settings
+    )
+
+
+def _open_drill(drill: Drill, governance: GovernanceUi, serving: ServingUi) -> None:
+    """A figure's list on another feature's page."""
+    if drill.page is DrillPage.APPROVALS:
+        governance.show_requests(drill.requests)
+    elif drill.page is DrillPage.VIOLATIONS:
+        governance.show_violations()
+    elif drill.page is DrillPage.ENDPOINTS:
+        serving.show_endpoints(drill.endpoints)
 
 
 def build_console(

@@ -37,6 +37,7 @@ from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.approvals_page import ApprovalsPage
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
+from app.ui.governance.inbox_model import InboxFilter
 from app.ui.governance.keys_dialog import PendingKeysDialog
 from app.ui.governance.request_dialog import RequestPromotionDialog
 from app.ui.governance.sign_dialog import ReasonField, SignDialog
@@ -175,6 +176,17 @@ class GovernanceUi(QObject):
         host.on_shutdown(self.controller.stop)
         self._data_changed(self.controller.data)
         host.after_first_paint(self.controller.refresh)
+
+    def show_requests(self, request_ids: tuple[str, ...]) -> None:
+        """The Approvals page listing every request, the first of these selected."""
+        self.host.select_page(APPROVALS_PAGE)
+        self.approvals.set_filter(InboxFilter.ALL)
+        for rid in request_ids:
+            if self.approvals.select_request(rid):
+                break
+
+    def show_violations(self) -> None:
+        self.host.select_page(VIOLATIONS_PAGE)
 
     def show_panel(self) -> None:
         """Bring the model's Governance tab (alias history) into view."""
