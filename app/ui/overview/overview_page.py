@@ -102,7 +102,9 @@ class OverviewPage(QWidget):
         self.stack.addWidget(self.empty)
         outer.addWidget(self.stack, 1)
 
-        self.teams = QTableWidget(0, 5)
+        # Parented now (hidden) so it is never a top-level window before the first build.
+        self.teams = QTableWidget(0, 5, self.body)
+        self.teams.hide()
         self.teams.setObjectName("OverviewTeams")
         self.teams.setHorizontalHeaderLabels(
             ["Registry", "Team", "Models", "In production by alias", "In production by stage"]
