@@ -62,8 +62,9 @@ def test_every_figure_opens_the_list_behind_it(
 ) -> None:
     model = f"ovui-{uuid.uuid4().hex[:8]}"
     _seed(seeded_registry, model, tier="high")
-    ada = desks("ada")
-    enrol(ada, ada, Role.REQUESTER)
+    ada, carl = desks("ada"), desks("carl")
+    enrol(ada, ada, Role.REQUESTER, Role.APPROVER)
+    enrol(ada, carl, names=("carl.ml",))  # who trains the models: mapped, no role
     ctx = ada.ctx
     ctx.registries.add(seeded_registry.config("reg"))
     ctx.sync.sync("reg")
@@ -130,6 +131,30 @@ def test_every_figure_opens_the_list_behind_it(
         team_row = console.overview.overview.teams[0]  # type: ignore[union-attr]
         page.teams.cellClicked.emit(0, 0)
         assert _shown_models(console) == set(team_row.drill.models)
+
+        # The model's Governance tab: when v3 (moved into production) is due, and a
+        # signed review recorded from there.
+        assert console.portfolio.focus.show_model("reg", model)
+        panel = console.governance.panel
+        qtbot.waitUntil(lambda: "v3" in panel.review_line.text())
+        assert "never reviewed" in panel.review_line.text()
+        assert "every 90 days" in panel.review_line.text()
+        qtbot.waitUntil(panel.review_button.isEnabled)
+        qtbot.mouseClick(panel.review_button, Qt.MouseButton.LeftButton)
+        dialog = console.governance.reviews.dialog
+        assert dialog is not None and "still fit for purpose" in dialog.what.text()
+        assert not dialog.sign_button.isEnabled()  # nothing said yet
+        dialog.reason.setPlainText("Drift checked on the Q3 holdout; no change needed.")
+        dialog.passphrase.edit.setText(ada.passphrase)
+        with qtbot.waitSignal(console.overview.loaded, timeout=20_000):
+            qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: "last reviewed" in panel.review_line.text())
+        assert "by ada" in panel.review_line.text()
+        (review,) = ctx.reviews.reviews()[("reg", model, 3)]
+        assert review.reviewer == "ada" and review.comment.startswith("Drift checked")
+        console.portfolio.focus.show_detail_tab("governance")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        console.window.grab().save(str(SCREENSHOTS / "model-review.png"))
     finally:
         _close(console)
 

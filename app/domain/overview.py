@@ -315,7 +315,13 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
             len(members),
             sum(1 for r in members if (r.registry, r.name) in live_keys),
             sum(1 for r in members if (r.registry, r.name) in data.stage_production),
-            Drill(DrillPage.PORTFOLIO, f"Team {team} in {reg}", _models(members)),
+            Drill(
+                DrillPage.PORTFOLIO,
+                f"Models without a team in {reg}"
+                if team == NO_TEAM
+                else f"Models of team {team} in {reg}",
+                _models(members),
+            ),
         )
         for (reg, team), members in sorted(teams.items())
     )

@@ -40,6 +40,7 @@ from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
 from app.ui.governance.inbox_model import InboxFilter
 from app.ui.governance.keys_dialog import PendingKeysDialog
 from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.reviews import ReviewLink
 from app.ui.governance.sign_dialog import ReasonField, SignDialog
 from app.ui.governance.violations_page import ViolationsPage
 
@@ -152,6 +153,9 @@ class GovernanceUi(QObject):
         )
         self._checked_unrecorded = False
         self.panel.request_promotion.connect(self.request_promotion)
+        self.reviews = ReviewLink(
+            ctx, runner, self.panel, lambda: self.data, self.controller.wrote, self.approvals
+        )
 
         # -- status bar
         self.identity_label = QLabel()
@@ -295,6 +299,7 @@ class GovernanceUi(QObject):
     def _detail_changed(self) -> None:
         model = self.focus.model
         data = self.data
+        self.reviews.show_model(model)
         if model is not None:
             seqs = frozenset(v.seq for v in data.violations)
             key = (model.registry, model.name)
