@@ -4,6 +4,8 @@ registry with a ledger."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
 from collections.abc import Iterator
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from app.domain.errors import GavelError
 from app.domain.overview import (
     NO_TEAM,
     DrillPage,
@@ -22,6 +25,7 @@ from app.domain.overview import (
 )
 from app.domain.portfolio import PortfolioRow
 from app.domain.review_schedule import ProductionVersion, review_schedule
+from app.services.report_export import overview_csv, portfolio_csv, write_text
 from app.stores.engine import sqlite_url
 from tests.fixtures.desks import DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
@@ -134,6 +138,34 @@ def test_every_figure_has_its_known_answer_and_its_list() -> None:
     }
 
 
+def test_csv_exports_carry_every_figure_and_model(tmp_path: Path) -> None:
+    data = hand_built()
+    o = build_overview(data, NOW)
+    figures = list(csv.DictReader(io.StringIO(overview_csv(o))))
+    assert len(figures) == len(o.figures) + len(o.teams)
+    overdue = next(r for r in figures if r["figure"] == "Overdue")
+    assert (overdue["section"], overdue["value"], overdue["models"]) == (
+        "Periodic reviews",
+        "1",
+        "reg/churn",
+    )
+    pending = next(r for r in figures if r["figure"] == "Waiting for approval")
+    assert pending["models"] == "r1; r2"
+    models = list(csv.DictReader(io.StringIO(portfolio_csv(data.rows, data.schedule))))
+    assert [r["model"] for r in models] == ["churn", "fraud", "ltv", "pricing", "legacy"]
+    churn = models[0]
+    assert (churn["in_production"], churn["review_state"], churn["review_due"]) == (
+        "v1",
+        "overdue",
+        "2026-05-22",
+    )
+    assert models[3]["in_production"] == "v1"  # pricing: by stage only
+    path = write_text(tmp_path / "o.csv", overview_csv(o))
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # spreadsheets read it as UTF-8
+    with pytest.raises(GavelError, match="Could not write"):
+        write_text(tmp_path / "missing" / "o.csv", "x")
+
+
 def test_an_empty_cache_gives_zeros_not_errors() -> None:
     o = build_overview(OverviewInputs([], [], [], [], []), NOW)
     assert o.models == 0 and all(f.value == 0 and not f.alarm for f in o.figures)
@@ -150,7 +182,7 @@ def shared_ledger_url(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.integration
 def test_report_overview_on_the_real_registry(
-    desks: DeskFactory, seeded_registry: MlflowRegistry
+    desks: DeskFactory, seeded_registry: MlflowRegistry, tmp_path: Path
 ) -> None:
     model = f"ov-{uuid.uuid4().hex[:8]}"
     _seed(seeded_registry, model, tier="low")  # owner carl, no team, production -> v1
@@ -176,5 +208,13 @@ def test_report_overview_on_the_real_registry(
     assert figures["tier.low"]["value"] == sum(1 for r in rows if r.risk_tier == "low")
     no_team = next(t for t in data["teams"] if t["team"] == NO_TEAM)
     assert no_team["models"] == sum(1 for r in rows if not r.team)
-    text = gavel(ada.home, "report", "overview", env=ada.env())
+    out, models_out = tmp_path / "overview.csv", tmp_path / "portfolio.csv"
+    text = gavel(
+        ada.home, "report", "overview", "--csv", str(out), "--portfolio-csv", str(models_out),
+        env=ada.env(),
+    )  # fmt: skip
     assert text.returncode == 0 and "Periodic reviews" in text.stdout
+    rows = list(csv.DictReader(io.StringIO(models_out.read_text(encoding="utf-8-sig"))))
+    (row,) = [r for r in rows if r["model"] == model]
+    assert (row["risk_tier"], row["in_production"], row["review_state"]) == ("low", "v1", "current")
+    assert "Models by risk tier" in out.read_text(encoding="utf-8-sig")

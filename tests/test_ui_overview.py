@@ -178,6 +178,18 @@ def test_team_column_and_filter(tmp_path: Path, qtbot: QtBot) -> None:
         o = console.overview.overview
         assert o is not None
         assert (o.figure("hygiene.team").value, o.figure("tier.none").value) == (0, 10)
+
+        # File → Export portfolio as CSV…: written on a worker, said in the status bar.
+        target = tmp_path / "portfolio.csv"
+        console.overview.choose_path = lambda *_: target
+        with qtbot.waitSignal(console.overview.exported, timeout=10_000):
+            console.overview.export_portfolio_action.trigger()
+        lines = target.read_text(encoding="utf-8-sig").splitlines()
+        assert len(lines) == 41 and lines[0].startswith("registry,model,team")
+        target = tmp_path / "overview.csv"
+        with qtbot.waitSignal(console.overview.exported, timeout=10_000):
+            console.overview.export_overview_action.trigger()
+        assert "No risk tier (counts as high),10" in target.read_text(encoding="utf-8-sig")
     finally:
         _close(console)
         ctx.close()

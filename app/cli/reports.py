@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from app.cli.context import EXIT_OK, CliContext, Handler, by_action
@@ -26,6 +28,10 @@ def _register_overview(rsub: Any) -> None:
         "overview", help="the portfolio at a glance: tiers, production, waiting, due, problems"
     )
     p.add_argument("--json", action="store_true", help="every figure with the list behind it")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the figures as CSV")
+    p.add_argument(
+        "--portfolio-csv", type=Path, metavar="FILE", help="also write every model as CSV"
+    )
 
 
 def overview_json(o: Overview) -> dict[str, Any]:
@@ -64,6 +70,13 @@ def overview_json(o: Overview) -> dict[str, Any]:
 
 
 def _overview(ctx: CliContext, args: argparse.Namespace) -> int:
+    for path, export in (
+        (args.csv, ctx.overview.export_overview_csv),
+        (args.portfolio_csv, ctx.overview.export_portfolio_csv),
+    ):
+        if path is not None:
+            written = export(path)
+            print(f"Wrote {written}.", file=sys.stderr)
     o = ctx.overview.overview()
     if args.json:
         print_json(overview_json(o))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from app.domain.authority import AuthorityState
 from app.domain.endpoints import HealthState
@@ -31,6 +32,7 @@ from app.services.authority import AuthorityLedger
 from app.services.endpoints import EndpointStatus
 from app.services.observations import ChangeObserver
 from app.services.portfolio import PortfolioService
+from app.services.report_export import overview_csv, portfolio_csv, write_text
 from app.services.reviews import ReviewService, ScheduleFacts, schedule_facts
 
 _OPEN = (RequestState.PENDING, RequestState.APPROVED)
@@ -50,6 +52,14 @@ class OverviewService:
         self._reviews = reviews
         self._observer = observer
         self._endpoints = endpoints
+
+    def export_overview_csv(self, path: Path) -> Path:
+        """The overview's figures, with the list behind each, as CSV."""
+        return write_text(path, overview_csv(self.overview()))
+
+    def export_portfolio_csv(self, path: Path) -> Path:
+        """Every cached model (team, owner, tier, production, review date) as CSV."""
+        return write_text(path, portfolio_csv(self._portfolio.all_rows(), self._reviews.schedule()))
 
     def overview(self, now: datetime | None = None) -> Overview:
         """Every figure of the overview, each with the filter of the list behind it."""

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 from app.domain.cancel import CancelToken
 from app.domain.errors import GavelError
@@ -28,6 +32,17 @@ log = logging.getLogger("gavel.ui.overview")
 
 OVERVIEW_PAGE = "overview"
 REFRESH_TASK = "overview-refresh"
+FILE_MENU = "&File"
+
+# (parent, title, suggested file name) -> the path chosen, or None when cancelled.
+PathChooser = Callable[[QWidget, str, str], Path | None]
+
+
+def choose_csv_path(parent: QWidget, title: str, name: str) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(
+        parent, title, str(Path.home() / name), "CSV for spreadsheets (*.csv)"
+    )
+    return Path(path) if path else None
 
 
 class OverviewUi(QObject):
@@ -35,6 +50,8 @@ class OverviewUi(QObject):
     drill_requested = Signal(object)  # Drill
     # The figures on screen were re-read (tests wait on this).
     loaded = Signal()
+    # A CSV export was written (its path).
+    exported = Signal(str)
 
     def __init__(
         self,
@@ -63,6 +80,18 @@ class OverviewUi(QObject):
             position=0,
         )
         self.page.drill_requested.connect(self.open_drill)
+        # Where an export goes (tests put their own chooser here).
+        self.choose_path: PathChooser = choose_csv_path
+        self.export_overview_action = QAction("Export overview as CSV…", self)
+        self.export_overview_action.setStatusTip("Every overview figure and the list behind it")
+        self.export_portfolio_action = QAction("Export portfolio as CSV…", self)
+        self.export_portfolio_action.setStatusTip(
+            "Every model: team, owner, risk tier, production version and review date"
+        )
+        host.add_action(FILE_MENU, self.export_overview_action, section="export")
+        host.add_action(FILE_MENU, self.export_portfolio_action, section="export")
+        self.export_overview_action.triggered.connect(lambda: self.export("overview"))
+        self.export_portfolio_action.triggered.connect(lambda: self.export("portfolio"))
         focus.on_synced(self.refresh)
         host.on_page_shown(self._page_shown)
         host.after_first_paint(self.refresh)
@@ -104,6 +133,30 @@ class OverviewUi(QObject):
         log.warning("overview not read: %s", exc.message)
         self.page.set_error(exc.message)
         emit(self.loaded)
+
+    def export(self, what: str) -> None:
+        """Ask where, then write the CSV on a worker; the status bar says where it went."""
+        stamp = datetime.now(UTC).strftime("%Y%m%d")
+        path = self.choose_path(self.page, f"Export {what} as CSV", f"gavel-{what}-{stamp}.csv")
+        if path is None:
+            return
+        service = self.ctx.overview
+        write = service.export_overview_csv if what == "overview" else service.export_portfolio_csv
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> Path:
+            return write(path)
+
+        self.runner.run(
+            work,
+            key=f"overview-export-{what}",
+            label=f"Exporting the {what}",
+            on_success=self._exported,
+            on_failure=lambda exc: self.host.show_notice(exc.message),
+        )
+
+    def _exported(self, path: Path) -> None:
+        self.host.show_status(f"Exported to {path}.")
+        emit(self.exported, str(path))
 
     def open_drill(self, drill: Drill) -> None:
         """Open the list behind a figure: the portfolio here, other pages via the console."""
