@@ -29,6 +29,7 @@ from app.services.identity import IdentityService, KeyVault
 from app.services.ledger_archive import archive_legacy_ledger
 from app.services.lineage import LineageService
 from app.services.membership import MembershipService
+from app.services.observation_index import ObservationIndex
 from app.services.observations import ChangeObserver
 from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
@@ -313,7 +314,8 @@ def build_context(
         endpoint_client,
         drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
-    reviews = ReviewService(authority, actor, portfolio, audit, after_write)
+    observations = ObservationIndex(audit)
+    reviews = ReviewService(authority, actor, portfolio, observations, after_write)
     return AppContext(
         paths=paths,
         config=config,
@@ -330,7 +332,7 @@ def build_context(
         membership=membership,
         governance=governance,
         reviews=reviews,
-        overview=OverviewService(portfolio, authority, reviews, observer, endpoints.statuses),
+        overview=OverviewService(portfolio, authority, reviews, observations, endpoints.statuses),
         findings=FindingService(authority, actor, after_write),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,

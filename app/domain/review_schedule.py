@@ -146,11 +146,16 @@ def _days_between(now: datetime, due_at: datetime) -> int:
     return -((-delta).days + (1 if (-delta) % timedelta(days=1) else 0))
 
 
-def production_arrivals(events: Iterable[LedgerEvent]) -> dict[VersionKey, datetime]:
+def production_arrivals(
+    events: Iterable[LedgerEvent], seen: dict[VersionKey, datetime] | None = None
+) -> dict[VersionKey, datetime]:
     """When a sync last saw each version arrive in production (the alias 'production'
     moved to it, or it entered stage Production, or a stage baseline found it there),
-    from alias and stage observations in ledger order."""
-    seen: dict[VersionKey, datetime] = {}
+    from alias and stage observations in ledger order.
+
+    seen: what earlier events gave (updated in place and returned), to go on from there.
+    """
+    seen = {} if seen is None else seen
     for e in events:
         after = e.after if isinstance(e.after, Mapping) else {}
         if e.subject.startswith("registry:"):

@@ -30,7 +30,7 @@ from app.domain.review_schedule import (
 from app.domain.serving import ServingState
 from app.services.authority import AuthorityLedger
 from app.services.endpoints import EndpointStatus
-from app.services.observations import ChangeObserver
+from app.services.observation_index import ObservationIndex
 from app.services.portfolio import PortfolioService
 from app.services.report_export import overview_csv, portfolio_csv, write_text
 from app.services.reviews import ReviewService, ScheduleFacts, schedule_facts
@@ -44,13 +44,13 @@ class OverviewService:
         portfolio: PortfolioService,
         authority: AuthorityLedger,
         reviews: ReviewService,
-        observer: ChangeObserver,
+        observations: ObservationIndex,
         endpoints: Callable[[], list[EndpointStatus]],
     ) -> None:
         self._portfolio = portfolio
         self._authority = authority
         self._reviews = reviews
-        self._observer = observer
+        self._observations = observations
         self._endpoints = endpoints
 
     def export_overview_csv(self, path: Path) -> Path:
@@ -68,12 +68,13 @@ class OverviewService:
         production = self._portfolio.production_versions()
         tiers = {(r.registry, r.name): r.risk_tier for r in rows}
         facts, waiting, unmapped = self._authority.read(lambda s: _fold_facts(s, production, tiers))
+        arrivals, violations = self._observations.read()
         schedule = review_schedule(
             production,
             facts.policies,
             facts.tiers,
             facts.promoted_at,
-            self._reviews.arrivals(),
+            arrivals,
             facts.reviews,
             now,
         )
@@ -81,7 +82,7 @@ class OverviewService:
             rows=rows,
             schedule=schedule,
             waiting=waiting,
-            violations=[(v.registry, v.model) for v in self._observer.violations()],
+            violations=violations,
             endpoints=[_endpoint_state(e) for e in self._endpoints()],
             unmapped_creators=unmapped,
             stage_production=frozenset(

@@ -13,29 +13,24 @@ from app.domain.authority_records import Review, review_refusal
 from app.domain.errors import UsageError
 from app.domain.governance import Policy, RequestState, strictest_tier
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
-from app.domain.ledger_query import LedgerQuery, model_subject
+from app.domain.ledger_query import model_subject
 from app.domain.review_schedule import (
     PRODUCTION_STAGE,
     ProductionVersion,
     ReviewDue,
     ReviewState,
     VersionKey,
-    production_arrivals,
     review_schedule,
     serves_production,
 )
 from app.domain.tags import TAG_RISK_TIER
 from app.services.actor import Actor
-from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger, refusal_error
 from app.services.membership import AfterWrite
+from app.services.observation_index import ObservationIndex
 from app.services.portfolio import PortfolioService
 
 ATTESTATION = "still fit for purpose"
-_ARRIVAL_ACTIONS = (
-    LedgerAction.ALIAS_OBSERVED.value,
-    LedgerAction.REGISTRY_CHANGE_OBSERVED.value,
-)
 
 
 @dataclass(frozen=True)
@@ -87,10 +82,10 @@ class ReviewService:
         authority: AuthorityLedger,
         actor: Actor,
         portfolio: PortfolioService,
-        audit: AuditService,
+        observations: ObservationIndex,
         after_write: AfterWrite = lambda: None,
     ) -> None:
-        self._audit = audit
+        self._observations = observations
         self._authority = authority
         self._actor = actor
         self._portfolio = portfolio
@@ -118,18 +113,7 @@ class ReviewService:
 
     def arrivals(self) -> dict[VersionKey, datetime]:
         """When a sync last saw each version arrive in production (ledger observations)."""
-        return production_arrivals(
-            self._audit.page(
-                LedgerQuery(subject_prefix="model:", actions=_ARRIVAL_ACTIONS), limit=None
-            )
-            + self._audit.page(
-                LedgerQuery(
-                    subject_prefix="registry:",
-                    actions=(LedgerAction.REGISTRY_CHANGE_OBSERVED.value,),
-                ),
-                limit=None,
-            )
-        )
+        return self._observations.read()[0]
 
     def due(self, now: datetime | None = None) -> list[ReviewDue]:
         """The reviews due within DUE_SOON_DAYS or overdue, most urgent first."""

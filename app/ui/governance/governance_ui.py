@@ -106,6 +106,8 @@ class GovernanceUi(QObject):
             tooltip="Alias changes made in a registry without an approved request",
         )
         self.dialog: QDialog | None = None
+        # Requests an overview figure asked to show, until the inbox has them.
+        self._to_select: tuple[str, ...] = ()
 
         # -- the ledger's state, on every page: refused events, keys waiting, replica age
         self.problem_banner = Banner("error", "error")
@@ -182,12 +184,18 @@ class GovernanceUi(QObject):
         host.after_first_paint(self.controller.refresh)
 
     def show_requests(self, request_ids: tuple[str, ...]) -> None:
-        """The Approvals page listing every request, the first of these selected."""
+        """The Approvals page listing every request, the first of these selected (once
+        the inbox has read it, if it has not yet)."""
         self.host.select_page(APPROVALS_PAGE)
         self.approvals.set_filter(InboxFilter.ALL)
-        for rid in request_ids:
+        self._to_select = request_ids
+        self._select_pending()
+
+    def _select_pending(self) -> None:
+        for rid in self._to_select:
             if self.approvals.select_request(rid):
-                break
+                self._to_select = ()
+                return
 
     def show_violations(self) -> None:
         self.host.select_page(VIOLATIONS_PAGE)
@@ -220,6 +228,7 @@ class GovernanceUi(QObject):
         self.focus.mark_violations(data.flagged_models)
         self.host.refresh_badges()
         self._detail_changed()
+        self._select_pending()
         self._check_unrecorded_once(data)
 
     def _show_ledger_state(self, data: GovernanceData) -> None:
