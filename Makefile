@@ -15,7 +15,7 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
-	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale app-venv venv mlflow-venv \
+	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-overview app-venv venv mlflow-venv \
 	mlserver-venv clean
 
 run: app-venv mlflow-venv
@@ -77,7 +77,7 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage bench-scale
+	bench-lineage bench-scale bench-overview
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -106,6 +106,10 @@ bench-charts: venv
 
 bench-lineage: venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_lineage
+
+# The Overview page over 1,000 models, 100,000 versions and 1,000,000 ledger events.
+bench-overview: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_overview
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

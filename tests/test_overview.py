@@ -218,3 +218,23 @@ def test_report_overview_on_the_real_registry(
     (row,) = [r for r in rows if r["model"] == model]
     assert (row["risk_tier"], row["in_production"], row["review_state"]) == ("low", "v1", "current")
     assert "Models by risk tier" in out.read_text(encoding="utf-8-sig")
+
+
+def test_the_portfolio_filters_by_team_and_by_an_overview_list(tmp_path: Path) -> None:
+    from tests.ui_helpers import make_context, seed_cache
+
+    ctx = make_context(tmp_path / "home")
+    try:
+        seed_cache(ctx, "fleet", 12)
+        p = ctx.portfolio
+        assert p.teams() == ["credit-risk", "fraud", "marketing", "operations"]
+        fraud = p.rows(p.model_keys(team="fraud"))
+        assert sorted(r.name for r in fraud.values()) == ["model-0001", "model-0005", "model-0009"]
+        assert p.model_keys(team="") == []  # every sample model has a team
+        only = [("fleet", "model-0003"), ("fleet", "model-0007"), ("other", "model-0001")]
+        shown = p.rows(p.model_keys(only=only))
+        assert sorted(r.name for r in shown.values()) == ["model-0003", "model-0007"]
+        assert p.model_keys(only=[]) == []
+        assert len(p.model_keys(team="fraud", only=only)) == 0
+    finally:
+        ctx.close()

@@ -171,7 +171,8 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
     live = [r for r in rows if any(serves_production(a) for a in r.aliases)]
     staged = [r for r in rows if (r.registry, r.name) in data.stage_production]
     live_keys = {(r.registry, r.name) for r in live}
-    serving = [r for r in rows if (r.registry, r.name) in live_keys | data.stage_production]
+    serving_keys = live_keys | data.stage_production
+    serving = [r for r in rows if (r.registry, r.name) in serving_keys]
     portfolio("production.any", sec, "Models in production", "Models serving production", serving)
     portfolio(
         "production.alias", sec, "By alias 'production'", "Models with a production alias", live

@@ -192,7 +192,12 @@ class PortfolioQueries:
             .select_from(SqlVersion)
             .join(SqlModel, SqlModel.id == SqlVersion.model_id)
             .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
-            .where(func.lower(SqlVersion.current_stage) == PRODUCTION_STAGE.lower())
+            # MLflow spells it 'Production'; a plain comparison lets SQLite scan fast.
+            .where(
+                SqlVersion.current_stage.in_(
+                    (PRODUCTION_STAGE, PRODUCTION_STAGE.lower(), PRODUCTION_STAGE.upper())
+                )
+            )
         )
         found: dict[tuple[str, str, int], tuple[list[str], tuple[Any, ...]]] = {}
         with self._db.session() as s:
@@ -227,12 +232,23 @@ class PortfolioQueries:
         if not keys:
             return {}
         with self._db.session() as s:
+            # Columns, not ORM entities: a thousand rows load in a few milliseconds.
             stmt = (
-                select(SqlModel, SqlRegistry.name)
+                select(
+                    SqlModel.id,
+                    SqlRegistry.name,
+                    SqlModel.name,
+                    SqlModel.latest_version,
+                    SqlModel.owner,
+                    SqlModel.risk_tier,
+                    SqlModel.team,
+                    SqlModel.version_count,
+                    SqlModel.last_updated_ts,
+                )
                 .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
                 .where(SqlModel.id.in_(list(keys)))
             )
-            models = {m.id: (m, reg) for m, reg in s.execute(stmt)}
+            models = list(s.execute(stmt))
             aliases: dict[int, dict[str, int]] = {}
             q = select(SqlAlias.model_id, SqlAlias.alias, SqlAlias.version).where(
                 SqlAlias.model_id.in_(list(keys))
@@ -243,16 +259,16 @@ class PortfolioQueries:
             mid: PortfolioRow(
                 model_key=mid,
                 registry=reg,
-                name=m.name,
-                latest_version=m.latest_version,
+                name=name,
+                latest_version=latest,
                 aliases=aliases.get(mid, {}),
-                owner=m.owner,
-                risk_tier=m.risk_tier,
-                team=m.team,
-                version_count=m.version_count,
-                last_updated_timestamp=m.last_updated_ts,
+                owner=owner,
+                risk_tier=tier,
+                team=team,
+                version_count=count,
+                last_updated_timestamp=updated,
             )
-            for mid, (m, reg) in models.items()
+            for mid, reg, name, latest, owner, tier, team, count, updated in models
         }
 
     def find_model(self, name: str, registry: str | None = None) -> list[int]:

@@ -33,32 +33,48 @@ COLUMNS = 3
 class FigureButton(QPushButton):
     """One figure: the number, what it counts, and a line of detail; a click opens its list."""
 
+    opened = Signal(object)  # Drill
+
     def __init__(self, figure: Figure, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("OverviewFigure")
         self.figure = figure
         self.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.setProperty("alarm", "true" if figure.alarm else "false")
         row = QHBoxLayout(self)
         row.setContentsMargins(12, 6, 12, 6)
         row.setSpacing(12)
-        self.value = QLabel(f"{figure.value:,}")
+        self.value = QLabel()
         self.value.setObjectName("OverviewValue")
         self.value.setMinimumWidth(44)
         self.value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         words = QVBoxLayout()
         words.setSpacing(0)
-        self.label = QLabel(figure.label)
+        self.label = QLabel()
         self.label.setObjectName("OverviewLabel")
         words.addWidget(self.label)
-        self.detail = QLabel(figure.detail)
+        self.detail = QLabel()
         self.detail.setObjectName("OverviewDetail")
-        self.detail.setVisible(bool(figure.detail))
         words.addWidget(self.detail)
         row.addWidget(self.value)
         row.addLayout(words, 1)
         for child in (self.value, self.label, self.detail):
             child.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.clicked.connect(lambda _=False: emit(self.opened, self.figure.drill))
+        self.set_figure(figure)
+
+    def set_figure(self, figure: Figure) -> None:
+        """Show this figure (a refresh updates the buttons in place)."""
+        self.figure = figure
+        alarm = "true" if figure.alarm else "false"
+        if self.property("alarm") != alarm:
+            self.setProperty("alarm", alarm)
+            for widget in (self, self.value, self.label, self.detail):
+                widget.style().unpolish(widget)
+                widget.style().polish(widget)
+        self.value.setText(f"{figure.value:,}")
+        self.label.setText(figure.label)
+        self.detail.setText(figure.detail)
+        self.detail.setVisible(bool(figure.detail))
         self.setMinimumHeight(54 if figure.detail else 44)
         self.setToolTip(f"Open the list: {figure.drill.title}. {figure.detail}".strip())
         self.setAccessibleName(f"{figure.label}: {figure.value}")
@@ -147,7 +163,12 @@ class OverviewPage(QWidget):
             )
             self.stack.setCurrentWidget(self.empty)
             return
-        self._build(overview)
+        if [f.key for f in overview.figures] == list(self.buttons):
+            for figure in overview.figures:
+                self.buttons[figure.key].set_figure(figure)
+            self._fill_teams(overview)
+        else:
+            self._build(overview)
         self.stack.setCurrentIndex(0)
 
     def _build(self, overview: Overview) -> None:
