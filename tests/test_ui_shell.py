@@ -60,7 +60,15 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
     assert bar == ["&File", "&Registry", "&View", "&Identity", "&Go", "&Help"]
     menus = {m.title(): _texts(m.actions()) for m in window.menus.menus()}
     # The shell's Quit stays last, whatever a feature adds; sections are separated.
-    assert menus["&File"] == ["Add registry…", "Start demo registry", "---", "Quit"]
+    assert menus["&File"] == [
+        "Add registry…",
+        "Start demo registry",
+        "---",
+        "Export overview as CSV…",
+        "Export portfolio as CSV…",
+        "---",
+        "Quit",
+    ]
     assert menus["&Registry"] == ["Sync", "Cancel sync", "---", "Edit…", "Remove…"]
     assert menus["&Identity"] == ["Enroll…", "Roles…", "Pending keys…"]
     assert menus["&Help"] == ["Open log folder", "Keyboard shortcuts…", "About Gavel"]
