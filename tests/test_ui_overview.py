@@ -190,6 +190,15 @@ def test_team_column_and_filter(tmp_path: Path, qtbot: QtBot) -> None:
         with qtbot.waitSignal(console.overview.exported, timeout=10_000):
             console.overview.export_overview_action.trigger()
         assert "No risk tier (counts as high),10" in target.read_text(encoding="utf-8-sig")
+        # File → Export overview as PDF…: one page for a management meeting.
+        target = tmp_path / "overview.pdf"
+        with qtbot.waitSignal(console.overview.exported, timeout=10_000):
+            console.overview.export_pdf_action.trigger()
+        pdf = target.read_bytes()
+        assert pdf.startswith(b"%PDF")
+        assert b"/Count 1" in pdf  # one page
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        (SCREENSHOTS / "overview.pdf").write_bytes(pdf)
     finally:
         _close(console)
         ctx.close()

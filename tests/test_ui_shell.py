@@ -65,6 +65,7 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
         "Start demo registry",
         "---",
         "Export overview as CSV…",
+        "Export overview as PDF…",
         "Export portfolio as CSV…",
         "---",
         "Quit",

@@ -27,6 +27,7 @@ from app.ui.common.host import Host, ModelFocus
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
 from app.ui.overview.overview_page import OverviewPage
+from app.ui.overview.overview_pdf import write_overview_pdf
 
 log = logging.getLogger("gavel.ui.overview")
 
@@ -38,10 +39,9 @@ FILE_MENU = "&File"
 PathChooser = Callable[[QWidget, str, str], Path | None]
 
 
-def choose_csv_path(parent: QWidget, title: str, name: str) -> Path | None:
-    path, _ = QFileDialog.getSaveFileName(
-        parent, title, str(Path.home() / name), "CSV for spreadsheets (*.csv)"
-    )
+def choose_export_path(parent: QWidget, title: str, name: str) -> Path | None:
+    kind = "PDF (*.pdf)" if name.endswith(".pdf") else "CSV for spreadsheets (*.csv)"
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(Path.home() / name), kind)
     return Path(path) if path else None
 
 
@@ -81,17 +81,21 @@ class OverviewUi(QObject):
         )
         self.page.drill_requested.connect(self.open_drill)
         # Where an export goes (tests put their own chooser here).
-        self.choose_path: PathChooser = choose_csv_path
+        self.choose_path: PathChooser = choose_export_path
         self.export_overview_action = QAction("Export overview as CSV…", self)
         self.export_overview_action.setStatusTip("Every overview figure and the list behind it")
         self.export_portfolio_action = QAction("Export portfolio as CSV…", self)
         self.export_portfolio_action.setStatusTip(
             "Every model: team, owner, risk tier, production version and review date"
         )
+        self.export_pdf_action = QAction("Export overview as PDF…", self)
+        self.export_pdf_action.setStatusTip("A one-page summary for a management meeting")
         host.add_action(FILE_MENU, self.export_overview_action, section="export")
+        host.add_action(FILE_MENU, self.export_pdf_action, section="export")
         host.add_action(FILE_MENU, self.export_portfolio_action, section="export")
         self.export_overview_action.triggered.connect(lambda: self.export("overview"))
         self.export_portfolio_action.triggered.connect(lambda: self.export("portfolio"))
+        self.export_pdf_action.triggered.connect(self.export_pdf)
         focus.on_synced(self.refresh)
         host.on_page_shown(self._page_shown)
         host.after_first_paint(self.refresh)
@@ -153,6 +157,22 @@ class OverviewUi(QObject):
             on_success=self._exported,
             on_failure=lambda exc: self.host.show_notice(exc.message),
         )
+
+    def export_pdf(self) -> None:
+        """The overview on screen as a one-page PDF (drawn here: it is one page of text)."""
+        if self.overview is None:
+            self.host.show_status("The overview is still being read; export it in a moment.")
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%d")
+        path = self.choose_path(self.page, "Export overview as PDF", f"gavel-overview-{stamp}.pdf")
+        if path is None:
+            return
+        try:
+            write_overview_pdf(self.overview, path)
+        except GavelError as exc:
+            self.host.show_notice(exc.message)
+            return
+        self._exported(path)
 
     def _exported(self, path: Path) -> None:
         self.host.show_status(f"Exported to {path}.")
