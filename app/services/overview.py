@@ -3,7 +3,7 @@ read of the authority fold (requests, reviews, policies, who maps to whom), the
 ledger's production arrivals, the violations and the endpoints' last probes, counted
 by `domain.overview`. Qt-free; the console runs it on a worker.
 
-It reads only local stores, so it works offline, and on an audit bundle's profile.
+It reads only local stores (the cache and the ledger), so it works offline.
 """
 
 from __future__ import annotations
