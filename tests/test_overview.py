@@ -121,7 +121,7 @@ def test_every_figure_has_its_known_answer_and_its_list() -> None:
     assert "overdue by 10 day(s)" in o.figure("reviews.overdue").detail
     pending = o.figure("requests.pending")
     assert pending.drill.page is DrillPage.APPROVALS and pending.drill.requests == ("r1", "r2")
-    assert pending.detail == "oldest 9 day(s): ltv v1, waits on 1 more approval from an approver"
+    assert pending.detail == "oldest 9 days old: ltv v1, waits on 1 more approval from an approver"
     assert o.figure("requests.approved").drill.requests == ("r3",)
     assert o.figure("violations.open").drill.page is DrillPage.VIOLATIONS
     assert o.figure("endpoints.down").drill.endpoints == ("churn-ep",)

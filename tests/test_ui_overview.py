@@ -84,6 +84,8 @@ def test_every_figure_opens_the_list_behind_it(
     try:
         window, page = console.window, console.overview.page
         assert window.pages.current_key == OVERVIEW_PAGE  # the first page
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        window.grab().save(str(SCREENSHOTS / "overview-live.png"))
         o = console.overview.overview
         assert o is not None
         # Every figure with models behind it lists exactly those in the portfolio.

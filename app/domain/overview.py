@@ -118,8 +118,9 @@ def _models(rows: Iterable[PortfolioRow]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted({(r.registry, r.name) for r in rows}))
 
 
-def _age_days(now: datetime, at: datetime) -> int:
-    return max(0, (now - at).days)
+def _age(now: datetime, at: datetime) -> str:
+    days = max(0, (now - at).days)
+    return "made today" if days == 0 else "1 day old" if days == 1 else f"{days} days old"
 
 
 def build_overview(data: OverviewInputs, now: datetime) -> Overview:
@@ -197,7 +198,7 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
         detail = ""
         if oldest is not None:
             detail = (
-                f"oldest {_age_days(now, oldest.created_at)} day(s): {oldest.model} "
+                f"oldest {_age(now, oldest.created_at)}: {oldest.model} "
                 f"v{oldest.version}, waits on {oldest.waits_on}"
             )
         figs.append(

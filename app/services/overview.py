@@ -137,5 +137,12 @@ def _endpoint_state(e: EndpointStatus) -> EndpointState:
     rec, cfg = e.record, e.config
     down = rec.health is not None and rec.health is not HealthState.UP
     drift = rec.serving_state == ServingState.DRIFT.value
-    detail = rec.health_reason if down else rec.serving_reason if drift else ""
+    # Short: the figure names the endpoints; their page gives the reasons.
+    detail = (
+        (rec.health.value.replace("_", " ") if rec.health is not None else "")
+        if down
+        else f"serves {', '.join(f'v{v}' for v in rec.served_versions) or 'another version'}"
+        if drift
+        else ""
+    )
     return EndpointState(cfg.name, cfg.registry, cfg.model, down, drift, detail)

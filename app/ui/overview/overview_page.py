@@ -54,6 +54,7 @@ class FigureButton(QPushButton):
         words.addWidget(self.label)
         self.detail = QLabel()
         self.detail.setObjectName("OverviewDetail")
+        self.detail.setWordWrap(True)
         words.addWidget(self.detail)
         row.addWidget(self.value)
         row.addLayout(words, 1)
@@ -75,7 +76,7 @@ class FigureButton(QPushButton):
         self.label.setText(figure.label)
         self.detail.setText(figure.detail)
         self.detail.setVisible(bool(figure.detail))
-        self.setMinimumHeight(54 if figure.detail else 44)
+        self.setMinimumHeight(64 if figure.detail else 44)
         self.setToolTip(f"Open the list: {figure.drill.title}. {figure.detail}".strip())
         self.setAccessibleName(f"{figure.label}: {figure.value}")
 
