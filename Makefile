@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
 	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-bundle \
-	bench-delivery app-venv venv mlflow-venv mlserver-venv clean
+	bench-delivery bench-overview app-venv venv mlflow-venv mlserver-venv clean
 
 run: app-venv mlflow-venv
 	$(APP_VENV)/bin/gavel
@@ -77,7 +77,7 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage bench-scale bench-bundle bench-delivery
+	bench-lineage bench-scale bench-bundle bench-delivery bench-overview
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -113,6 +113,10 @@ bench-bundle: venv
 # The delivery report on 1,000,000 ledger events, 1,000 models, 100,000 versions.
 bench-delivery: venv
 	$(BIN)/python -m bench.bench_delivery
+
+# The Overview page over 1,000 models, 100,000 versions and 1,000,000 ledger events.
+bench-overview: venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_overview
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

@@ -32,7 +32,9 @@ from app.services.identity import IdentityService, KeyVault
 from app.services.ledger_archive import archive_legacy_ledger
 from app.services.lineage import LineageService
 from app.services.membership import MembershipService
+from app.services.observation_index import ObservationIndex
 from app.services.observations import ChangeObserver
+from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
@@ -87,6 +89,8 @@ class AppContext:
     governance: GovernanceService
     # Periodic reviews of production versions, and auditors' findings.
     reviews: ReviewService
+    # The managers' overview: every figure with the list behind it.
+    overview: OverviewService
     findings: FindingService
     promotions: PromotionApplier
     observer: ChangeObserver
@@ -341,6 +345,8 @@ def build_context(
         endpoint_client,
         drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
+    observations = ObservationIndex(audit)
+    reviews = ReviewService(authority, actor, portfolio, observations, after_write)
     return AppContext(
         paths=paths,
         config=config,
@@ -356,7 +362,8 @@ def build_context(
         actor=actor,
         membership=membership,
         governance=governance,
-        reviews=ReviewService(authority, actor, portfolio, after_write),
+        reviews=reviews,
+        overview=OverviewService(portfolio, authority, reviews, observations, endpoints.statuses),
         findings=FindingService(authority, actor, after_write, paths.findings_file),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,

@@ -85,7 +85,16 @@ def test_console_timers_name_the_object_they_die_with() -> None:
 
 UI = ROOT / "app" / "ui"
 UI_TOP_MODULES = {"__init__", "main", "console"}
-UI_FEATURES = ("portfolio", "governance", "audit", "serving", "insights", "delivery", "settings")
+UI_FEATURES = (
+    "overview",
+    "portfolio",
+    "governance",
+    "audit",
+    "serving",
+    "insights",
+    "delivery",
+    "settings",
+)
 UI_PACKAGES = {"common", "shell", *UI_FEATURES}
 
 

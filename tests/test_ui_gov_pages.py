@@ -61,9 +61,9 @@ def console(ctx: AppContext, qtbot: QtBot) -> Iterator[Console]:
 
 def test_pages_have_tabs_shortcuts_and_a_go_menu(console: Console, qtbot: QtBot) -> None:
     pages = console.window.pages
-    assert pages.keys()[:4] == ["portfolio", "approvals", "audit", "violations"]
-    assert pages.current_key == "portfolio"
-    for n, key in ((2, "approvals"), (3, "audit"), (4, "violations"), (1, "portfolio")):
+    assert pages.keys()[:5] == ["overview", "portfolio", "approvals", "audit", "violations"]
+    assert pages.current_key == "overview"  # the managers' summary comes first
+    for n, key in ((3, "approvals"), (4, "audit"), (5, "violations"), (2, "portfolio")):
         QTest.keyClick(
             console.window, getattr(Qt.Key, f"Key_{n}"), Qt.KeyboardModifier.ControlModifier
         )
@@ -71,10 +71,10 @@ def test_pages_have_tabs_shortcuts_and_a_go_menu(console: Console, qtbot: QtBot)
         assert pages.stack.currentWidget() is pages.page(key)
     assert pages.menu is not None
     titles = [a.text() for a in pages.menu.actions()]
-    assert titles[:4] == ["Portfolio", "Approvals", "Audit trail", "Violations"]
+    assert titles[:5] == ["Overview", "Portfolio", "Approvals", "Audit trail", "Violations"]
     menus = [a.text() for a in console.window.menuBar().actions()]
     assert menus.index("&Identity") < menus.index("&Go") < menus.index("&Help")
-    assert "(Ctrl+2)" in pages.tabs.tabToolTip(1)
+    assert "(Ctrl+3)" in pages.tabs.tabToolTip(2)
 
     # Another area adds its page with a badge; the count shows in its tab.
     count: list[int | None] = [None]

@@ -230,6 +230,7 @@ def elided_sidebar_items(console: Console) -> list[str]:
 
 
 def _show_model(console: Console, qtbot: QtBot) -> None:
+    console.window.select_page("portfolio")  # the console opens on the Overview
     key = console.portfolio.ctx.portfolio.find_model(data.MODEL, data.REGISTRY).model_key
     assert console.portfolio.portfolio_view.select_key(key)
     qtbot.waitUntil(lambda: console.portfolio.detail_view.selected_version is not None)
@@ -252,6 +253,10 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
     window_color = window.palette().color(QPalette.ColorRole.Window)
     if scheme == "dark":
         assert window_color.lightness() < 64, "the dark palette did not reach the window"
+    # The first page, the Overview, keeps the window at its size too.
+    qtbot.waitUntil(lambda: console.overview.overview is not None and console.overview.settled)
+    _check_layout(console, SIZES[0], f"overview {scheme}")
+    snap(window, tmp_path, f"overview-{scheme}-{SIZES[0][0]}x{SIZES[0][1]}")
     _show_model(console, qtbot)
     tabs = console.portfolio.detail_view.tabs
     contrasts: dict[str, tuple[float, float]] = {}

@@ -39,9 +39,11 @@ class ThreadSpy(PortfolioService):
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
         self._note("model_keys")
-        return self._inner.model_keys(text, registry, sort, descending)
+        return self._inner.model_keys(text, registry, sort, descending, team, only)
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         self._note("rows")

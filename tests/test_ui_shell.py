@@ -64,8 +64,9 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
         "Add registry…",
         "Start demo registry",
         "---",
-        "Export audit bundle…",
-        "Open audit bundle…",
+        "Export overview as CSV…",
+        "Export overview as PDF…",
+        "Export portfolio as CSV…",
         "---",
         "Quit",
     ]
@@ -75,6 +76,7 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
     assert _texts(window.toolbar.actions()) == ["Sync", "Add registry…", "Request promotion…"]
     # The page order is the console's, whatever order the features installed in.
     assert window.pages.keys() == [
+        "overview",
         "portfolio",
         "approvals",
         "audit",
@@ -101,8 +103,9 @@ def test_keyboard_shortcuts_lists_every_window_shortcut(
     f5 = QKeySequence("F5").toString(native)
     assert (f5, "Sync", "Registry menu") in rows
     assert (QKeySequence("Ctrl+Q").toString(native), "Quit", "File menu") in rows
-    assert (QKeySequence("Ctrl+1").toString(native), "Portfolio", "Go menu") in rows
-    assert (QKeySequence("Ctrl+5").toString(native), "Endpoints", "Go menu") in rows
+    assert (QKeySequence("Ctrl+1").toString(native), "Overview", "Go menu") in rows
+    assert (QKeySequence("Ctrl+2").toString(native), "Portfolio", "Go menu") in rows
+    assert (QKeySequence("Ctrl+6").toString(native), "Endpoints", "Go menu") in rows
     assert (QKeySequence("Ctrl+Shift+P").toString(native), "Request promotion…", "Toolbar") in rows
     # Nothing drifts: every action in the window that answers to a key is listed.
     listed = {action for _keys, action, _where in rows}

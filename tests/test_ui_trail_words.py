@@ -20,6 +20,7 @@ from app.ui.audit.audit_page import AuditTrailPage
 from app.ui.common.resources import stylesheet
 from app.ui.common.tasks import TaskRunner
 from app.ui.console import build_console
+from app.ui.portfolio.portfolio_model import Column
 from tests.ui_helpers import ROOT, make_context, no_leaks, seed_cache
 
 pytestmark = [
@@ -160,7 +161,7 @@ def test_model_header_names_the_registry_clock_and_the_sync_clock(
         assert "synced just now" in subtitle  # ours
         assert "updated" not in subtitle
         header = console.portfolio.portfolio_model.headerData(
-            7, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole
+            Column.LAST_UPDATED, Qt.Orientation.Horizontal, Qt.ItemDataRole.DisplayRole
         )
         assert header == "Changed in registry"
     finally:

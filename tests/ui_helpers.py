@@ -119,9 +119,11 @@ class SpyPortfolio(PortfolioService):
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
         self.key_queries += 1
-        return self._inner.model_keys(text, registry, sort, descending)
+        return self._inner.model_keys(text, registry, sort, descending, team, only)
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         self.row_requests.append(list(keys))

@@ -30,9 +30,11 @@ if TYPE_CHECKING:
     from app.services.lineage import LineageService
     from app.services.membership import MembershipService
     from app.services.observations import ChangeObserver
+    from app.services.overview import OverviewService
     from app.services.portfolio import PortfolioService
     from app.services.promotion_apply import PromotionApplier
     from app.services.registries import RegistryService
+    from app.services.reviews import ReviewService
     from app.services.sync import SyncService
     from app.services.team_ledger import TeamLedger, TeamStatus
 
@@ -62,6 +64,10 @@ class CliContext(Protocol):
     def membership(self) -> MembershipService: ...
     @property
     def governance(self) -> GovernanceService: ...
+    @property
+    def reviews(self) -> ReviewService: ...
+    @property
+    def overview(self) -> OverviewService: ...
     @property
     def promotions(self) -> PromotionApplier: ...
     @property

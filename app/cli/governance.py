@@ -20,6 +20,7 @@ from app.cli.output import print_json, table
 from app.domain.errors import UsageError
 from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
 from app.domain.ledger import Checkpoint
+from app.domain.review_schedule import ReviewDue
 
 
 def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -38,6 +39,7 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     _register_audit(sub, parser_class)
     _register_policy(sub, parser_class)
     _register_roles(sub, parser_class)
+    _register_review(sub, parser_class)
 
 
 def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -144,6 +146,23 @@ def _register_audit(sub: Any, parser_class: type[argparse.ArgumentParser]) -> No
     )
     ack.add_argument("seq", type=int)
     ack.add_argument("--reason", required=True)
+
+
+def _register_review(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
+    """Periodic reviews of the versions in production: what is due, and recording one."""
+    review = sub.add_parser("review", help="periodic reviews of the versions in production")
+    rsub = review.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    due = rsub.add_parser("due", help="reviews due within 30 days or overdue")
+    due.add_argument("--all", action="store_true", help="every version in production")
+    due.add_argument("--json", action="store_true")
+    rec = _signed(
+        rsub.add_parser("record", help="attest, signed, that a version is still fit for purpose")
+    )
+    rec.add_argument("model")
+    rec.add_argument("version", type=int)
+    rec.add_argument("--comment", required=True, help="what was reviewed and found")
+    rec.add_argument("--evidence", action="append", default=[], metavar="REF")
+    rec.add_argument("--registry")
 
 
 def _register_policy(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -538,6 +557,62 @@ def _violations(ctx: CliContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- reviews
+
+
+def review_json(d: ReviewDue) -> dict[str, Any]:
+    v, last = d.version, d.last_review
+    return {
+        "registry": v.registry,
+        "model": v.model,
+        "version": v.version,
+        "served_by": v.served_by,
+        "risk_tier": d.tier,
+        "owner": v.owner,
+        "team": v.team,
+        "interval_days": d.interval_days,
+        "counted_from": d.counted_from.value,
+        "since": d.since,
+        "due_at": d.due_at,
+        "days_left": d.days_left,
+        "state": d.state.value,
+        "last_review": None
+        if last is None
+        else {"seq": last.seq, "at": last.at, "reviewer": last.reviewer, "comment": last.comment},
+    }
+
+
+def _review_due(ctx: CliContext, args: argparse.Namespace) -> int:
+    found = ctx.reviews.schedule() if args.all else ctx.reviews.due()
+    if args.json:
+        print_json([review_json(d) for d in found])
+    elif not found:
+        print(
+            "No periodic review is due within 30 days."
+            if not args.all
+            else "Nothing is in production."
+        )
+    else:
+        for d in found:
+            print(d.describe())
+    return _fold_verdict(ctx)
+
+
+def _review_record(ctx: CliContext, args: argparse.Namespace) -> int:
+    registry = args.registry or _only_registry(ctx, args.model)
+    event = ctx.reviews.record(
+        registry, args.model, args.version, args.comment, passphrase(args), args.evidence
+    )
+    print(
+        f"Recorded (event {event.seq}) that {args.model} v{args.version} ({registry}) is still "
+        "fit for purpose; its next review counts from today."
+    )
+    return EXIT_OK
+
+
+_REVIEW: dict[str, Handler] = {"due": _review_due, "record": _review_record}
+
+
 # --------------------------------------------------------------------- policy, roles
 
 
@@ -686,4 +761,5 @@ COMMANDS: dict[str, Handler] = {
     "audit": by_action(_AUDIT, "audit"),
     "policy": by_action(_POLICY, "policy"),
     "roles": by_action(_ROLES, "roles"),
+    "review": by_action(_REVIEW, "review"),
 }

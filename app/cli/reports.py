@@ -1,25 +1,109 @@
-"""`gavel report ACTION`: reports over the ledger and the cache.
+"""`gavel report ACTION`: summaries for managers, read from the cache and the ledger
+(so offline too). Each action registers its own parser and handler below.
 
-`report delivery [--team T] [--from DATE --to DATE] [--json]`: delivery metrics (lead
-time, approval cycle, promotion frequency, rollback and change-failure rates, time to
-restore; see the README's "Delivery metrics"). Each action keeps to its own functions.
+`report overview [--json]`: the portfolio at a glance. `report delivery [--team T]
+[--from DATE --to DATE] [--json]`: delivery metrics (lead time, approval cycle,
+promotion frequency, rollback and change-failure rates, time to restore; see the
+README's "Delivery metrics").
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from app.cli.context import EXIT_OK, CliContext, Handler, by_action
 from app.cli.output import print_json, table
 from app.domain.delivery_tables import parse_period, tables, to_json
+from app.domain.overview import Figure, Overview
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
-    """Add `report` and its actions to the top-level subparsers."""
-    p = sub.add_parser("report", help="reports over the ledger and the cache")
-    rsub = p.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    """Add the report sub-command and its actions to the top-level subparsers."""
+    report = sub.add_parser("report", help="summaries for managers: overview, delivery")
+    rsub = report.add_subparsers(dest="action", required=True, parser_class=parser_class)
+    _register_overview(rsub)
     _register_delivery(rsub)
+
+
+# ------------------------------------------------------------------------ overview
+
+
+def _register_overview(rsub: Any) -> None:
+    p = rsub.add_parser(
+        "overview", help="the portfolio at a glance: tiers, production, waiting, due, problems"
+    )
+    p.add_argument("--json", action="store_true", help="every figure with the list behind it")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="also write the figures as CSV")
+    p.add_argument(
+        "--portfolio-csv", type=Path, metavar="FILE", help="also write every model as CSV"
+    )
+
+
+def overview_json(o: Overview) -> dict[str, Any]:
+    def figure(f: Figure) -> dict[str, Any]:
+        d = f.drill
+        return {
+            "key": f.key,
+            "section": f.section,
+            "label": f.label,
+            "value": f.value,
+            "detail": f.detail,
+            "alarm": f.alarm,
+            "list": {
+                "page": d.page.value,
+                "title": d.title,
+                "models": [{"registry": r, "model": m} for r, m in d.models],
+                "requests": list(d.requests),
+                "endpoints": list(d.endpoints),
+            },
+        }
+
+    return {
+        "as_of": o.as_of,
+        "figures": [figure(f) for f in o.figures],
+        "teams": [
+            {
+                "registry": t.registry,
+                "team": t.team,
+                "models": t.models,
+                "production_by_alias": t.by_alias,
+                "production_by_stage": t.by_stage,
+            }
+            for t in o.teams
+        ],
+    }
+
+
+def _overview(ctx: CliContext, args: argparse.Namespace) -> int:
+    for path, export in (
+        (args.csv, ctx.overview.export_overview_csv),
+        (args.portfolio_csv, ctx.overview.export_portfolio_csv),
+    ):
+        if path is not None:
+            written = export(path)
+            print(f"Wrote {written}.", file=sys.stderr)
+    o = ctx.overview.overview()
+    if args.json:
+        print_json(overview_json(o))
+        return EXIT_OK
+    if not o.models:
+        print("The cache holds no model yet: add a registry and run 'gavel sync'.")
+    for section, figures in o.sections():
+        print(section)
+        for f in figures:
+            mark = "!" if f.alarm else " "
+            detail = f"  ({f.detail})" if f.detail else ""
+            print(f" {mark} {f.value:>5}  {f.label}{detail}")
+    if o.teams:
+        print("By registry and team (models; in production by alias, by stage)")
+        for t in o.teams:
+            print(
+                f"   {t.registry:<12} {t.team:<20} {t.models:>5}  {t.by_alias:>4}  {t.by_stage:>4}"
+            )
+    return EXIT_OK
 
 
 # ------------------------------------------------------------------------- delivery
@@ -74,7 +158,7 @@ def _delivery(ctx: CliContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_REPORT: dict[str, Handler] = {"delivery": _delivery}
+_REPORT: dict[str, Handler] = {"overview": _overview, "delivery": _delivery}
 
 # Top-level command -> handler.
 COMMANDS: dict[str, Handler] = {"report": by_action(_REPORT, "report")}

@@ -15,6 +15,7 @@ class PortfolioSort(StrEnum):
     REGISTRY = "registry"
     LATEST_VERSION = "latest_version"
     OWNER = "owner"
+    TEAM = "team"
     RISK_TIER = "risk_tier"
     VERSION_COUNT = "version_count"
     LAST_UPDATED = "last_updated"

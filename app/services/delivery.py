@@ -227,7 +227,9 @@ class DeliveryService:
 
     def teams(self) -> list[str]:
         """The teams the cached models name, for a filter."""
-        return sorted({t for t in self._queries.teams().values() if t.strip()}, key=str.casefold)
+        return sorted(
+            {t for t in self._queries.team_of_models().values() if t.strip()}, key=str.casefold
+        )
 
     def report(
         self,
@@ -254,7 +256,7 @@ class DeliveryService:
             [*moves_seen, *(m for seq, m in applied.items() if seq in accepted)],
             key=lambda m: m.seq,
         )
-        teams = self._queries.teams()
+        teams = self._queries.team_of_models()
         known = {(r.registry, r.model, r.version) for r in requests if r.version_created_at}
         wanted = {
             (m.registry, m.model, m.version)

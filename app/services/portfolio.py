@@ -13,6 +13,7 @@ from app.domain.portfolio import (
     RunDetail,
     VersionState,
 )
+from app.domain.review_schedule import ProductionVersion
 from app.stores.portfolio_queries import PortfolioQueries
 
 
@@ -26,8 +27,14 @@ class PortfolioService:
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
-        return self._q.model_keys(text, registry, sort, descending)
+        """Ids of the models shown, in order; team and only narrow them (see the store)."""
+        return self._q.model_keys(text, registry, sort, descending, team, only)
+
+    def teams(self) -> list[str]:
+        return self._q.teams()
 
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         return self._q.rows(keys)
@@ -44,6 +51,10 @@ class PortfolioService:
     def version_state(self, registry: str, model: str, version: int) -> VersionState | None:
         """The cached aliases of the model and identity and stage of the version."""
         return self._q.version_state(registry, model, version)
+
+    def production_versions(self) -> list[ProductionVersion]:
+        """Every version serving production (alias or stage), as cached."""
+        return self._q.production_versions()
 
     def risk_tiers(self, registry: str | None = None) -> dict[tuple[str, str], str]:
         """(registry, model) -> risk_tier tag as cached ('' when untagged)."""

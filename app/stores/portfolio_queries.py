@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from app.domain.entities import DatasetInput, MetricPoint
@@ -23,6 +23,7 @@ from app.domain.portfolio import (
     VersionRow,
     VersionState,
 )
+from app.domain.review_schedule import PRODUCTION_ALIAS, PRODUCTION_STAGE, ProductionVersion
 from app.stores.engine import Database
 from app.stores.schema import (
     SqlAlias,
@@ -44,6 +45,7 @@ _SORT_COLUMNS = {
     PortfolioSort.REGISTRY: SqlRegistry.name,
     PortfolioSort.LATEST_VERSION: SqlModel.latest_version,
     PortfolioSort.OWNER: func.lower(SqlModel.owner),
+    PortfolioSort.TEAM: func.lower(SqlModel.team),
     PortfolioSort.RISK_TIER: SqlModel.risk_tier,
     PortfolioSort.VERSION_COUNT: SqlModel.version_count,
     PortfolioSort.LAST_UPDATED: SqlModel.last_updated_ts,
@@ -82,15 +84,33 @@ class PortfolioQueries:
         registry: str | None = None,
         sort: PortfolioSort = PortfolioSort.NAME,
         descending: bool = False,
+        team: str | None = None,
+        only: Sequence[tuple[str, str]] | None = None,
     ) -> list[int]:
-        """Ids of the models matching the filter, in display order."""
+        """Ids of the models matching the filter, in display order.
+
+        team: only this team's models ('' for those without a team tag).
+        only: only these (registry, model) pairs (a list behind an overview figure).
+        """
         col = _SORT_COLUMNS[sort]
         order = col.desc() if descending else col.asc()
-        stmt = self._filtered(select(SqlModel.id), text, registry).order_by(
-            order.nulls_last(), func.lower(SqlModel.name), SqlModel.id
-        )
+        stmt = self._filtered(select(SqlModel.id), text, registry)
+        if team is not None:
+            stmt = stmt.where(SqlModel.team == team)
+        if only is not None:
+            wanted = sorted({(r, m) for r, m in only})
+            if not wanted:
+                return []
+            stmt = stmt.where(tuple_(SqlRegistry.name, SqlModel.name).in_(wanted))
+        stmt = stmt.order_by(order.nulls_last(), func.lower(SqlModel.name), SqlModel.id)
         with self._db.session() as s:
             return list(s.scalars(stmt))
+
+    def teams(self) -> list[str]:
+        """Every team tag in the cache ('' for models without one), by name."""
+        stmt = select(SqlModel.team).distinct().order_by(func.lower(SqlModel.team))
+        with self._db.session() as s:
+            return [t or "" for t in s.scalars(stmt)]
 
     def model_names(self, registry: str | None = None) -> list[tuple[str, str]]:
         """(registry, model) of every cached model, by name then registry: for pickers,
@@ -142,7 +162,7 @@ class PortfolioQueries:
         with self._db.session() as s:
             return {(reg, name): tier or "" for reg, name, tier in s.execute(stmt)}
 
-    def teams(self) -> dict[tuple[str, str], str]:
+    def team_of_models(self) -> dict[tuple[str, str], str]:
         """(registry, model) -> the model's team tag ('' when it has none), in one query."""
         stmt = select(SqlRegistry.name, SqlModel.name, SqlModel.team).join(
             SqlRegistry, SqlRegistry.id == SqlModel.registry_id
@@ -180,17 +200,93 @@ class PortfolioQueries:
                         out[(reg, name, version)] = ts
         return out
 
+    def production_versions(self) -> list[ProductionVersion]:
+        """Every version the alias 'production' points at or in stage Production, in
+        one read (an alias and a stage on one version make one entry)."""
+        cols = (
+            SqlRegistry.name,
+            SqlModel.name,
+            SqlVersion.version,
+            SqlModel.risk_tier,
+            SqlModel.owner,
+            SqlModel.team,
+            SqlVersion.user_id,
+            SqlVersion.creation_ts,
+        )
+        by_alias = (
+            select(*cols)
+            .select_from(SqlAlias)
+            .join(SqlModel, SqlModel.id == SqlAlias.model_id)
+            .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+            .join(
+                SqlVersion,
+                (SqlVersion.model_id == SqlAlias.model_id)
+                & (SqlVersion.version == SqlAlias.version),
+            )
+            .where(func.lower(SqlAlias.alias) == PRODUCTION_ALIAS)
+        )
+        by_stage = (
+            select(*cols)
+            .select_from(SqlVersion)
+            .join(SqlModel, SqlModel.id == SqlVersion.model_id)
+            .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+            # MLflow spells it 'Production'; a plain comparison lets SQLite scan fast.
+            .where(
+                SqlVersion.current_stage.in_(
+                    (PRODUCTION_STAGE, PRODUCTION_STAGE.lower(), PRODUCTION_STAGE.upper())
+                )
+            )
+        )
+        found: dict[tuple[str, str, int], tuple[list[str], tuple[Any, ...]]] = {}
+        with self._db.session() as s:
+            for how, stmt in (
+                (f"alias {PRODUCTION_ALIAS}", by_alias),
+                (f"stage {PRODUCTION_STAGE}", by_stage),
+            ):
+                for row in s.execute(stmt):
+                    key = (row[0], row[1], row[2])
+                    found.setdefault(key, ([], tuple(row)))[0].append(how)
+        return [
+            ProductionVersion(
+                registry=reg,
+                model=model,
+                version=version,
+                served_by=" and ".join(hows),
+                risk_tier=tier or "",
+                owner=owner or "",
+                team=team or "",
+                creator=creator or "",
+                created_at=(
+                    datetime.fromtimestamp(created / 1000, UTC) if created is not None else None
+                ),
+            )
+            for (hows, (reg, model, version, tier, owner, team, creator, created)) in (
+                found[k] for k in sorted(found)
+            )
+        ]
+
     def rows(self, keys: Sequence[int]) -> dict[int, PortfolioRow]:
         """Portfolio rows for the given ids (the visible ones)."""
         if not keys:
             return {}
         with self._db.session() as s:
+            # Columns, not ORM entities: a thousand rows load in a few milliseconds.
             stmt = (
-                select(SqlModel, SqlRegistry.name)
+                select(
+                    SqlModel.id,
+                    SqlRegistry.name,
+                    SqlModel.name,
+                    SqlModel.latest_version,
+                    SqlModel.owner,
+                    SqlModel.risk_tier,
+                    SqlModel.team,
+                    SqlModel.version_count,
+                    SqlModel.last_updated_ts,
+                )
                 .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
                 .where(SqlModel.id.in_(list(keys)))
             )
-            models = {m.id: (m, reg) for m, reg in s.execute(stmt)}
+            models = list(s.execute(stmt))
             aliases: dict[int, dict[str, int]] = {}
             q = select(SqlAlias.model_id, SqlAlias.alias, SqlAlias.version).where(
                 SqlAlias.model_id.in_(list(keys))
@@ -201,16 +297,16 @@ class PortfolioQueries:
             mid: PortfolioRow(
                 model_key=mid,
                 registry=reg,
-                name=m.name,
-                latest_version=m.latest_version,
+                name=name,
+                latest_version=latest,
                 aliases=aliases.get(mid, {}),
-                owner=m.owner,
-                risk_tier=m.risk_tier,
-                team=m.team,
-                version_count=m.version_count,
-                last_updated_timestamp=m.last_updated_ts,
+                owner=owner,
+                risk_tier=tier,
+                team=team,
+                version_count=count,
+                last_updated_timestamp=updated,
             )
-            for mid, (m, reg) in models.items()
+            for mid, reg, name, latest, owner, tier, team, count, updated in models
         }
 
     def find_model(self, name: str, registry: str | None = None) -> list[int]:

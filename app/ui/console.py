@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from app.domain.overview import Drill, DrillPage
 from app.ui.common.resources import follow_palette, icon
 from app.ui.common.settings import read_str
 from app.ui.common.tasks import CrashCallback, TaskRunner
@@ -33,6 +34,7 @@ if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the 
     from app.ui.governance.findings_page import FindingsPage
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.overview.overview_ui import OverviewUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
     from app.ui.serving.serving_ui import ServingUi
     from app.ui.settings.settings_page import SettingsUi
@@ -58,6 +60,7 @@ class FirstScreenPaths(Protocol):
 class Console:
     window: MainWindow
     runner: TaskRunner
+    overview: OverviewUi
     portfolio: PortfolioUi
     insights: InsightsUi
     governance: GovernanceUi
@@ -79,10 +82,12 @@ def page_order() -> tuple[str, ...]:
     from app.ui.delivery.delivery_ui import DELIVERY_PAGE
     from app.ui.governance.findings_page import FINDINGS_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
+    from app.ui.overview.overview_ui import OVERVIEW_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
     from app.ui.settings.settings_page import SETTINGS_PAGE
 
     return (
+        OVERVIEW_PAGE,
         PORTFOLIO_PAGE,
         APPROVALS_PAGE,
         AUDIT_PAGE,
@@ -136,6 +141,7 @@ def attach_features(
     from app.ui.governance.findings_page import install_findings_page
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
+    from app.ui.overview.overview_ui import OVERVIEW_PAGE, OverviewUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
     from app.ui.serving.serving_ui import ServingUi
     from app.ui.settings.settings_page import SettingsUi
@@ -153,11 +159,32 @@ def attach_features(
     settings = SettingsUi(window, ctx, runner)
     bundles = AuditBundles(window, ctx, runner, window)
     findings = install_findings_page(window, focus, ctx, runner, governance.controller)
+    # The managers' first page: its figures open lists on the other features' pages.
+    overview = OverviewUi(
+        window,
+        focus,
+        ctx,
+        runner,
+        [("Add a registry…", portfolio.add_registry), ("Start the demo", portfolio.start_demo)],
+    )
+    overview.drill_requested.connect(lambda d: _open_drill(d, governance, serving))
+    governance.controller.ledger_written.connect(overview.refresh)
     window.restore_state()
+    window.select_page(OVERVIEW_PAGE)
     return Console(
-        window, runner, portfolio, insights, governance, audit, serving, delivery, settings,
-        bundles, findings,
+        window, runner, overview, portfolio, insights, governance, audit, serving, delivery,
+        settings, bundles, findings,
     )  # fmt: skip
+
+
+def _open_drill(drill: Drill, governance: GovernanceUi, serving: ServingUi) -> None:
+    """A figure's list on another feature's page."""
+    if drill.page is DrillPage.APPROVALS:
+        governance.show_requests(drill.requests)
+    elif drill.page is DrillPage.VIOLATIONS:
+        governance.show_violations()
+    elif drill.page is DrillPage.ENDPOINTS:
+        serving.show_endpoints(drill.endpoints)
 
 
 def build_console(

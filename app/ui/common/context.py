@@ -25,10 +25,12 @@ from app.services.identity import IdentityService
 from app.services.lineage import LineageService
 from app.services.membership import MembershipService
 from app.services.observations import ChangeObserver
+from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
 from app.services.promotion_apply import PromotionApplier
 from app.services.registries import RegistryService
+from app.services.reviews import ReviewService
 from app.services.sync import SyncService
 from app.services.sync_isolation import IsolatedSync
 from app.services.team_ledger import TeamStatus
@@ -70,6 +72,11 @@ class ConsoleContext(Protocol):
 
     @property
     def promotions(self) -> PromotionApplier: ...
+    # The managers' overview and periodic reviews.
+    @property
+    def overview(self) -> OverviewService: ...
+    @property
+    def reviews(self) -> ReviewService: ...
 
     @property
     def observer(self) -> ChangeObserver: ...

@@ -142,6 +142,11 @@ class ModelFocus(Protocol):
         """Bring a model (and version) into the detail panel, on the portfolio page."""
         ...
 
+    def show_models(self, title: str, models: tuple[tuple[str, str], ...]) -> None:
+        """The portfolio page listing only these (registry, model) pairs, with a bar
+        naming the list (``title``) and a way back to every model."""
+        ...
+
     def add_detail_tab(
         self,
         key: str,

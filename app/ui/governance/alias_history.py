@@ -165,6 +165,7 @@ class ModelGovernancePanel(QWidget):
     """Request-promotion entry point and alias history for the model on screen."""
 
     request_promotion = Signal()
+    record_review = Signal()
 
     def __init__(self, audit: AuditService, runner: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
@@ -206,6 +207,14 @@ class ModelGovernancePanel(QWidget):
         self.answer.setWordWrap(True)
         self.answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = muted_label()
+        # Periodic review of the version in production (filled by governance/reviews.py).
+        self.review_line = QLabel("")
+        self.review_line.setObjectName("ReviewLine")
+        self.review_line.setWordWrap(True)
+        self.review_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.review_button = QPushButton(icon("signature"), "Record review…")
+        self.review_button.setEnabled(False)
+        self.review_button.clicked.connect(lambda: emit(self.record_review))
 
         alias_row = QHBoxLayout()
         alias_row.addWidget(QLabel("Alias"))
@@ -226,6 +235,9 @@ class ModelGovernancePanel(QWidget):
         left.addWidget(self.request_button)
         left.addWidget(promotion_hint)
         left.addWidget(self.flag)
+        left.addWidget(section_title("Periodic review"))
+        left.addWidget(self.review_line)
+        left.addWidget(self.review_button)
         left.addWidget(section_title("Alias at a point in time"))
         left.addLayout(alias_row)
         left.addWidget(question)
@@ -253,6 +265,16 @@ class ModelGovernancePanel(QWidget):
             "Ask approvers to let this version become an alias (e.g. champion)"
             if enabled
             else reason
+        )
+
+    def set_review(self, text: str, enabled: bool, why: str) -> None:
+        """The production version's review date, and whether "Record review…" is offered."""
+        self.review_line.setText(text)
+        self.review_button.setEnabled(enabled)
+        self.review_button.setToolTip(
+            "Attest, signed, that the version in production is still fit for purpose"
+            if enabled
+            else why
         )
 
     def set_violations(self, violation_seqs: frozenset[int], count_for_model: int) -> None:

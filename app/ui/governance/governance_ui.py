@@ -37,8 +37,10 @@ from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.approvals_page import ApprovalsPage
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
+from app.ui.governance.inbox_model import InboxFilter
 from app.ui.governance.keys_dialog import PendingKeysDialog
 from app.ui.governance.request_dialog import RequestPromotionDialog
+from app.ui.governance.reviews import ReviewLink
 from app.ui.governance.sign_dialog import ReasonField, SignDialog
 from app.ui.governance.violations_page import ViolationsPage
 
@@ -104,6 +106,8 @@ class GovernanceUi(QObject):
             tooltip="Alias changes made in a registry without an approved request",
         )
         self.dialog: QDialog | None = None
+        # Requests an overview figure asked to show, until the inbox has them.
+        self._to_select: tuple[str, ...] = ()
 
         # -- the ledger's state, on every page: refused events, keys waiting, replica age
         self.problem_banner = Banner("error", "error")
@@ -151,6 +155,9 @@ class GovernanceUi(QObject):
         )
         self._checked_unrecorded = False
         self.panel.request_promotion.connect(self.request_promotion)
+        self.reviews = ReviewLink(
+            ctx, runner, self.panel, lambda: self.data, self.controller.wrote, self.approvals
+        )
 
         # -- status bar
         self.identity_label = QLabel()
@@ -175,6 +182,23 @@ class GovernanceUi(QObject):
         host.on_shutdown(self.controller.stop)
         self._data_changed(self.controller.data)
         host.after_first_paint(self.controller.refresh)
+
+    def show_requests(self, request_ids: tuple[str, ...]) -> None:
+        """The Approvals page listing every request, the first of these selected (once
+        the inbox has read it, if it has not yet)."""
+        self.host.select_page(APPROVALS_PAGE)
+        self.approvals.set_filter(InboxFilter.ALL)
+        self._to_select = request_ids
+        self._select_pending()
+
+    def _select_pending(self) -> None:
+        for rid in self._to_select:
+            if self.approvals.select_request(rid):
+                self._to_select = ()
+                return
+
+    def show_violations(self) -> None:
+        self.host.select_page(VIOLATIONS_PAGE)
 
     def show_panel(self) -> None:
         """Bring the model's Governance tab (alias history) into view."""
@@ -204,6 +228,7 @@ class GovernanceUi(QObject):
         self.focus.mark_violations(data.flagged_models)
         self.host.refresh_badges()
         self._detail_changed()
+        self._select_pending()
         self._check_unrecorded_once(data)
 
     def _show_ledger_state(self, data: GovernanceData) -> None:
@@ -283,6 +308,7 @@ class GovernanceUi(QObject):
     def _detail_changed(self) -> None:
         model = self.focus.model
         data = self.data
+        self.reviews.show_model(model)
         if model is not None:
             seqs = frozenset(v.seq for v in data.violations)
             key = (model.registry, model.name)

@@ -32,6 +32,7 @@ TITLES = (
     "Latest version",
     "Aliases",
     "Owner",
+    "Team",
     "Risk tier",
     "Versions",
     "Changed in registry",
@@ -48,6 +49,7 @@ class FirstRow:
     latest_version: int | None
     aliases: str
     owner: str
+    team: str
     risk_tier: str
     version_count: int
     last_updated_ms: int | None
@@ -62,6 +64,7 @@ class FirstRow:
             "" if self.latest_version is None else f"v{self.latest_version}",
             self.aliases,
             self.owner or "no owner",
+            self.team or "no team",
             self.risk_tier.capitalize() if self.risk_tier else "not set",
             str(self.version_count),
             updated,
@@ -69,7 +72,7 @@ class FirstRow:
 
 
 _QUERY = """
-SELECT m.id, m.name, r.name, m.latest_version, m.owner, m.risk_tier, m.version_count,
+SELECT m.id, m.name, r.name, m.latest_version, m.owner, m.team, m.risk_tier, m.version_count,
        m.last_updated_ts
 FROM models AS m JOIN registries AS r ON r.id = m.registry_id
 {where}
@@ -118,11 +121,12 @@ def read_first_screen(
             latest_version=latest,
             aliases=", ".join(aliases.get(mid, [])),
             owner=owner or "",
+            team=team or "",
             risk_tier=tier or "",
             version_count=count or 0,
             last_updated_ms=updated,
         )
-        for mid, name, reg, latest, owner, tier, count, updated in rows
+        for mid, name, reg, latest, owner, team, tier, count, updated in rows
     ]
 
 

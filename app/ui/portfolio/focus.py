@@ -80,6 +80,15 @@ class PortfolioFocus:
             self._detail.select_version(version)
         return self._detail.model_key == key
 
+    def show_models(self, title: str, models: tuple[tuple[str, str], ...]) -> None:
+        self._host.select_page(PORTFOLIO_PAGE)
+        # Across registries and teams, unfiltered by text: the list is the figure's.
+        self._sidebar.select_registry(None)
+        self._view.search.clear()
+        self._view.apply_filter()
+        self._view.choose_team(None)
+        self._view.show_scope(title, models)
+
     def add_detail_tab(
         self,
         key: str,

@@ -56,9 +56,10 @@ class Column(IntEnum):
     LATEST_VERSION = 2
     ALIASES = 3
     OWNER = 4
-    RISK_TIER = 5
-    VERSIONS = 6
-    LAST_UPDATED = 7
+    TEAM = 5
+    RISK_TIER = 6
+    VERSIONS = 7
+    LAST_UPDATED = 8
 
 
 _TITLES = dict(zip(Column, TITLES, strict=True))
@@ -66,6 +67,7 @@ _TITLES = dict(zip(Column, TITLES, strict=True))
 _HEADER_TIPS = {
     Column.ALIASES: "Named pointers to a version, e.g. champion → v3 (not sortable)",
     Column.OWNER: "The model's 'owner' tag in the registry",
+    Column.TEAM: "The model's 'team' tag in the registry",
     Column.RISK_TIER: "The model's 'risk_tier' tag in the registry",
     Column.LAST_UPDATED: (
         "When the registry last changed the model, by the registry's clock (local time; "
@@ -78,6 +80,7 @@ SORT_OF_COLUMN: dict[Column, PortfolioSort] = {
     Column.REGISTRY: PortfolioSort.REGISTRY,
     Column.LATEST_VERSION: PortfolioSort.LATEST_VERSION,
     Column.OWNER: PortfolioSort.OWNER,
+    Column.TEAM: PortfolioSort.TEAM,
     Column.RISK_TIER: PortfolioSort.RISK_TIER,
     Column.VERSIONS: PortfolioSort.VERSION_COUNT,
     Column.LAST_UPDATED: PortfolioSort.LAST_UPDATED,
@@ -91,6 +94,8 @@ class PortfolioQuery:
     registry: str | None
     sort: PortfolioSort
     descending: bool
+    team: str | None = None
+    only: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,10 @@ class PortfolioModel(QAbstractTableModel):
         self._registry: str | None = None
         self._sort = PortfolioSort.NAME
         self._descending = False
+        # The team chosen ('' for models without one; None: every team).
+        self._team: str | None = None
+        # The list behind an overview figure: only these (registry, model); None: all.
+        self._only: tuple[tuple[str, str], ...] | None = None
         # (registry, model) with an alias moved behind governance's back (see Violations).
         self._flagged: frozenset[tuple[str, str]] = frozenset()
         # (registry, model) -> why an endpoint serves another version than its alias.
@@ -141,6 +150,24 @@ class PortfolioModel(QAbstractTableModel):
     @property
     def registry(self) -> str | None:
         return self._registry
+
+    @property
+    def team(self) -> str | None:
+        return self._team
+
+    @property
+    def only(self) -> tuple[tuple[str, str], ...] | None:
+        return self._only
+
+    def set_team(self, team: str | None) -> None:
+        """Only one team's models ('' for those without a team tag); None: every team."""
+        self._team = team
+        self.refresh()
+
+    def set_only(self, models: tuple[tuple[str, str], ...] | None) -> None:
+        """Only these (registry, model) pairs (an overview figure's list); None: all."""
+        self._only = None if models is None else tuple(models)
+        self.refresh()
 
     @property
     def sort_key(self) -> tuple[PortfolioSort, bool]:
@@ -188,7 +215,9 @@ class PortfolioModel(QAbstractTableModel):
     @property
     def query(self) -> PortfolioQuery:
         """What `refresh` would ask the cache: to read it off the GUI thread."""
-        return PortfolioQuery(self._text, self._registry, self._sort, self._descending)
+        return PortfolioQuery(
+            self._text, self._registry, self._sort, self._descending, self._team, self._only
+        )
 
     def read(
         self, portfolio: PortfolioService, q: PortfolioQuery, keep: int | None = None
@@ -196,7 +225,7 @@ class PortfolioModel(QAbstractTableModel):
         """The ids for `q` (this model's `query`, taken on the GUI thread) and the rows of
         the first block and of the block holding `keep`: what `apply` shows without
         another read. Runs on a worker: touches no Qt object."""
-        keys = portfolio.model_keys(q.text, q.registry, q.sort, q.descending)
+        keys = portfolio.model_keys(q.text, q.registry, q.sort, q.descending, q.team, q.only)
         wanted = list(keys[: self._block])
         if keep is not None and keep in keys:
             row = keys.index(keep)
@@ -298,7 +327,7 @@ class PortfolioModel(QAbstractTableModel):
     def _query_keys(self) -> list[int]:
         try:
             return self._portfolio.model_keys(
-                self._text, self._registry, self._sort, self._descending
+                self._text, self._registry, self._sort, self._descending, self._team, self._only
             )
         except GavelError as exc:
             log.warning("portfolio query failed: %s", exc.message)
@@ -397,6 +426,8 @@ class PortfolioModel(QAbstractTableModel):
                 return aliases_text(row.aliases)
             case Column.OWNER:
                 return row.owner or "no owner"
+            case Column.TEAM:
+                return row.team or "no team"
             case Column.RISK_TIER:
                 return row.risk_tier.capitalize() if row.risk_tier else "not set"
             case Column.VERSIONS:

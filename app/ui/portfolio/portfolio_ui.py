@@ -72,6 +72,7 @@ class PostSyncRead:
     portfolio: PortfolioRead
     detail_key: int | None
     detail: ModelDetail | None
+    teams: list[str]
 
 
 class PortfolioUi(QObject):
@@ -154,7 +155,14 @@ class PortfolioUi(QObject):
         saved_registry = self._restore_settings()
         self.reload_registries(select=saved_registry)
         self.portfolio_model.set_filter(registry=self.selected_registry)
+        self._read_teams()
         self._update_page()
+
+    def _read_teams(self) -> None:
+        try:
+            self.portfolio_view.set_teams(self.ctx.portfolio.teams())
+        except GavelError as exc:
+            self.host.show_notice(exc.message)
 
     def _connect(self) -> None:
         a = self.actions
@@ -305,6 +313,7 @@ class PortfolioUi(QObject):
                 model.read(portfolio, query, keep=key),
                 key,
                 detail_view.read(key),
+                portfolio.teams(),
             )
 
         self.runner.run(
@@ -321,6 +330,7 @@ class PortfolioUi(QObject):
 
     def _apply_refresh(self, read: PostSyncRead, outcomes: list[SyncOutcome]) -> None:
         self.statuses = read.statuses
+        self.portfolio_view.set_teams(read.teams)
         self.sidebar.set_statuses(self.statuses, None, self.links.links, self.clock())
         if self.selected_registry != self.portfolio_model.registry:
             self.portfolio_model.set_filter(registry=self.selected_registry)
@@ -352,6 +362,7 @@ class PortfolioUi(QObject):
             return
         self.reload_registries()
         self.portfolio_model.refresh()
+        self._read_teams()
         self.detail_view.reload()
 
     def _model_refresh_failed(self, registry: str, model: str, error: GavelError) -> None:

@@ -6,9 +6,11 @@ from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -20,6 +22,8 @@ from app.ui.common.widgets import EmptyState, row_table
 from app.ui.portfolio.portfolio_model import COLUMN_OF_SORT, SORT_OF_COLUMN, Column, PortfolioModel
 
 FILTER_PLACEHOLDER = "Filter by name, owner, team or risk tier"
+ALL_TEAMS = "All teams"
+NO_TEAM = "No team"
 # Typing pauses this long before the filter re-queries the cache.
 FILTER_DELAY_MS = 200
 
@@ -28,7 +32,8 @@ _INITIAL_WIDTHS = {
     Column.REGISTRY: 90,
     Column.LATEST_VERSION: 95,
     Column.ALIASES: 290,
-    Column.OWNER: 190,
+    Column.OWNER: 150,
+    Column.TEAM: 110,
     Column.RISK_TIER: 85,
     Column.VERSIONS: 70,
     Column.LAST_UPDATED: 110,
@@ -54,11 +59,34 @@ class PortfolioView(QWidget):
         self.search.setClearButtonEnabled(True)
         self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
         self.search.setToolTip(f"{FILTER_PLACEHOLDER} (Ctrl+F)")
+        self.team_box = QComboBox()
+        self.team_box.setObjectName("PortfolioTeam")
+        self.team_box.setToolTip("Show one team's models (the 'team' tag in the registry)")
+        self.team_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.team_box.addItem(ALL_TEAMS, None)
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
         top.addWidget(self.search, 1)
+        top.addWidget(self.team_box)
         top.addWidget(self.count_label)
         layout.addLayout(top)
+
+        # The list behind an overview figure: says what is shown, and how to see all.
+        self.scope_bar = QWidget()
+        self.scope_bar.setObjectName("PortfolioScope")
+        scope = QHBoxLayout(self.scope_bar)
+        scope.setContentsMargins(0, 0, 0, 0)
+        self.scope_label = QLabel()
+        self.scope_label.setObjectName("ScopeLabel")
+        self.scope_label.setWordWrap(True)
+        self.scope_clear = QPushButton("Show all models")
+        self.scope_clear.setObjectName("ScopeClear")
+        scope.addWidget(self.scope_label, 1)
+        scope.addWidget(self.scope_clear)
+        self.scope_bar.hide()
+        layout.addWidget(self.scope_bar)
+        self.scope_clear.clicked.connect(self.clear_scope)
+        self.team_box.currentIndexChanged.connect(self._team_chosen)
 
         self.focus_filter_action = QAction("Filter models", self)
         self.focus_filter_action.setShortcut(QKeySequence.StandardKey.Find)
@@ -158,6 +186,45 @@ class PortfolioView(QWidget):
     def restore_sort(self, column: int, order: Qt.SortOrder) -> None:
         if 0 <= column < len(Column) and Column(column) in SORT_OF_COLUMN:
             self.table.horizontalHeader().setSortIndicator(column, order)
+
+    # -- team and scope ------------------------------------------------------------
+
+    def set_teams(self, teams: list[str]) -> None:
+        """The teams to choose from (keeps the chosen one while it still exists)."""
+        chosen = self.team_box.currentData()
+        self.team_box.blockSignals(True)
+        self.team_box.clear()
+        self.team_box.addItem(ALL_TEAMS, None)
+        for team in teams:
+            self.team_box.addItem(team or NO_TEAM, team)
+        index = self.team_box.findData(chosen) if chosen is not None else 0
+        self.team_box.setCurrentIndex(max(0, index))
+        self.team_box.blockSignals(False)
+        if self.team_box.currentData() != self.model.team:
+            self.model.set_team(self.team_box.currentData())
+
+    def choose_team(self, team: str | None) -> None:
+        index = self.team_box.findData(team) if team is not None else 0
+        self.team_box.setCurrentIndex(max(0, index))
+
+    def _team_chosen(self, _index: int) -> None:
+        team = self.team_box.currentData()
+        if team != self.model.team:
+            self.model.set_team(team)
+
+    def show_scope(self, title: str, models: tuple[tuple[str, str], ...]) -> None:
+        """Only these models, with a bar saying which list this is."""
+        self.model.set_only(models)
+        n = len(models)
+        self.scope_label.setText(
+            f"<b>{title}</b> — {n} model{'s' if n != 1 else ''}, from the overview."
+        )
+        self.scope_bar.show()
+
+    def clear_scope(self) -> None:
+        self.scope_bar.hide()
+        if self.model.only is not None:
+            self.model.set_only(None)
 
     def _update_count(self) -> None:
         n = self.model.rowCount()

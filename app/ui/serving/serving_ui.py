@@ -35,6 +35,7 @@ class ServingUi(QObject):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__()
+        self.host = host
         self.monitor = EndpointMonitor(ctx.endpoint_poller, self)
 
         def registry_names() -> list[str]:
@@ -62,6 +63,13 @@ class ServingUi(QObject):
         focus.on_synced(self.page.reload)
         host.on_shutdown(self.stop)
         self.page.reload()
+
+    def show_endpoints(self, names: tuple[str, ...]) -> None:
+        """The Endpoints page with the first of these endpoints selected."""
+        self.host.select_page(ENDPOINTS_PAGE)
+        for name in names:
+            if self.page.select(name):
+                break
 
     def problem_count(self) -> int | None:
         """Endpoints serving another version than approved, or down at their last probe."""
