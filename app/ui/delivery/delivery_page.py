@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -243,11 +244,21 @@ class DeliveryPage(QWidget):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
 
-        layout = QVBoxLayout(self)
+        # Filters, figures, charts and tables need more height than a 1024x640 window
+        # leaves a page: they scroll inside the page rather than force the window taller.
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(filters)
         layout.addWidget(self.status)
         layout.addLayout(figures)
         layout.addWidget(split, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         self._set_period(0)
         self.period.currentIndexChanged.connect(self._set_period)
