@@ -310,7 +310,15 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
         _assert_chart_follows(compare.chart, window_color)
         snap(window, tmp_path, f"compare-{tag}")
         tabs.select("run")
-        for page in ("approvals", "audit", "violations", "endpoints"):
+        for page in (
+            "approvals",
+            "audit",
+            "violations",
+            "endpoints",
+            "findings",
+            "delivery",
+            "settings",
+        ):
             if window.select_page(page):
                 _check_layout(console, size, f"{page} {tag}")
                 snap(window, tmp_path, f"page-{page}-{tag}")
