@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -275,3 +276,24 @@ def test_every_command_is_reached_through_a_dispatch_table() -> None:
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert set(sub.choices) - {"gui", "open"} == set(_COMMANDS)
+
+
+def test_the_console_starts_without_matplotlib(tmp_path: Path) -> None:
+    """Charts import matplotlib and numpy (hundreds of ms, tens of MB): a console whose
+    chart pages nobody opened has not paid for them."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from app.bootstrap import build_context\n"
+        "from app.ui.console import build_console\n"
+        "console = build_console(build_context())\n"
+        "console.window.show()\n"
+        "app.processEvents()\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "GAVEL_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split()[-1] == "False", out.stdout + out.stderr
