@@ -23,6 +23,7 @@ from app.services.authority import AuthorityLedger
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
+from app.services.evidence import EvidenceService
 from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
@@ -99,6 +100,8 @@ class AppContext:
     # Lineage graphs and performance figures, read from the cache only.
     lineage: LineageService
     performance: PerformanceService
+    # Evidence packs (a request's or a version's facts, for the PDF/HTML writers).
+    evidence: EvidenceService
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -310,6 +313,7 @@ def build_context(
         endpoint_client,
         drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
+    lineage = LineageService(LineageQueries(db), queries, endpoints.statuses)
     return AppContext(
         paths=paths,
         config=config,
@@ -334,8 +338,9 @@ def build_context(
         isolated_sync=IsolatedSync(sync_child_main, lambda: (paths, credentials.export_session())),
         endpoints=endpoints,
         endpoint_poller=EndpointPoller(endpoints),
-        lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
+        lineage=lineage,
         performance=PerformanceService(PerformanceQueries(db), queries),
+        evidence=EvidenceService(governance, portfolio, lineage, audit, observer),
         _dispose_ledger=ledger.dispose,
     )
 

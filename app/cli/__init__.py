@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from app.cli import endpoints, governance, lineage, models, registries, team
+from app.cli import endpoints, evidence, governance, lineage, models, registries, team
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -28,6 +28,7 @@ _COMMANDS: dict[str, Handler] = {
     **lineage.COMMANDS,
     **governance.COMMANDS,
     **team.COMMANDS,
+    **evidence.COMMANDS,
 }
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.services.authority import AuthorityLedger
     from app.services.endpoint_poller import EndpointPoller
     from app.services.endpoints import EndpointService
+    from app.services.evidence import EvidenceService
     from app.services.governance import GovernanceService
     from app.services.identity import IdentityService
     from app.services.lineage import LineageService
@@ -73,6 +74,8 @@ class CliContext(Protocol):
     def endpoint_poller(self) -> EndpointPoller: ...
     @property
     def lineage(self) -> LineageService: ...
+    @property
+    def evidence(self) -> EvidenceService: ...
 
 
 # A command, or one of its sub-actions: the exit code for these arguments.
