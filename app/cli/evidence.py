@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cli.context import EXIT_OK, CliContext, Handler, by_action
-from app.domain.errors import GavelError, UsageError
+from app.domain.errors import UsageError
 
 FORMATS = (".pdf", ".html", ".htm")
 
@@ -47,24 +47,10 @@ def _pack(ctx: CliContext, args: argparse.Namespace) -> int:
             pack = ctx.evidence.for_version(model, number, args.registry)
         case _:
             raise UsageError("Give a request id, or a model name and a version number.")
-    charts = not args.no_charts
-    from app.ui.common.reports.evidence_pdf import (
-        evidence_document,
-        evidence_html_file,
-        gui_application,
-        write_pdf,
-    )
+    from app.ui.common.reports.evidence_pdf import gui_application, write_pack
 
     _app = gui_application()  # kept alive while Qt lays the document out
-    try:
-        if out.suffix.lower() == ".pdf":
-            pages = write_pdf(evidence_document(pack, charts), out, pack.title)
-            what = f"{pages} page{'s' if pages != 1 else ''}"
-        else:
-            out.write_text(evidence_html_file(pack, charts), encoding="utf-8")
-            what = "HTML"
-    except OSError as exc:
-        raise GavelError(f"Could not write {out}: {exc.strerror or exc}.") from None
+    what = write_pack(pack, out, charts=not args.no_charts)
     head = f", ledger checkpoint {pack.checkpoint}" if pack.checkpoint else ""
     print(f"Wrote {out} ({what}): {pack.title}{head}.")
     return EXIT_OK

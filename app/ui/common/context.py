@@ -16,6 +16,7 @@ from app.services.audit import AuditService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
+from app.services.evidence import EvidenceService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService
 from app.services.lineage import LineageService
@@ -102,5 +103,9 @@ class ConsoleContext(Protocol):
 
     @property
     def performance(self) -> PerformanceService: ...
+
+    # Evidence packs (printed by app.ui.common.reports).
+    @property
+    def evidence(self) -> EvidenceService: ...
 
     def close(self) -> None: ...

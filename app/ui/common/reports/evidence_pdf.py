@@ -116,3 +116,16 @@ def page_images(doc: QTextDocument, pages: int = 2, scale: float = 1.5) -> list[
         painter.end()
         out.append(image)
     return out
+
+
+def write_pack(pack: EvidencePack, path: Path, charts: bool = True) -> str:
+    """Write the pack to ``path`` as PDF (.pdf) or HTML (anything else); what was written,
+    in words ('3 pages', 'HTML')."""
+    try:
+        if path.suffix.lower() == ".pdf":
+            pages = write_pdf(evidence_document(pack, charts), path, pack.title)
+            return f"{pages} page{'s' if pages != 1 else ''}"
+        path.write_text(evidence_html_file(pack, charts), encoding="utf-8")
+    except OSError as exc:
+        raise GavelError(f"Could not write {path}: {exc.strerror or exc}.") from None
+    return "HTML"
