@@ -31,7 +31,7 @@ class Promotion:
     ann: Desk  # approver, applied it
     model: str
     request_id: str
-    forged: LedgerEvent
+    forged: LedgerEvent | None
 
 
 def seed_model(registry: MlflowRegistry, name: str) -> None:
@@ -56,7 +56,7 @@ def seed_model(registry: MlflowRegistry, name: str) -> None:
         c.set_registered_model_alias(name, "production", 1)
 
 
-def promote(desks: DeskFactory, registry: MlflowRegistry) -> Promotion:
+def promote(desks: DeskFactory, registry: MlflowRegistry, forge: bool = True) -> Promotion:
     model = f'credit "scoring" <{uuid.uuid4().hex[:6]}> & co'
     seed_model(registry, model)
     ada, ann = desks("ada"), desks("ann")
@@ -70,6 +70,13 @@ def promote(desks: DeskFactory, registry: MlflowRegistry) -> Promotion:
     )
     ann.ctx.governance.approve(r.request_id, "Checked VR-2026-114 <ok>.", ann.passphrase)
     assert ann.ctx.promotions.apply(r.request_id, ann.passphrase).applied
+    forged = _forge_approval(ada, r.request_id) if forge else None
+    for desk in (ada, ann):
+        desk.ctx.sync.sync("reg")
+    return Promotion(ada, ann, model, r.request_id, forged)
+
+
+def _forge_approval(ada: Desk, request_id: str) -> LedgerEvent:
     # Someone with the database's credentials appends a second "approval by ann"
     # under her key id with random bytes: it claims her name, and counts for nothing.
     db = open_ledger_database(ada.ledger_url)
@@ -80,13 +87,11 @@ def promote(desks: DeskFactory, registry: MlflowRegistry) -> Promotion:
             db,
             "ann",
             LedgerAction.REQUEST_APPROVED,
-            request_subject(r.request_id),
+            request_subject(request_id),
             after={"manifestation": {"printed_name": "Ann", "user_id": "ann"}},
             reason="forged approval",
             signer=RandomSignature(key_id),
         )
     finally:
         db.dispose()
-    for desk in (ada, ann):
-        desk.ctx.sync.sync("reg")
-    return Promotion(ada, ann, model, r.request_id, forged)
+    return forged

@@ -66,10 +66,12 @@ def test_request_pack_states_identity_signatures_and_the_ledger_it_rests_on(
     assert approval.event_hash == request.approvals[0].event_hash
     assert by_meaning["requested"].user_id == "ada" and by_meaning["applied"].verified
     # The forged approval claims ann's key and name: the fold refused it, and so does the pack.
+    assert promotion.forged is not None
     forged = next(s for s in r.signatures if s.seq == promotion.forged.seq)
     assert not forged.verified
     assert forged.verification.startswith("refused by the ledger's rules")
     assert "signature does not verify" in forged.verification
+    assert promotion.forged is not None
     assert pack.problems and f"Event {promotion.forged.seq}" in pack.problems[0]
 
     moves = [(m.alias, m.before, m.after) for m in pack.alias_history]

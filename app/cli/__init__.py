@@ -13,7 +13,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from app.cli import endpoints, evidence, governance, lineage, models, registries, team
+from app.cli import (
+    endpoints,
+    evidence,
+    governance,
+    lineage,
+    models,
+    registries,
+    reports,
+    team,
+)
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -29,6 +38,7 @@ _COMMANDS: dict[str, Handler] = {
     **governance.COMMANDS,
     **team.COMMANDS,
     **evidence.COMMANDS,
+    **reports.COMMANDS,
 }
 
 

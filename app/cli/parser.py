@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import endpoints, evidence, governance, lineage, models, registries, team
+from app.cli import (
+    endpoints,
+    evidence,
+    governance,
+    lineage,
+    models,
+    registries,
+    reports,
+    team,
+)
 from app.cli.context import EXIT_USAGE
 
 
@@ -32,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.register(sub, _Parser)
 
     evidence.register(sub, _Parser)
+
+    reports.register(sub, _Parser)
 
     gui = sub.add_parser("gui", help="open the console (the default)")
     gui.add_argument("--no-demo", action="store_true", help="do not start the demo registry")
