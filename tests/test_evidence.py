@@ -137,7 +137,7 @@ def test_version_pack_lists_every_request_and_a_violation(
 
 
 def test_cli_writes_a_pdf_headless_whose_text_states_the_facts(
-    promotion: Promotion, tmp_path: Path
+    promotion: Promotion, tmp_path: Path, qapp: object
 ) -> None:
     from PySide6.QtGui import QImage
 
@@ -150,6 +150,7 @@ def test_cli_writes_a_pdf_headless_whose_text_states_the_facts(
 
     reader = PdfReader(out)
     assert len(reader.pages) >= 2
+    assert f"({len(reader.pages)} pages)" in proc.stdout
     assert reader.metadata is not None and promotion.request_id in (reader.metadata.title or "")
     text = " ".join(page.extract_text() for page in reader.pages)
     flat = re.sub(r"\s+", " ", text)
@@ -176,9 +177,9 @@ def test_cli_writes_a_pdf_headless_whose_text_states_the_facts(
     assert sum(len(page.images) for page in reader.pages) >= 2
 
     # What a reader sees: the first two pages, rendered from the same document.
-    from app.ui.common.reports.evidence_pdf import evidence_document, gui_application, page_images
+    # (qapp: the session's QApplication, which the page rendering needs.)
+    from app.ui.common.reports.evidence_pdf import evidence_document, page_images
 
-    gui_application()
     doc = evidence_document(ctx.evidence.for_request(promotion.request_id))
     pages = page_images(doc, pages=4)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, QSizeF, QUrl
+from PySide6.QtCore import QMarginsF, QRectF, QSizeF, Qt, QUrl
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -30,9 +31,10 @@ from app.services.evidence_html import render_html
 from app.ui.common.reports.evidence_charts import chart_images, data_uris
 
 PDF_DPI = 300
-# A4 in points at 72 dpi: what the document is laid out on for page images.
-_A4_POINTS = QSizeF(595.0, 842.0)
+_A4_MM = (210.0, 297.0)
 _MARGIN_MM = 15.0
+# Under each page's text: the document's title and 'page i of n'.
+_FOOTER_MM = 8.0
 
 
 def gui_application() -> QGuiApplication:
@@ -51,9 +53,15 @@ def evidence_html_file(pack: EvidencePack, charts: bool = True) -> str:
     return render_html(pack, data_uris(chart_images(pack)) if charts else {})
 
 
-def evidence_document(pack: EvidencePack, charts: bool = True) -> QTextDocument:
-    """The pack laid out by Qt; charts are registered as the document's image resources."""
-    images = chart_images(pack) if charts else {}
+def evidence_document(
+    pack: EvidencePack, charts: bool = True, images: Mapping[str, bytes] | None = None
+) -> QTextDocument:
+    """The pack laid out by Qt; charts are registered as the document's image resources.
+
+    images: the charts already drawn (name -> PNG), else they are drawn here.
+    """
+    if images is None:
+        images = chart_images(pack) if charts else {}
     doc = QTextDocument()
     doc.setDocumentMargin(0)
     # No ligatures: 'ff' in a hash or a request id must stay two letters a reader can
@@ -74,8 +82,26 @@ def evidence_document(pack: EvidencePack, charts: bool = True) -> QTextDocument:
     return doc
 
 
+def _doc_dpi() -> float:
+    """The resolution a QTextDocument with no paint device lays out at (the screen's)."""
+    screen = QGuiApplication.primaryScreen()
+    return screen.logicalDotsPerInchY() if screen is not None else 96.0
+
+
+def _paginate(doc: QTextDocument) -> tuple[QSizeF, int]:
+    """Lay the document out on A4 pages (less the margins and the footer line), in its
+    own units; the page body size and the page count."""
+    dpi = _doc_dpi()
+    width_mm = _A4_MM[0] - 2 * _MARGIN_MM
+    height_mm = _A4_MM[1] - 2 * _MARGIN_MM - _FOOTER_MM
+    body = QSizeF(width_mm / 25.4 * dpi, height_mm / 25.4 * dpi)
+    doc.setPageSize(body)
+    return body, doc.pageCount()
+
+
 def write_pdf(doc: QTextDocument, path: Path, title: str) -> int:
-    """Print the document to a PDF file at ``path``; returns its page count."""
+    """Print the document to a PDF file at ``path``, each page with a footer naming the
+    document and 'page i of n'; returns the page count."""
     writer = QPdfWriter(str(path))
     writer.setResolution(PDF_DPI)
     writer.setTitle(title)
@@ -88,24 +114,58 @@ def write_pdf(doc: QTextDocument, path: Path, title: str) -> int:
             QPageLayout.Unit.Millimeter,
         )
     )
-    doc.print_(writer)
+    body, pages = _paginate(doc)
+    scale = PDF_DPI / _doc_dpi()
+    painter = QPainter()
+    if not painter.begin(writer):
+        raise GavelError(f"Could not write {path}; check the folder is writable.")
+    footer_font = QFont(doc.defaultFont())
+    footer_font.setPointSizeF(7.5)
+    try:
+        for page in range(pages):
+            if page:
+                writer.newPage()
+            painter.save()
+            painter.scale(scale, scale)
+            painter.translate(0, -page * body.height())
+            doc.drawContents(painter, QRectF(0, page * body.height(), body.width(), body.height()))
+            painter.restore()
+            # The footer in the writer's own pixels: its font is sized for that device.
+            painter.save()
+            painter.setFont(footer_font)
+            painter.setPen(QColor("#57606a"))
+            footer = QRectF(
+                0, body.height() * scale, body.width() * scale, _FOOTER_MM / 25.4 * PDF_DPI
+            )
+            painter.drawText(
+                footer,
+                int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignLeft),
+                title,
+            )
+            painter.drawText(
+                footer,
+                int(Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight),
+                f"page {page + 1} of {pages}",
+            )
+            painter.restore()
+    finally:
+        painter.end()
     del writer  # closes the file
     if not path.is_file() or path.stat().st_size == 0:
         raise GavelError(f"Qt wrote no PDF to {path}; check the folder is writable.")
-    return doc.pageCount()
+    return pages
 
 
 def page_images(doc: QTextDocument, pages: int = 2, scale: float = 1.5) -> list[QImage]:
-    """The first pages of the document as A4 images (white paper, a margin)."""
-    margin = _MARGIN_MM / 25.4 * 72
-    body = QSizeF(_A4_POINTS.width() - 2 * margin, _A4_POINTS.height() - 2 * margin)
-    doc.setPageSize(body)
+    """The first pages of the document as A4 images, paginated as the PDF is."""
+    body, count = _paginate(doc)
+    dpi = _doc_dpi()
+    margin = _MARGIN_MM / 25.4 * dpi
+    paper = QSizeF(_A4_MM[0] / 25.4 * dpi, _A4_MM[1] / 25.4 * dpi)
     out = []
-    for page in range(min(pages, doc.pageCount())):
+    for page in range(min(pages, count)):
         image = QImage(
-            int(_A4_POINTS.width() * scale),
-            int(_A4_POINTS.height() * scale),
-            QImage.Format.Format_RGB32,
+            int(paper.width() * scale), int(paper.height() * scale), QImage.Format.Format_RGB32
         )
         image.fill(QColor("white"))
         painter = QPainter(image)
