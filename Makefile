@@ -15,7 +15,7 @@ MLSERVER_VERSION := 1.7.1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
-	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale app-venv venv mlflow-venv \
+	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-evidence app-venv venv mlflow-venv \
 	mlserver-venv clean
 
 run: app-venv mlflow-venv
@@ -77,7 +77,7 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage bench-scale
+	bench-lineage bench-evidence bench-scale
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -106,6 +106,10 @@ bench-charts: venv
 
 bench-lineage: venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_lineage
+
+# One applied request's evidence pack as PDF with charts (target <= 2 s), on a real MLflow.
+bench-evidence: venv mlflow-venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_evidence
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache
