@@ -16,7 +16,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: run test lint unit package package-check bench bench-sync bench-ledger bench-claims \
 	bench-audit-view bench-endpoints bench-charts bench-lineage bench-scale bench-bundle \
-	bench-delivery bench-overview app-venv venv mlflow-venv mlserver-venv clean
+	bench-delivery bench-overview bench-evidence app-venv venv mlflow-venv mlserver-venv clean
 
 run: app-venv mlflow-venv
 	$(APP_VENV)/bin/gavel
@@ -77,7 +77,7 @@ package-check: package
 		&& rm -rf $$home
 
 bench: bench-sync bench-ledger bench-claims bench-audit-view bench-endpoints bench-charts \
-	bench-lineage bench-scale bench-bundle bench-delivery bench-overview
+	bench-lineage bench-scale bench-bundle bench-delivery bench-overview bench-evidence
 
 bench-sync: venv mlflow-venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_sync
@@ -117,6 +117,10 @@ bench-delivery: venv
 # The Overview page over 1,000 models, 100,000 versions and 1,000,000 ledger events.
 bench-overview: venv
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_overview
+
+# One applied request's evidence pack as PDF with charts (target <= 2 s), on a real MLflow.
+bench-evidence: venv mlflow-venv
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.bench_evidence
 
 clean:
 	rm -rf build dist .mypy_cache .ruff_cache .pytest_cache

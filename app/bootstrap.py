@@ -26,6 +26,7 @@ from app.services.delivery import DeliveryService, endpoint_models
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
+from app.services.evidence import EvidenceService
 from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService, KeyVault
@@ -110,6 +111,8 @@ class AppContext:
     bundles: BundleService
     # Delivery metrics (DORA-style), from the ledger and the cache.
     delivery: DeliveryService
+    # Evidence packs (a request's or a version's facts, for the PDF/HTML writers).
+    evidence: EvidenceService
     # Set when this context is an audit session over a bundle (read-only, offline).
     session: BundleReport | None = None
     _dispose_ledger: Callable[[], None] = field(default=lambda: None, repr=False)
@@ -347,6 +350,7 @@ def build_context(
     )
     observations = ObservationIndex(audit)
     reviews = ReviewService(authority, actor, portfolio, observations, after_write)
+    lineage = LineageService(LineageQueries(db), queries, endpoints.statuses)
     return AppContext(
         paths=paths,
         config=config,
@@ -372,12 +376,13 @@ def build_context(
         isolated_sync=IsolatedSync(sync_child_main, lambda: (paths, credentials.export_session())),
         endpoints=endpoints,
         endpoint_poller=EndpointPoller(endpoints),
-        lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
+        lineage=lineage,
         performance=PerformanceService(PerformanceQueries(db), queries),
         bundles=BundleService(paths, audit, actor),
         delivery=DeliveryService(
             authority, queries, EndpointHistory(db), endpoint_models(endpoints.configs)
         ),
+        evidence=EvidenceService(governance, portfolio, lineage, audit, observer),
         _dispose_ledger=ledger.dispose,
     )
 

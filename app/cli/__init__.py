@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.cli import bundles, endpoints, governance, lineage, models, registries, reports, team
+from app.cli import (
+    bundles,
+    endpoints,
+    evidence,
+    governance,
+    lineage,
+    models,
+    registries,
+    reports,
+    team,
+)
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
 from app.cli.parser import build_parser
 from app.domain.errors import GavelError, UsageError
@@ -33,6 +43,7 @@ _COMMANDS: dict[str, Handler] = {
     **governance.COMMANDS,
     **team.COMMANDS,
     **bundles.COMMANDS,
+    **evidence.COMMANDS,
     **reports.COMMANDS,
 }
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from app.services.delivery import DeliveryService
     from app.services.endpoint_poller import EndpointPoller
     from app.services.endpoints import EndpointService
+    from app.services.evidence import EvidenceService
     from app.services.findings import FindingService
     from app.services.governance import GovernanceService
     from app.services.identity import IdentityService
@@ -88,6 +89,8 @@ class CliContext(Protocol):
     def bundles(self) -> BundleService: ...
     @property
     def delivery(self) -> DeliveryService: ...
+    @property
+    def evidence(self) -> EvidenceService: ...
 
 
 # A command, or one of its sub-actions: the exit code for these arguments.

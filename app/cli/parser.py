@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import bundles, endpoints, governance, lineage, models, registries, reports, team
+from app.cli import (
+    bundles,
+    endpoints,
+    evidence,
+    governance,
+    lineage,
+    models,
+    registries,
+    reports,
+    team,
+)
 from app.cli.context import EXIT_USAGE
 
 
@@ -32,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.register(sub, _Parser)
 
     bundles.register(sub, _Parser)
+    evidence.register(sub, _Parser)
 
     reports.register(sub, _Parser)
 

@@ -19,6 +19,7 @@ from app.services.delivery import DeliveryService
 from app.services.demo import DemoService
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService
+from app.services.evidence import EvidenceService
 from app.services.findings import FindingService
 from app.services.governance import GovernanceService
 from app.services.identity import IdentityService
@@ -127,5 +128,8 @@ class ConsoleContext(Protocol):
     # Delivery metrics, from the ledger and the cache.
     @property
     def delivery(self) -> DeliveryService: ...
+    # Evidence packs (printed by app.ui.common.reports).
+    @property
+    def evidence(self) -> EvidenceService: ...
 
     def close(self) -> None: ...

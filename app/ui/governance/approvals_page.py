@@ -55,6 +55,8 @@ class ApprovalsPage(QWidget):
     message = Signal(str)
     # An apply finished: (registry, model) whose views must show the registry now.
     applied = Signal(str, str)
+    # Evidence pack…: (request id, what it promotes in words).
+    evidence_requested = Signal(str, str)
 
     def __init__(
         self,
@@ -128,6 +130,11 @@ class ApprovalsPage(QWidget):
         self.detail.comment_requested.connect(self.open_comment)
         self.detail.apply_requested.connect(self.apply)
         self.detail.withdraw_requested.connect(self.open_withdraw)
+        self.detail.evidence_requested.connect(
+            lambda d: emit(
+                self.evidence_requested, d.view.request.request_id, d.view.request.target_text
+            )
+        )
         controller.changed.connect(self._data_changed)
         controller.failed.connect(self.show_error)
         self._data_changed(controller.data)

@@ -35,6 +35,7 @@ from app.ui.common.tasks import TaskRunner
 from app.ui.common.widgets import Banner, make_action
 from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.evidence_export import EvidenceExporter
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.identity_dialogs import EnrollDialog, RolesDialog
 from app.ui.governance.inbox_model import InboxFilter
@@ -137,6 +138,14 @@ class GovernanceUi(QObject):
         host.add_action(IDENTITY_MENU, self.keys_action)
         host.add_toolbar_action(self.request_action)
         focus.add_version_action(self.request_action)
+        # Evidence packs: from the request view, and for the version selected.
+        self.evidence = EvidenceExporter(host, ctx, runner, self.approvals)
+        self.evidence_action = make_action(self, "Evidence pack…")
+        self.evidence_action.setStatusTip(
+            "Save the selected version's evidence pack (PDF or HTML) for an audit"
+        )
+        focus.add_version_action(self.evidence_action)
+        self.evidence_action.triggered.connect(self.export_version_evidence)
         self.enroll_action.triggered.connect(self.enroll)
         self.roles_action.triggered.connect(self.open_roles)
         self.keys_action.triggered.connect(self.open_pending_keys)
@@ -174,6 +183,7 @@ class GovernanceUi(QObject):
         self.approvals.message.connect(host.show_status)
         self.approvals.enroll_requested.connect(self.enroll)
         self.approvals.applied.connect(self._applied)
+        self.approvals.evidence_requested.connect(self.evidence.export_request)
         self.violations.show_event_requested.connect(lambda seq: emit(self.event_requested, seq))
         self.violations.show_model_requested.connect(self.show_model)
         focus.on_synced(self._after_sync)
@@ -320,6 +330,13 @@ class GovernanceUi(QObject):
         self.panel.set_request_state(label, not why, why)
         self.request_action.setEnabled(not why)
         self.request_action.setToolTip(why or "Ask approvers to promote the selected version")
+
+    def export_version_evidence(self) -> None:
+        model, version = self.focus.model, self.focus.version
+        if model is None or version is None:
+            self.host.show_status("Select a version first: its evidence pack is saved.")
+            return
+        self.evidence.export_version(model.registry, model.name, version.version)
 
     def _request_block(self, version: VersionRow | None) -> str:
         if not self.data.loaded:

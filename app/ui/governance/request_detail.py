@@ -184,6 +184,7 @@ class RequestDetailView(QStackedWidget):
     comment_requested = Signal(object)
     apply_requested = Signal(object)
     withdraw_requested = Signal(object)
+    evidence_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -212,6 +213,11 @@ class RequestDetailView(QStackedWidget):
         self.comment_button = QPushButton("Comment…")
         self.apply_button = QPushButton(icon("sync"), "Apply to registry")
         self.withdraw_button = QPushButton("Withdraw…")
+        self.evidence_button = QPushButton("Evidence pack…")
+        self.evidence_button.setToolTip(
+            "Save this request's evidence pack (PDF or HTML): the version, its metrics, "
+            "the policy, every signature and the ledger events to verify it against"
+        )
         for button, signal in (
             (self.withdraw_button, self.withdraw_requested),
             (self.approve_button, self.approve_requested),
@@ -222,6 +228,9 @@ class RequestDetailView(QStackedWidget):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
             buttons.addWidget(button)
         buttons.addStretch(1)
+        # Anyone may print the record, whatever their role: it changes nothing.
+        self.evidence_button.clicked.connect(lambda: self._emit(self.evidence_requested))
+        buttons.addWidget(self.evidence_button)
         self.reasons = QLabel()
         self.reasons.setObjectName("Muted")
         self.reasons.setWordWrap(True)
