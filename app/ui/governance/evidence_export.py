@@ -21,7 +21,6 @@ from app.domain.progress import Progress, ProgressCallback
 from app.services.evidence import EvidencePack
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
-from app.ui.common.reports.evidence_pdf import write_pack
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskRunner
 
@@ -91,6 +90,9 @@ class EvidenceExporter(QObject):
             if cancel.cancelled:
                 raise GavelError("Evidence pack cancelled; nothing was written.")
             progress(Progress("Drawing charts and writing the pack"))
+            # Charts import matplotlib: only when somebody prints a pack.
+            from app.ui.common.reports.evidence_pdf import write_pack
+
             what = write_pack(pack, path)
             return f"Evidence pack saved: {path} ({what}). {_checkpoint_words(pack)}"
 
