@@ -367,7 +367,7 @@ def build_context(
         endpoint_poller=EndpointPoller(endpoints),
         lineage=LineageService(LineageQueries(db), queries, endpoints.statuses),
         performance=PerformanceService(PerformanceQueries(db), queries),
-        bundles=BundleService(paths, audit, actor),
+        bundles=BundleService(paths, audit, actor, endpoints.configs),
         delivery=DeliveryService(
             authority, queries, EndpointHistory(db), endpoint_models(endpoints.configs)
         ),

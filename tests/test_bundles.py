@@ -100,6 +100,12 @@ def test_a_bundle_verifies_and_names_each_part_that_was_tampered_with(audit: Aud
             "registry snapshot differs from the manifest: table versions",
         ),
         "ledger-event": (_edit_ledger_event, "audit ledger differs from the manifest"),
+        "endpoint-definitions": (
+            lambda c: c.execute(
+                "INSERT INTO bundle_endpoints VALUES ('shadow', '{\"name\":\"shadow\"}')"
+            ),
+            "endpoint definitions differs from the manifest: table bundle_endpoints",
+        ),
         "manifest": (
             lambda c: c.execute(
                 "UPDATE bundle_manifest SET manifest = "
@@ -122,6 +128,8 @@ def test_a_bundle_verifies_and_names_each_part_that_was_tampered_with(audit: Aud
         assert proc.returncode == 1 and named in proc.stderr, (name, proc.stderr)
         assert "Traceback" not in proc.stderr
     # Each tampered bundle named only what was touched (the ledger edit also breaks its chain).
+    endpoints = verify_bundle(audit.tmp / "endpoint-definitions.gavelbundle")
+    assert endpoints.failed_parts() == {BundlePart.ENDPOINT_DEFS} and endpoints.trusted
     snapshot = verify_bundle(audit.tmp / "snapshot-row.gavelbundle")
     assert snapshot.failed_parts() == {BundlePart.SNAPSHOT} and snapshot.trusted
     ledger = verify_bundle(audit.tmp / "ledger-event.gavelbundle")

@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from app.bootstrap import AppContext, build_session_context
 from app.domain.authority_records import Severity
 from app.domain.bundle import BundleScope
+from app.domain.endpoints import EndpointConfig, EndpointKind
 from app.domain.governance import Role
 from app.services.bundles import SESSION_READ_ONLY, verify_bundle
 from app.stores.paths import resolve_paths
@@ -29,8 +30,10 @@ from app.ui.governance.findings_page import (
     about_text,
 )
 from app.ui.governance.sign_dialog import SignDialog
+from app.ui.serving.endpoints_model import EndpointColumn
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
+from tests.fixtures.serving import MlserverEndpoint
 from tests.test_trust_attacks import _seed
 from tests.ui_helpers import save_screenshot
 
@@ -235,3 +238,77 @@ def test_a_finding_recorded_in_a_session_is_imported_and_an_admin_closes_it(
         save_screenshot(live_console.window, "findings_resolved")
     finally:
         _close(live_console)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
+    live: tuple[Desk, str],
+    mlserver_endpoint: MlserverEndpoint,
+    tmp_path: Path,
+    qtbot: QtBot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ada, model = live
+    monkeypatch.setenv("SCORING_TOKEN", "tok-value")
+    # The live profile watches a real MLServer; its URL carries a password, which the
+    # bundle must not.
+    url = mlserver_endpoint.url.replace("http://", "http://probe:s3cret-pw@")
+    ada.ctx.endpoints.add(
+        EndpointConfig(
+            name="scoring",
+            kind=EndpointKind.OIP,
+            url=url,
+            metrics_url=mlserver_endpoint.metrics_url,
+            registry="reg",
+            model=model,
+            alias="production",
+            served_name=mlserver_endpoint.model,
+            timeout_s=10.0,
+            token_env="SCORING_TOKEN",
+        )
+    )
+    ada.ctx.endpoints.probe("scoring")
+    (live_status,) = ada.ctx.endpoints.statuses()
+    live_record = live_status.record
+    assert live_record.health is not None and live_record.health.value == "up"
+    bundle = tmp_path / "audit.gavelbundle"
+    summary = ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
+    assert summary.counts["bundle_endpoints"] == 1
+    raw = bundle.read_bytes()
+    assert b"s3cret-pw" not in raw and b"SCORING_TOKEN" not in raw
+
+    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
+    laptop.ensure()
+    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+    session = build_session_context(bundle, laptop, ada.credentials())
+    console = _open(session, qtbot)
+    try:
+        (cfg,) = session.endpoints.configs()
+        assert cfg.url == mlserver_endpoint.url and cfg.token_env == ""
+        console.start(start_demo=False)
+        painted: list[bool] = []
+        console.window.after_first_paint(lambda: painted.append(True))
+        qtbot.waitUntil(lambda: bool(painted), timeout=TIMEOUT)  # start_polling ran before
+        assert console.window.pages.select("endpoints")
+        page = console.serving.page
+        qtbot.waitUntil(lambda: page.loaded and page.model.rowCount() == 1, timeout=TIMEOUT)
+        m = page.model
+        row = m.row_of("scoring")
+        assert row is not None
+        assert m.data(m.index(row, EndpointColumn.HEALTH)) == "Up"
+        served = ", ".join(f"v{v}" for v in live_record.served_versions) or "—"
+        assert m.data(m.index(row, EndpointColumn.SERVED)) == served
+        assert page.select("scoring")
+        for widget in (page.add_button, page.edit_button, page.remove_button, page.probe_button):
+            assert not widget.isEnabled()
+        assert not page.interval.isEnabled()
+        assert page.poll_state.text() == "not probed (audit session)"
+        # The poller never starts: nothing reaches the network, the cache gains no sample.
+        assert not console.serving.monitor.running
+        (recorded,) = session.endpoints.statuses()
+        assert recorded.record == live_record
+        save_screenshot(console.window, "audit_session_endpoints")
+    finally:
+        _close(console)
+        session.close()

@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS bundle_keys (
     enrolled_seq INTEGER NOT NULL,
     revoked_seq INTEGER
 );
+CREATE TABLE IF NOT EXISTS bundle_endpoints (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bundle_manifest (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     manifest BLOB NOT NULL,
@@ -201,6 +205,27 @@ def read_keys(conn: sqlite3.Connection) -> dict[str, tuple[str, bytes, int | Non
     return out
 
 
+def write_endpoints(bundle: sqlite3.Connection, definitions: Sequence[dict[str, object]]) -> None:
+    """Endpoint definitions, one JSON object each (see services.bundles.endpoint_definition)."""
+    bundle.executemany(
+        "INSERT INTO bundle_endpoints VALUES (?, ?)",
+        [
+            (str(d["name"]), json.dumps(d, sort_keys=True, separators=(",", ":")))
+            for d in definitions
+        ],
+    )
+
+
+def read_endpoints(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """The endpoint definitions a bundle holds, by name (none in a bundle without them)."""
+    out: list[dict[str, object]] = []
+    for (text,) in conn.execute("SELECT definition FROM bundle_endpoints ORDER BY name"):
+        value = json.loads(text)
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 def write_manifest(
     bundle: sqlite3.Connection, manifest: bytes, signature: bytes, key_id: str
 ) -> None:
@@ -235,7 +260,13 @@ def keep_only_cache(path: Path) -> None:
     """Make a session's copy of a bundle a plain cache: without the ledger's tables,
     which the cache must not hold (Gavel 0.1 kept its ledger there; see ledger_archive)."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for table in ("ledger_events", "ledger_head", "ledger_meta", "gavel_ledger_version"):
+        for table in (
+            "ledger_events",
+            "ledger_head",
+            "ledger_meta",
+            "gavel_ledger_version",
+            "bundle_endpoints",
+        ):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 
