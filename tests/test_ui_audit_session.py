@@ -18,6 +18,7 @@ from app.domain.authority_records import Severity
 from app.domain.bundle import BundleScope
 from app.domain.endpoints import EndpointConfig, EndpointKind
 from app.domain.governance import Role
+from app.presentation.console_state import SESSION_STATUS
 from app.services.bundles import SESSION_READ_ONLY, verify_bundle
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
@@ -34,6 +35,7 @@ from app.ui.serving.endpoints_model import EndpointColumn
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.fixtures.serving import MlserverEndpoint
+from tests.test_delivery_integration import CHECKLIST
 from tests.test_trust_attacks import _seed
 from tests.ui_helpers import save_screenshot
 
@@ -309,6 +311,69 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
         (recorded,) = session.endpoints.statuses()
         assert recorded.record == live_record
         save_screenshot(console.window, "audit_session_endpoints")
+    finally:
+        _close(console)
+        session.close()
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_session_disables_what_would_write_or_reach_the_network(
+    live: tuple[Desk, str], desks: DeskFactory, tmp_path: Path, qtbot: QtBot
+) -> None:
+    ada, model = live
+    # Bob is an approver with his key on this computer: live, he could approve Ada's request.
+    bob = desks("bob")
+    enrol(ada, bob, Role.APPROVER)
+    rid = ada.ctx.governance.create_request(
+        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+    bundle = tmp_path / "audit.gavelbundle"
+    ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
+    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
+    laptop.ensure()
+    ProfileFile(laptop.profile_file).save(Profile(user_id="bob"))
+    session = build_session_context(bundle, laptop, bob.credentials())
+    console = _open(session, qtbot)
+    try:
+        console.start(start_demo=True)  # a session starts no demo, checks no registry
+        portfolio = console.portfolio
+        qtbot.waitUntil(
+            lambda: portfolio.settled and portfolio.portfolio_model.rowCount() > 0,
+            timeout=TIMEOUT,
+        )
+        a = portfolio.actions
+        for action in (a.add_registry, a.sync, a.start_demo, a.edit_registry, a.remove_registry):
+            assert not action.isEnabled(), action.text()
+            assert "Audit session (read-only)" in action.toolTip()
+        assert not a.start_demo.isVisible()
+        assert not session.demo.running
+        assert portfolio.status.connectivity.text() == SESSION_STATUS
+        assert portfolio.status.synced.text().startswith("Snapshot of ")
+        gov = console.governance
+        qtbot.waitUntil(lambda: gov.data.loaded, timeout=TIMEOUT)
+        assert gov.ledger_label.text() == "Bundle's ledger"
+        key = session.portfolio.find_model(model, "reg").model_key
+        assert portfolio.portfolio_view.select_key(key)
+        qtbot.waitUntil(lambda: portfolio.focus.version is not None, timeout=TIMEOUT)
+        assert not gov.request_action.isEnabled()
+        assert gov.request_action.toolTip() == SESSION_READ_ONLY
+
+        page = gov.approvals
+        assert console.window.pages.select("approvals")
+        qtbot.waitUntil(lambda: page.select_request(rid), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: page.detail.request_id == rid, timeout=TIMEOUT)
+        for button in (page.detail.approve_button, page.detail.reject_button):
+            assert not button.isEnabled()
+            assert SESSION_READ_ONLY in button.toolTip()
+        save_screenshot(console.window, "audit_session_approvals_read_only")
+
+        assert console.window.pages.select("endpoints")
+        assert not console.serving.page.add_button.isEnabled()
+        assert console.window.pages.select("settings")
+        assert not console.settings.page.join_button.isEnabled()
+        assert "audit session" in console.settings.page.ledger_mode.text()
+        assert console.window.pages.select("portfolio")
+        save_screenshot(console.window, "audit_session_read_only")
     finally:
         _close(console)
         session.close()

@@ -301,11 +301,13 @@ class RequestDetailView(QStackedWidget):
         approve_ok, approve_why = detail.approve
         reject_ok, reject_why = detail.reject
         pending = detail.view.request.state is RequestState.PENDING
+        # A read-only ledger (an audit session) is the reason that holds whoever looks.
+        read_only = data.read_only
         states = (
             (self.approve_button, approve_ok and not sign_blocked,
-             approve_why or sign_blocked, "Sign your approval of this promotion"),
+             read_only or approve_why or sign_blocked, "Sign your approval of this promotion"),
             (self.reject_button, reject_ok and not sign_blocked,
-             reject_why or sign_blocked, "Sign your rejection of this promotion"),
+             read_only or reject_why or sign_blocked, "Sign your rejection of this promotion"),
             (self.comment_button, not sign_blocked, sign_blocked,
              "Add a signed comment to the request's record (it decides nothing)"),
             (self.withdraw_button, not withdraw_block_reason(detail, data),
