@@ -28,7 +28,8 @@ from app.stores.paths import AppPaths, resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
-from tests.test_cli import gavel
+from tests.test_cli import assert_one_line_error, gavel
+from tests.test_delivery_integration import CHECKLIST
 from tests.test_trust_attacks import _seed
 
 pytestmark = pytest.mark.slow
@@ -299,3 +300,77 @@ def test_every_read_model_of_a_session_matches_the_live_profile(
         )
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_findings_record_and_resolve_from_the_command_line(audit: Audit, tmp_path: Path) -> None:
+    ada, aud, model = audit.ada, audit.aud, audit.model
+    rid = ada.ctx.governance.create_request(
+        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+
+    def record(desk: Desk, *args: str) -> dict[str, object]:
+        proc = gavel(
+            desk.home, "findings", "record", *args, "--passphrase-env", "PP", "--json",
+            env=desk.env(),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        out: dict[str, object] = json.loads(proc.stdout)
+        return out
+
+    # Ada's desk holds the registry snapshot: findings about a model and a version.
+    on_version = record(ada, "--severity", "major", "--model", model, "--version", "2",
+                        "--note", "No validation report for v2.")  # fmt: skip
+    assert on_version["about"] == {"kind": "version", "registry": "reg", "model": model,
+                                   "version": 2}  # fmt: skip
+    on_model = record(ada, "--severity", "minor", "--model", model, "--note", "No owner team.")
+    assert on_model["about"] == {"kind": "model", "registry": "reg", "model": model}
+    # The auditor's desk: a request (by the start of its id) and a ledger event.
+    on_request = record(aud, "--severity", "observation", "--request", rid[:8],
+                        "--note", "Justification is one sentence.")  # fmt: skip
+    assert on_request["about"] == {"kind": "request", "registry": "reg", "model": model,
+                                   "version": 2, "request_id": rid}  # fmt: skip
+    (event,) = aud.ctx.audit.store.get([2])
+    on_event = record(aud, "--severity", "minor", "--event", "2", "--note", "Enrolled late.")
+    assert on_event["about"] == {"kind": "event", "seq": 2, "hash": event.hash}
+
+    # Bad input: one sentence, exit 2, nothing signed.
+    kept = len(ada.ctx.findings.pending()), len(aud.ctx.findings.pending())
+    bad = {
+        ("--model", model, "--event", "2"): "A finding is about one thing",
+        ("--event", "99999"): "has no event 99999",
+        ("--model", model, "--version", "99"): "has no version 99",
+        ("--version", "2"): "give --model too",
+        ("--request", "nope"): "There is no promotion request 'nope'",
+    }
+    for args, said in bad.items():
+        desk = ada if "--model" in args else aud
+        proc = gavel(desk.home, "findings", "record", "--severity", "minor", *args,
+                     "--note", "x", "--passphrase-env", "PP", env=desk.env())  # fmt: skip
+        assert said in assert_one_line_error(proc, 2), (args, proc.stderr)
+    assert (len(ada.ctx.findings.pending()), len(aud.ctx.findings.pending())) == kept
+
+    # Into the ledger, then Ada (admin) resolves one, signed; twice is refused.
+    for desk in (ada, aud):
+        out = tmp_path / f"{desk.user}.jsonl"
+        assert gavel(desk.home, "findings", "export", "--out", str(out)).returncode == 0
+        imported = gavel(desk.home, "findings", "import", str(out), "--passphrase-env", "PP",
+                         env=desk.env())  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+    fid = str(on_version["id"])
+    done = gavel(ada.home, "findings", "resolve", fid[:8], "--resolution", "VR-7 attached.",
+                 "--passphrase-env", "PP", env=ada.env())  # fmt: skip
+    assert done.returncode == 0 and f"Resolved finding {fid[:8]}" in done.stdout, done.stderr
+    found = {f.finding_id: f for f in ada.reopen().findings.findings()}
+    assert len(found) == 4
+    assert not found[fid].open and found[fid].resolved_by == "ada"
+    assert found[fid].resolution == "VR-7 attached."
+    again = gavel(ada.home, "findings", "resolve", fid[:8], "--resolution", "again",
+                  "--passphrase-env", "PP", env=ada.env())  # fmt: skip
+    assert "already resolved by ada" in assert_one_line_error(again, 2)
+    # An auditor resolves nothing: the ledger's fold refuses, in a sentence.
+    other = str(on_event["id"])
+    refused = gavel(aud.home, "findings", "resolve", other[:8], "--resolution", "fine",
+                    "--passphrase-env", "PP", env=aud.env())  # fmt: skip
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert {f.finding_id: f for f in aud.reopen().findings.findings()}[other].open
