@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtWidgets import QComboBox
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext, build_session_context
@@ -20,6 +21,7 @@ from app.domain.endpoints import EndpointConfig, EndpointKind
 from app.domain.governance import Role
 from app.presentation.console_state import SESSION_STATUS
 from app.services.bundles import SESSION_READ_ONLY, verify_bundle
+from app.services.findings import read_findings
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from app.ui.console import Console, build_console
@@ -377,3 +379,93 @@ def test_a_session_disables_what_would_write_or_reach_the_network(
     finally:
         _close(console)
         session.close()
+
+
+def _sign_finding(
+    dialog: SignDialog | None, severity: Severity, text: str, passphrase: str, qtbot: QtBot
+) -> None:
+    assert dialog is not None
+    combo = dialog.findChild(QComboBox, "FindingSeverity")
+    assert combo is not None
+    combo.setCurrentIndex(combo.findData(severity.value))
+    _sign(dialog, text, passphrase, qtbot)
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_findings_about_a_model_a_request_and_an_event_are_shown_beside_them(
+    live: tuple[Desk, str], desks: DeskFactory, tmp_path: Path, qtbot: QtBot
+) -> None:
+    ada, model = live
+    aud = desks("aud")
+    enrol(ada, aud, Role.AUDITOR)
+    rid = ada.ctx.governance.create_request(
+        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+    bundle = tmp_path / "audit.gavelbundle"
+    ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
+    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
+    laptop.ensure()
+    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+    session = build_session_context(bundle, laptop, aud.credentials())
+    console = _open(session, qtbot)
+    try:
+        findings = _findings_page(console, qtbot)
+        # The model on screen: nothing found yet, so no line under its header.
+        key = session.portfolio.find_model(model, "reg").model_key
+        console.window.pages.select("portfolio")
+        assert console.portfolio.portfolio_view.select_key(key)
+        qtbot.waitUntil(lambda: console.portfolio.focus.version is not None, timeout=TIMEOUT)
+        assert not findings.model_line.isVisible()
+        findings.about_choice.setCurrentIndex(findings.about_choice.findData("model"))
+        assert findings.record_button.isEnabled()
+        _sign_finding(findings.record(), Severity.MAJOR, "No owner team.", aud.passphrase, qtbot)
+        line = findings.model_line
+        qtbot.waitUntil(lambda: line.isVisible(), timeout=TIMEOUT)
+        assert "1 open finding about this model (major)" in line.text()
+        save_screenshot(console.window, "audit_session_model_finding")
+        line.linkActivated.emit(FINDINGS_PAGE)
+        assert console.window.pages.current_key == FINDINGS_PAGE
+
+        # A request, from its detail on the Approvals page.
+        approvals = console.governance.approvals
+        assert console.window.pages.select("approvals")
+        qtbot.waitUntil(lambda: approvals.select_request(rid), timeout=TIMEOUT)
+        detail = approvals.detail
+        qtbot.waitUntil(lambda: detail.request_id == rid, timeout=TIMEOUT)
+        assert not detail.findings_line.isVisible()
+        assert detail.finding_button.isEnabled()  # a finding is not a ledger write
+        with qtbot.waitSignal(detail.finding_requested):
+            detail.finding_button.click()
+        _sign_finding(findings.dialog, Severity.MINOR, "One-line justification.",
+                      aud.passphrase, qtbot)  # fmt: skip
+        qtbot.waitUntil(lambda: detail.findings_line.isVisible(), timeout=TIMEOUT)
+        assert "1 open finding (minor)" in detail.findings_line.text()
+        save_screenshot(console.window, "audit_session_request_finding")
+
+        # A ledger event, from the audit trail.
+        assert console.window.pages.select("audit")
+        trail = console.audit.page
+        qtbot.waitUntil(lambda: trail.model.rowCount() > 0, timeout=TIMEOUT)
+        assert trail.select_seq(2)
+        qtbot.waitUntil(lambda: trail.finding_button.isEnabled(), timeout=TIMEOUT)
+        assert not trail.findings_line.isVisible()
+        with qtbot.waitSignal(trail.finding_requested):
+            trail.finding_button.click()
+        _sign_finding(findings.dialog, Severity.OBSERVATION, "Enrolled before the policy.",
+                      aud.passphrase, qtbot)  # fmt: skip
+        qtbot.waitUntil(lambda: trail.findings_line.isVisible(), timeout=TIMEOUT)
+        assert "1 open finding about this event (observation)" in trail.findings_line.text()
+        assert trail.select_seq(3)
+        qtbot.waitUntil(lambda: not trail.findings_line.isVisible(), timeout=TIMEOUT)
+        save_screenshot(console.window, "audit_session_event_finding")
+
+        page = _findings_page(console, qtbot)
+        qtbot.waitUntil(lambda: page.model.rowCount() == 3, timeout=TIMEOUT)
+        kinds = {(page.model.finding_at(i) or FINDING_NONE).about.get("kind") for i in range(3)}
+        assert kinds == {"model", "request", "event"}
+    finally:
+        _close(console)
+        session.close()
+    kept = read_findings(laptop.findings_file)
+    assert [f.document["about"]["kind"] for f in kept] == ["model", "request", "event"]
+    assert kept[1].document["about"]["request_id"] == rid

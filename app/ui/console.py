@@ -153,6 +153,7 @@ def attach_features(
     settings = SettingsUi(window, ctx, runner)
     bundles = AuditBundles(window, ctx, runner, window)
     findings = install_findings_page(window, focus, ctx, runner, governance.controller)
+    findings.attach(governance.approvals.detail, audit.page)
     window.restore_state()
     return Console(
         window, runner, portfolio, insights, governance, audit, serving, delivery, settings,

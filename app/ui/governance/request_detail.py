@@ -182,6 +182,10 @@ class RequestDetailView(QStackedWidget):
     approve_requested = Signal(object)  # RequestDetail
     reject_requested = Signal(object)
     comment_requested = Signal(object)
+    # An auditor's finding about the request on screen (the Findings page signs it).
+    finding_requested = Signal(object)
+    # A request is on screen (its id): other features say what they hold about it.
+    shown = Signal(str)
     apply_requested = Signal(object)
     withdraw_requested = Signal(object)
 
@@ -212,6 +216,11 @@ class RequestDetailView(QStackedWidget):
         self.comment_button = QPushButton("Comment…")
         self.apply_button = QPushButton(icon("sync"), "Apply to registry")
         self.withdraw_button = QPushButton("Withdraw…")
+        self.finding_button = QPushButton("Record finding…")
+        self.finding_button.setToolTip(
+            "Sign an auditor's finding about this request (kept in your profile until it is "
+            "exported and imported into the ledger)"
+        )
         for button, signal in (
             (self.withdraw_button, self.withdraw_requested),
             (self.approve_button, self.approve_requested),
@@ -222,13 +231,20 @@ class RequestDetailView(QStackedWidget):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
             buttons.addWidget(button)
         buttons.addStretch(1)
+        self.finding_button.clicked.connect(lambda: self._emit(self.finding_requested))
+        buttons.addWidget(self.finding_button)
         self.reasons = QLabel()
         self.reasons.setObjectName("Muted")
         self.reasons.setWordWrap(True)
+        # Open findings about this request, with a link to the Findings page.
+        self.findings_line = QLabel()
+        self.findings_line.setObjectName("FindingsLine")
+        self.findings_line.hide()
         outer.addWidget(self.title)
         outer.addWidget(self.status_line)
         outer.addLayout(buttons)
         outer.addWidget(self.reasons)
+        outer.addWidget(self.findings_line)
 
         # One rich-text document: it wraps, scrolls and copies like a page, which a
         # grid of labels in a scroll area does not do reliably.
@@ -289,6 +305,7 @@ class RequestDetailView(QStackedWidget):
         self.timeline_title.setText(f"Timeline (audit ledger, {n} event{'s' if n != 1 else ''})")
         self._update_buttons(data)
         self.setCurrentWidget(self.page)
+        self.shown.emit(r.request_id)
 
     def update_permissions(self, data: GovernanceData) -> None:
         if self.detail is not None:
