@@ -5,10 +5,10 @@ session into the team ledger (SQLite and the real PostgreSQL), idempotently."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from app.domain.ledger import LedgerAction
 from app.domain.progress import Progress
 from app.services.bundles import verify_bundle
 from app.services.findings import about, read_findings
+from app.stores import bundle_file
 from app.stores.paths import AppPaths, resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
@@ -59,13 +60,16 @@ def audit(desks: DeskFactory, seeded_registry: MlflowRegistry, tmp_path: Path) -
 
 
 def _tampered(audit: Audit, name: str, edit: Callable[[sqlite3.Connection], None]) -> Path:
-    copy = audit.tmp / f"{name}.gavelbundle"
-    shutil.copyfile(audit.bundle, copy)
-    conn = sqlite3.connect(copy, isolation_level=None)
+    """A copy of the bundle edited by someone with SQLite and zlib at hand."""
+    plain = audit.tmp / f"{name}.sqlite3"
+    bundle_file.unpack(audit.bundle, plain)
+    conn = sqlite3.connect(plain, isolation_level=None)
     try:
         edit(conn)
     finally:
         conn.close()
+    copy = audit.tmp / f"{name}.gavelbundle"
+    bundle_file.pack(plain, copy)
     return copy
 
 
@@ -166,7 +170,7 @@ def test_bundle_create_reports_progress_cancels_cleanly_and_refuses_bad_input(
     )
     assert summary.counts["models"] == 1 and summary.counts["versions"] == 3
     assert verify_bundle(scoped).ok
-    with sqlite3.connect(f"file:{scoped}?mode=ro", uri=True) as conn:
+    with bundle_file.unpacked(scoped) as plain, closing(sqlite3.connect(plain)) as conn:
         assert conn.execute("SELECT name FROM models").fetchall() == [(audit.model,)]
     # The same from the command line, signed with the passphrase from the environment.
     cli = audit.tmp / "cli.gavelbundle"
@@ -374,3 +378,41 @@ def test_findings_record_and_resolve_from_the_command_line(audit: Audit, tmp_pat
                     "--passphrase-env", "PP", env=aud.env())  # fmt: skip
     assert refused.returncode != 0 and "Traceback" not in refused.stderr
     assert {f.finding_id: f for f in aud.reopen().findings.findings()}[other].open
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_bundle_is_compressed_without_indexes_and_a_session_rebuilds_them(
+    audit: Audit, tmp_path: Path
+) -> None:
+    raw = audit.bundle.read_bytes()
+    assert raw.startswith(bundle_file.PACKED_MAGIC)
+    plain = tmp_path / "plain.sqlite3"
+    bundle_file.unpack(audit.bundle, plain)
+    assert len(raw) < plain.stat().st_size / 3  # deflate on ledger JSON and the snapshot
+
+    def indexes(path: Path) -> set[str]:
+        with closing(sqlite3.connect(path)) as conn:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            return {r[0] for r in rows}
+
+    assert indexes(plain) == set()
+    # The session's copies have the indexes every query of the console relies on.
+    live = audit.ada.ctx.paths
+    session = build_session_context(audit.bundle, _fresh_profile(tmp_path / "l", "aud"))
+    try:
+        assert indexes(live.cache_db) <= indexes(session.paths.cache_db)
+        assert indexes(live.ledger_db) <= indexes(session.paths.ledger_db)
+        assert "ix_ledger_events_subject_seq" in indexes(session.paths.ledger_db)
+    finally:
+        session.close()
+    # A cut-short or foreign file is refused in one sentence.
+    cut = tmp_path / "cut.gavelbundle"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(BundleError, match="is cut short"):
+        verify_bundle(cut)
+    other = tmp_path / "other.gavelbundle"
+    other.write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(BundleError, match="is not an audit bundle"):
+        verify_bundle(other)

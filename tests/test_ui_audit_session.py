@@ -22,6 +22,7 @@ from app.domain.governance import Role
 from app.presentation.console_state import SESSION_STATUS
 from app.services.bundles import SESSION_READ_ONLY, verify_bundle
 from app.services.findings import read_findings
+from app.stores import bundle_file
 from app.stores.paths import resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from app.ui.console import Console, build_console
@@ -279,8 +280,10 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
     bundle = tmp_path / "audit.gavelbundle"
     summary = ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
     assert summary.counts["bundle_endpoints"] == 1
-    raw = bundle.read_bytes()
-    assert b"s3cret-pw" not in raw and b"SCORING_TOKEN" not in raw
+    plain = tmp_path / "plain.sqlite3"
+    bundle_file.unpack(bundle, plain)
+    raw = plain.read_bytes()
+    assert b"s3cret-pw" not in raw and b"SCORING_TOKEN" not in raw and b"probe:" not in raw
 
     laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
     laptop.ensure()

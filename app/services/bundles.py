@@ -158,11 +158,16 @@ class BundleService:
                 raw = manifest_bytes(manifest)
                 signature = signer.sign(hashlib.sha256(raw).digest())
                 bundle_file.write_manifest(conn, raw, signature, signer.key_id)
+            bundle_file.drop_secondary_indexes(partial)
             bundle_file.finish(partial)
-            os.replace(partial, out)
+            packing = out.with_name(out.name + ".packing")
+            bundle_file.pack(partial, packing)
+            os.replace(packing, out)
         except BaseException:
-            _remove(partial)
+            _remove(out.with_name(out.name + ".packing"))
             raise
+        finally:
+            _remove(partial)
         counts = {**counts, "ledger_events": head.seq, "bundle_keys": len(keys)}
         cache_size = sum(
             p.stat().st_size
@@ -255,7 +260,8 @@ def verify_bundle(
 ) -> BundleReport:
     """Check a bundle on its own: manifest, signature, every part, the ledger's chain
     and authority. Opens the file read-only and immutable: nothing is written."""
-    with closing(bundle_file.open_read_only(path)) as conn:
+    progress(Progress("Reading the bundle"))
+    with bundle_file.unpacked(path) as plain, closing(bundle_file.open_read_only(plain)) as conn:
         return _verify(conn, str(path), progress, cancel)
 
 
@@ -442,10 +448,7 @@ def prepare_session(
     paths = resolve_paths({"GAVEL_HOME": str(home)})
     paths.ensure()
     copy = paths.data_dir / "bundle.sqlite3"
-    try:
-        shutil.copyfile(bundle, copy)
-    except OSError as exc:
-        raise BundleError(f"Cannot read the bundle {bundle}: {exc.strerror or exc}.") from None
+    bundle_file.unpack(bundle, copy)
     report = verify_bundle(copy, progress, cancel)
     report = BundleReport(str(bundle), report.manifest, report.problems)
     if not report.ok:
@@ -457,6 +460,8 @@ def prepare_session(
         )
     with closing(bundle_file.open_read_only(copy)) as conn:
         definitions = bundle_file.read_endpoints(conn)
+    progress(Progress("Indexing the session's copy"))
+    bundle_file.rebuild_indexes(copy)
     shutil.copyfile(copy, paths.cache_db)
     os.replace(copy, paths.ledger_db)
     bundle_file.keep_only_cache(paths.cache_db)
