@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, Qt
+from PySide6.QtCore import QCoreApplication, QDate, QEvent, Qt
 from PySide6.QtWidgets import QComboBox
 from pytestqt.qtbot import QtBot
 
@@ -142,12 +142,18 @@ def test_a_bundle_opens_offline_and_shows_what_the_live_profile_shows(
 def test_export_audit_bundle_signs_on_a_worker_and_writes_a_bundle_that_verifies(
     live: tuple[Desk, str], tmp_path: Path, qtbot: QtBot
 ) -> None:
-    ada, _model = live
+    ada, model = live
     console = _open(ada.ctx, qtbot)
     try:
         out = tmp_path / "exported.gavelbundle"
         dialog = console.bundles.export(out)
         assert dialog is not None and not dialog.sign_button.isEnabled()
+        fields = console.bundles.scope_fields
+        assert fields is not None and fields.scope() == BundleScope()  # all, by default
+        fields.registries.setText("reg")
+        fields.models.setText(f"{model}, ")
+        fields.since_on.setChecked(True)
+        fields.since.setDate(QDate(2020, 1, 31))
         save_screenshot(dialog, "audit_bundle_export_dialog")
         dialog.passphrase.edit.setText("not it")
         qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
@@ -159,7 +165,14 @@ def test_export_audit_bundle_signs_on_a_worker_and_writes_a_bundle_that_verifies
         task = console.bundles.task
         assert task is not None  # the bundle is built on a worker, tracked in the status bar
         qtbot.waitUntil(lambda: task.done, timeout=TIMEOUT)
-        assert verify_bundle(out).ok
+        report = verify_bundle(out)
+        assert report.ok
+        assert report.manifest["scope"] == {
+            "registries": ["reg"],
+            "models": [model],
+            "since": "2020-01-31",
+        }
+        assert report.manifest["parts"]["registry snapshot"]["models"]["rows"] == 1
         assert "Audit bundle written to" in console.window.statusBar().currentMessage()
     finally:
         _close(console)
