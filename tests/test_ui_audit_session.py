@@ -266,6 +266,7 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
     tmp_path: Path,
     qtbot: QtBot,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     ada, model = live
     monkeypatch.setenv("SCORING_TOKEN", "tok-value")
@@ -286,6 +287,7 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
             token_env="SCORING_TOKEN",
         )
     )
+    assert "endpoint scoring added" in caplog.text and "s3cret-pw" not in caplog.text
     ada.ctx.endpoints.probe("scoring")
     (live_status,) = ada.ctx.endpoints.statuses()
     live_record = live_status.record

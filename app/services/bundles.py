@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from app import __version__
 from app.domain.authority import AuthorityState
@@ -34,7 +33,7 @@ from app.domain.bundle import (
     table_entry,
 )
 from app.domain.cancel import CancelToken
-from app.domain.endpoints import EndpointConfig
+from app.domain.endpoints import EndpointConfig, url_without_credentials
 from app.domain.governance import MemberStatus
 from app.domain.ledger import (
     Checkpoint,
@@ -216,12 +215,7 @@ def endpoint_definition(cfg: EndpointConfig) -> dict[str, Any]:
     out = {key: data[key] for key in _ENDPOINT_KEYS if key in data}
     for key in ("url", "metrics_url"):
         if out.get(key):
-            parts = urlsplit(str(out[key]))
-            host = parts.hostname or ""
-            if ":" in host:
-                host = f"[{host}]"
-            netloc = host if parts.port is None else f"{host}:{parts.port}"
-            out[key] = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+            out[key] = url_without_credentials(str(out[key]))
     return out
 
 
