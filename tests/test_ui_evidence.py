@@ -115,5 +115,5 @@ def test_versions_list_saves_a_version_pack_as_html(
     _save_as(window, qtbot, out)
     html = out.read_text(encoding="utf-8")
     assert f"Evidence pack: {promotion.model.replace('&', '&amp;')}" not in html  # escaped
-    assert "Evidence pack: credit &quot;scoring&quot; &lt;" in html
+    assert "Evidence pack: loan &quot;scoring&quot; &lt;" in html
     assert promotion.request_id in html and "data:image/png;base64," in html
