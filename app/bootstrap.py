@@ -378,7 +378,7 @@ def build_context(
         endpoint_poller=EndpointPoller(endpoints),
         lineage=lineage,
         performance=PerformanceService(PerformanceQueries(db), queries),
-        bundles=BundleService(paths, audit, actor),
+        bundles=BundleService(paths, audit, actor, endpoints.configs),
         delivery=DeliveryService(
             authority, queries, EndpointHistory(db), endpoint_models(endpoints.configs)
         ),

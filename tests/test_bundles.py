@@ -5,10 +5,10 @@ session into the team ledger (SQLite and the real PostgreSQL), idempotently."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +24,13 @@ from app.domain.ledger import LedgerAction
 from app.domain.progress import Progress
 from app.services.bundles import verify_bundle
 from app.services.findings import about, read_findings
+from app.stores import bundle_file
 from app.stores.paths import AppPaths, resolve_paths
 from app.stores.profile_file import Profile, ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
-from tests.test_cli import gavel
+from tests.test_cli import assert_one_line_error, gavel
+from tests.test_delivery_integration import CHECKLIST
 from tests.test_trust_attacks import _seed
 
 pytestmark = pytest.mark.slow
@@ -58,13 +60,16 @@ def audit(desks: DeskFactory, seeded_registry: MlflowRegistry, tmp_path: Path) -
 
 
 def _tampered(audit: Audit, name: str, edit: Callable[[sqlite3.Connection], None]) -> Path:
-    copy = audit.tmp / f"{name}.gavelbundle"
-    shutil.copyfile(audit.bundle, copy)
-    conn = sqlite3.connect(copy, isolation_level=None)
+    """A copy of the bundle edited by someone with SQLite and zlib at hand."""
+    plain = audit.tmp / f"{name}.sqlite3"
+    bundle_file.unpack(audit.bundle, plain)
+    conn = sqlite3.connect(plain, isolation_level=None)
     try:
         edit(conn)
     finally:
         conn.close()
+    copy = audit.tmp / f"{name}.gavelbundle"
+    bundle_file.pack(plain, copy)
     return copy
 
 
@@ -100,6 +105,12 @@ def test_a_bundle_verifies_and_names_each_part_that_was_tampered_with(audit: Aud
             "registry snapshot differs from the manifest: table versions",
         ),
         "ledger-event": (_edit_ledger_event, "audit ledger differs from the manifest"),
+        "endpoint-definitions": (
+            lambda c: c.execute(
+                "INSERT INTO bundle_endpoints VALUES ('shadow', '{\"name\":\"shadow\"}')"
+            ),
+            "endpoint definitions differs from the manifest: table bundle_endpoints",
+        ),
         "manifest": (
             lambda c: c.execute(
                 "UPDATE bundle_manifest SET manifest = "
@@ -122,6 +133,8 @@ def test_a_bundle_verifies_and_names_each_part_that_was_tampered_with(audit: Aud
         assert proc.returncode == 1 and named in proc.stderr, (name, proc.stderr)
         assert "Traceback" not in proc.stderr
     # Each tampered bundle named only what was touched (the ledger edit also breaks its chain).
+    endpoints = verify_bundle(audit.tmp / "endpoint-definitions.gavelbundle")
+    assert endpoints.failed_parts() == {BundlePart.ENDPOINT_DEFS} and endpoints.trusted
     snapshot = verify_bundle(audit.tmp / "snapshot-row.gavelbundle")
     assert snapshot.failed_parts() == {BundlePart.SNAPSHOT} and snapshot.trusted
     ledger = verify_bundle(audit.tmp / "ledger-event.gavelbundle")
@@ -157,7 +170,7 @@ def test_bundle_create_reports_progress_cancels_cleanly_and_refuses_bad_input(
     )
     assert summary.counts["models"] == 1 and summary.counts["versions"] == 3
     assert verify_bundle(scoped).ok
-    with sqlite3.connect(f"file:{scoped}?mode=ro", uri=True) as conn:
+    with bundle_file.unpacked(scoped) as plain, closing(sqlite3.connect(plain)) as conn:
         assert conn.execute("SELECT name FROM models").fetchall() == [(audit.model,)]
     # The same from the command line, signed with the passphrase from the environment.
     cli = audit.tmp / "cli.gavelbundle"
@@ -291,3 +304,115 @@ def test_every_read_model_of_a_session_matches_the_live_profile(
         )
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_findings_record_and_resolve_from_the_command_line(audit: Audit, tmp_path: Path) -> None:
+    ada, aud, model = audit.ada, audit.aud, audit.model
+    rid = ada.ctx.governance.create_request(
+        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+
+    def record(desk: Desk, *args: str) -> dict[str, object]:
+        proc = gavel(
+            desk.home, "findings", "record", *args, "--passphrase-env", "PP", "--json",
+            env=desk.env(),
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        out: dict[str, object] = json.loads(proc.stdout)
+        return out
+
+    # Ada's desk holds the registry snapshot: findings about a model and a version.
+    on_version = record(ada, "--severity", "major", "--model", model, "--version", "2",
+                        "--note", "No validation report for v2.")  # fmt: skip
+    assert on_version["about"] == {"kind": "version", "registry": "reg", "model": model,
+                                   "version": 2}  # fmt: skip
+    on_model = record(ada, "--severity", "minor", "--model", model, "--note", "No owner team.")
+    assert on_model["about"] == {"kind": "model", "registry": "reg", "model": model}
+    # The auditor's desk: a request (by the start of its id) and a ledger event.
+    on_request = record(aud, "--severity", "observation", "--request", rid[:8],
+                        "--note", "Justification is one sentence.")  # fmt: skip
+    assert on_request["about"] == {"kind": "request", "registry": "reg", "model": model,
+                                   "version": 2, "request_id": rid}  # fmt: skip
+    (event,) = aud.ctx.audit.store.get([2])
+    on_event = record(aud, "--severity", "minor", "--event", "2", "--note", "Enrolled late.")
+    assert on_event["about"] == {"kind": "event", "seq": 2, "hash": event.hash}
+
+    # Bad input: one sentence, exit 2, nothing signed.
+    kept = len(ada.ctx.findings.pending()), len(aud.ctx.findings.pending())
+    bad = {
+        ("--model", model, "--event", "2"): "A finding is about one thing",
+        ("--event", "99999"): "has no event 99999",
+        ("--model", model, "--version", "99"): "has no version 99",
+        ("--version", "2"): "give --model too",
+        ("--request", "nope"): "There is no promotion request 'nope'",
+    }
+    for args, said in bad.items():
+        desk = ada if "--model" in args else aud
+        proc = gavel(desk.home, "findings", "record", "--severity", "minor", *args,
+                     "--note", "x", "--passphrase-env", "PP", env=desk.env())  # fmt: skip
+        assert said in assert_one_line_error(proc, 2), (args, proc.stderr)
+    assert (len(ada.ctx.findings.pending()), len(aud.ctx.findings.pending())) == kept
+
+    # Into the ledger, then Ada (admin) resolves one, signed; twice is refused.
+    for desk in (ada, aud):
+        out = tmp_path / f"{desk.user}.jsonl"
+        assert gavel(desk.home, "findings", "export", "--out", str(out)).returncode == 0
+        imported = gavel(desk.home, "findings", "import", str(out), "--passphrase-env", "PP",
+                         env=desk.env())  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+    fid = str(on_version["id"])
+    done = gavel(ada.home, "findings", "resolve", fid[:8], "--resolution", "VR-7 attached.",
+                 "--passphrase-env", "PP", env=ada.env())  # fmt: skip
+    assert done.returncode == 0 and f"Resolved finding {fid[:8]}" in done.stdout, done.stderr
+    found = {f.finding_id: f for f in ada.reopen().findings.findings()}
+    assert len(found) == 4
+    assert not found[fid].open and found[fid].resolved_by == "ada"
+    assert found[fid].resolution == "VR-7 attached."
+    again = gavel(ada.home, "findings", "resolve", fid[:8], "--resolution", "again",
+                  "--passphrase-env", "PP", env=ada.env())  # fmt: skip
+    assert "already resolved by ada" in assert_one_line_error(again, 2)
+    # An auditor resolves nothing: the ledger's fold refuses, in a sentence.
+    other = str(on_event["id"])
+    refused = gavel(aud.home, "findings", "resolve", other[:8], "--resolution", "fine",
+                    "--passphrase-env", "PP", env=aud.env())  # fmt: skip
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert {f.finding_id: f for f in aud.reopen().findings.findings()}[other].open
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_bundle_is_compressed_without_indexes_and_a_session_rebuilds_them(
+    audit: Audit, tmp_path: Path
+) -> None:
+    raw = audit.bundle.read_bytes()
+    assert raw.startswith(bundle_file.PACKED_MAGIC)
+    plain = tmp_path / "plain.sqlite3"
+    bundle_file.unpack(audit.bundle, plain)
+    assert len(raw) < plain.stat().st_size / 3  # deflate on ledger JSON and the snapshot
+
+    def indexes(path: Path) -> set[str]:
+        with closing(sqlite3.connect(path)) as conn:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+            return {r[0] for r in rows}
+
+    assert indexes(plain) == set()
+    # The session's copies have the indexes every query of the console relies on.
+    live = audit.ada.ctx.paths
+    session = build_session_context(audit.bundle, _fresh_profile(tmp_path / "l", "aud"))
+    try:
+        assert indexes(live.cache_db) <= indexes(session.paths.cache_db)
+        assert indexes(live.ledger_db) <= indexes(session.paths.ledger_db)
+        assert "ix_ledger_events_subject_seq" in indexes(session.paths.ledger_db)
+    finally:
+        session.close()
+    # A cut-short or foreign file is refused in one sentence.
+    cut = tmp_path / "cut.gavelbundle"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(BundleError, match="is cut short"):
+        verify_bundle(cut)
+    other = tmp_path / "other.gavelbundle"
+    other.write_bytes(b"PK\x03\x04 a zip file")
+    with pytest.raises(BundleError, match="is not an audit bundle"):
+        verify_bundle(other)

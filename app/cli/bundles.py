@@ -14,6 +14,7 @@ from typing import Any
 
 from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
 from app.cli.output import print_json, table
+from app.domain.authority_records import Severity
 from app.domain.errors import UsageError
 from app.domain.progress import Progress
 
@@ -52,6 +53,26 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     )
     flist = fsub.add_parser("list", help="findings on the ledger, open and resolved")
     flist.add_argument("--json", action="store_true")
+    record = _signed(
+        fsub.add_parser(
+            "record",
+            help="sign a finding about a model, version, request or ledger event (kept here "
+            "until exported)",
+        )
+    )
+    record.add_argument(
+        "--severity", required=True, choices=[s.value for s in Severity], help="how serious"
+    )
+    record.add_argument("--model", default="", help="the model it is about")
+    record.add_argument("--registry", default="", help="the model's registry, if ambiguous")
+    record.add_argument("--version", type=int, help="one version of --model")
+    record.add_argument("--request", default="", help="a promotion request id (or its start)")
+    record.add_argument("--event", type=int, help="a ledger event's number")
+    record.add_argument("--note", required=True, help="what was found, and where")
+    record.add_argument("--json", action="store_true")
+    resolve = _signed(fsub.add_parser("resolve", help="close an open finding (admins), signed"))
+    resolve.add_argument("id", help="the finding's id (or its start, as 'findings list' shows)")
+    resolve.add_argument("--resolution", required=True, help="how it was resolved")
 
 
 def _passphrase(args: argparse.Namespace) -> str:
@@ -167,11 +188,59 @@ def _findings_list(ctx: CliContext, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _findings_record(ctx: CliContext, args: argparse.Namespace) -> int:
+    from app.services.findings import subject_of
+
+    subject = subject_of(
+        ctx.portfolio,
+        ctx.governance,
+        ctx.audit.store,
+        model=args.model,
+        registry=args.registry,
+        version=args.version,
+        request=args.request,
+        event=args.event,
+    )
+    if not args.note.strip():
+        raise UsageError("A finding needs a note saying what was found: --note TEXT.")
+    signed = ctx.findings.record(subject, Severity(args.severity), args.note, _passphrase(args))
+    fid = str(signed.document["id"])
+    if args.json:
+        print_json({"id": fid, "about": subject, "severity": args.severity})
+        return EXIT_OK
+    print(
+        f"Signed {args.severity} finding {fid[:8]}; it is kept in this profile until "
+        "'gavel findings export' and 'gavel findings import' put it on the ledger."
+    )
+    return EXIT_OK
+
+
+def _findings_resolve(ctx: CliContext, args: argparse.Namespace) -> int:
+    found = [f for f in ctx.findings.findings() if f.finding_id.startswith(args.id)]
+    if not found:
+        raise UsageError(
+            f"There is no finding '{args.id}' on the ledger; 'gavel findings list' shows them "
+            "(a finding signed here must be imported first)."
+        )
+    if len(found) > 1:
+        raise UsageError(f"'{args.id}' matches several findings; give more of its id.")
+    finding = found[0]
+    if not finding.open:
+        raise UsageError(
+            f"Finding {finding.finding_id[:8]} is already resolved by {finding.resolved_by}."
+        )
+    event = ctx.findings.resolve(finding.finding_id, args.resolution, _passphrase(args))
+    print(f"Resolved finding {finding.finding_id[:8]}: ledger event {event.seq}.")
+    return EXIT_OK
+
+
 _BUNDLE: dict[str, Handler] = {"create": _bundle_create, "verify": _bundle_verify}
 _FINDINGS: dict[str, Handler] = {
     "export": _findings_export,
     "import": _findings_import,
     "list": _findings_list,
+    "record": _findings_record,
+    "resolve": _findings_resolve,
 }
 COMMANDS: dict[str, Handler] = {
     "bundle": by_action(_BUNDLE, "bundle"),

@@ -1,7 +1,8 @@
 """Audit bundles: what one holds, how its manifest is spelled, and what verifying finds.
 
 A bundle is one SQLite file holding, for a chosen scope, the cache's tables (the
-registry snapshot, lineage, endpoint observations), the ledger's events, the public
+registry snapshot, lineage, endpoint observations), the endpoint definitions of
+the exporter's config.toml (without secrets), the ledger's events, the public
 keys enrolled on that ledger, and a signed manifest. Each *part* is a group of tables;
 the manifest records, per table, its row count and the SHA-256 of its canonical
 content (see ``stores.bundle_file.table_digest``), so verification names the part and
@@ -28,6 +29,7 @@ class BundlePart(StrEnum):
     SNAPSHOT = "registry snapshot"
     LINEAGE = "lineage"
     ENDPOINTS = "endpoint observations"
+    ENDPOINT_DEFS = "endpoint definitions"
     LEDGER = "audit ledger"
     KEYS = "enrolled keys"
 
@@ -49,6 +51,9 @@ PART_TABLES: Mapping[BundlePart, tuple[str, ...]] = {
     ),
     BundlePart.LINEAGE: ("dataset_inputs",),
     BundlePart.ENDPOINTS: ("endpoints", "endpoint_samples"),
+    # What each endpoint is (name, URLs without credentials, model and alias it serves),
+    # from the exporter's config.toml: no token variable, no probe body.
+    BundlePart.ENDPOINT_DEFS: ("bundle_endpoints",),
     BundlePart.LEDGER: ("ledger_events",),
     BundlePart.KEYS: ("bundle_keys",),
 }

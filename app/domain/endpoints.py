@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit, urlunsplit
 
 from app.domain.endpoint_metrics import MetricSnapshot, WindowStats
 from app.domain.errors import GavelError, UsageError
@@ -233,3 +234,16 @@ class EndpointRecord:
     expected_version: int | None = None
     drift_key: str = ""
     last_scrape: MetricSnapshot | None = None
+
+
+def url_without_credentials(url: str) -> str:
+    """``url`` without user, password, query or fragment (any may carry a secret): what
+    may be logged or put in an audit bundle."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -16,6 +16,9 @@ from app.presentation.formatting import local_text, relative_time, utc_text
 
 DEMO_BANNER = "Demo registry — sample data on a local MLflow server, not a real registry."
 
+# The status bar in an audit session (see services.bundles), instead of "No registries".
+SESSION_STATUS = "Audit session (read-only)"
+
 
 class FailureKind(StrEnum):
     OFFLINE = "offline"  # could not reach the registry

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +33,7 @@ from app.domain.bundle import (
     table_entry,
 )
 from app.domain.cancel import CancelToken
+from app.domain.endpoints import EndpointConfig, url_without_credentials
 from app.domain.governance import MemberStatus
 from app.domain.ledger import (
     Checkpoint,
@@ -49,6 +50,7 @@ from app.services.audit import AuditService
 from app.services.signing import Ed25519Signer, Ed25519Verifier, MemoVerifier
 from app.services.team_ledger import ReadOnlyAudit
 from app.stores import bundle_file
+from app.stores.endpoint_config import EndpointConfigFile, endpoint_from_toml, endpoint_to_toml
 from app.stores.engine import sqlite_url
 from app.stores.ledger_store import LedgerStore
 from app.stores.migrate import open_ledger_database
@@ -76,10 +78,17 @@ class BundleSummary:
 class BundleService:
     """Makes bundles from this profile: its cache, its ledger and its person's key."""
 
-    def __init__(self, paths: AppPaths, audit: AuditService, actor: Actor) -> None:
+    def __init__(
+        self,
+        paths: AppPaths,
+        audit: AuditService,
+        actor: Actor,
+        endpoints: Callable[[], list[EndpointConfig]] = list,
+    ) -> None:
         self._paths = paths
         self._audit = audit
         self._actor = actor
+        self._endpoints = endpoints
 
     def create(
         self,
@@ -115,6 +124,9 @@ class BundleService:
             progress(Progress(CREATE_PHASES[0]))
             with bundle_file.writable(partial) as conn:
                 counts = bundle_file.copy_cache(conn, self._paths.cache_db, scope, cancel)
+                defs = [endpoint_definition(c) for c in self._endpoints() if _in_scope(c, scope)]
+                bundle_file.write_endpoints(conn, defs)
+                counts["bundle_endpoints"] = len(defs)
             head = self._copy_ledger(partial, progress, cancel)
             store = self._audit.store
             keys = list(store.enrolled_keys(head.seq).values())
@@ -145,11 +157,16 @@ class BundleService:
                 raw = manifest_bytes(manifest)
                 signature = signer.sign(hashlib.sha256(raw).digest())
                 bundle_file.write_manifest(conn, raw, signature, signer.key_id)
+            bundle_file.drop_secondary_indexes(partial)
             bundle_file.finish(partial)
-            os.replace(partial, out)
+            packing = out.with_name(out.name + ".packing")
+            bundle_file.pack(partial, packing)
+            os.replace(packing, out)
         except BaseException:
-            _remove(partial)
+            _remove(out.with_name(out.name + ".packing"))
             raise
+        finally:
+            _remove(partial)
         counts = {**counts, "ledger_events": head.seq, "bundle_keys": len(keys)}
         cache_size = sum(
             p.stat().st_size
@@ -183,6 +200,31 @@ class BundleService:
         return head
 
 
+# What a bundle keeps of an endpoint's configuration: where it is and what it serves.
+# Not token_env (it names where a secret is kept) nor infer_request (a probe's body).
+_ENDPOINT_KEYS = (
+    "name", "kind", "url", "metrics_url", "registry", "model", "alias",
+    "served_name", "served_model", "version_map", "interval_s", "timeout_s",
+)  # fmt: skip
+
+
+def endpoint_definition(cfg: EndpointConfig) -> dict[str, Any]:
+    """An endpoint as a bundle holds it: no secret, and URLs without user, password,
+    query or fragment (which may carry credentials)."""
+    data = endpoint_to_toml(cfg)
+    out = {key: data[key] for key in _ENDPOINT_KEYS if key in data}
+    for key in ("url", "metrics_url"):
+        if out.get(key):
+            out[key] = url_without_credentials(str(out[key]))
+    return out
+
+
+def _in_scope(cfg: EndpointConfig, scope: BundleScope) -> bool:
+    if scope.registries and cfg.registry not in scope.registries:
+        return False
+    return not scope.models or cfg.model in scope.models
+
+
 def _digests(
     conn: Any, progress: ProgressCallback, cancel: CancelToken | None
 ) -> dict[str, dict[str, dict[str, Any]]]:
@@ -212,7 +254,8 @@ def verify_bundle(
 ) -> BundleReport:
     """Check a bundle on its own: manifest, signature, every part, the ledger's chain
     and authority. Opens the file read-only and immutable: nothing is written."""
-    with closing(bundle_file.open_read_only(path)) as conn:
+    progress(Progress("Reading the bundle"))
+    with bundle_file.unpacked(path) as plain, closing(bundle_file.open_read_only(plain)) as conn:
         return _verify(conn, str(path), progress, cancel)
 
 
@@ -399,10 +442,7 @@ def prepare_session(
     paths = resolve_paths({"GAVEL_HOME": str(home)})
     paths.ensure()
     copy = paths.data_dir / "bundle.sqlite3"
-    try:
-        shutil.copyfile(bundle, copy)
-    except OSError as exc:
-        raise BundleError(f"Cannot read the bundle {bundle}: {exc.strerror or exc}.") from None
+    bundle_file.unpack(bundle, copy)
     report = verify_bundle(copy, progress, cancel)
     report = BundleReport(str(bundle), report.manifest, report.problems)
     if not report.ok:
@@ -412,11 +452,21 @@ def prepare_session(
             + "; ".join(p.message for p in report.problems)
             + "."
         )
+    with closing(bundle_file.open_read_only(copy)) as conn:
+        definitions = bundle_file.read_endpoints(conn)
+    progress(Progress("Indexing the session's copy"))
+    bundle_file.rebuild_indexes(copy)
     shutil.copyfile(copy, paths.cache_db)
     os.replace(copy, paths.ledger_db)
     bundle_file.keep_only_cache(paths.cache_db)
     ProfileFile(paths.profile_file).save(Profile(user_id=user_id))
     paths.config_file.write_text("", encoding="utf-8")
+    # The bundle's endpoints, shown read-only with their recorded observations.
+    endpoints = EndpointConfigFile(paths.config_file)
+    for i, definition in enumerate(definitions, start=1):
+        endpoints.add_endpoint(
+            endpoint_from_toml(definition, where=f"{bundle.name}, endpoint definition #{i}")
+        )
     return paths, report
 
 

@@ -21,6 +21,7 @@ from app.domain.endpoints import (
     EndpointObservation,
     EndpointRecord,
     EndpointSample,
+    url_without_credentials,
 )
 from app.domain.errors import UsageError
 from app.domain.ledger import LedgerAction
@@ -111,7 +112,12 @@ class EndpointService:
         self._registries.registry(cfg.registry)  # a clear error for an unknown registry
         self._config.add_endpoint(cfg)
         self._store.ensure(cfg.name)
-        log.info("endpoint %s added (%s, %s)", cfg.name, cfg.kind.value, cfg.url)
+        log.info(
+            "endpoint %s added (%s, %s)",
+            cfg.name,
+            cfg.kind.value,
+            url_without_credentials(cfg.url),
+        )
 
     def update(self, old_name: str, cfg: EndpointConfig) -> None:
         """Change an endpoint; a new name keeps its history."""

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.domain.authority import AuthorityState
 from app.domain.authority_records import (
@@ -28,6 +28,11 @@ from app.domain.ledger import LedgerAction, LedgerDraft, LedgerEvent
 from app.services.actor import Actor
 from app.services.authority import AuthorityLedger, refusal_error
 from app.services.membership import AfterWrite
+
+if TYPE_CHECKING:
+    from app.services.governance import GovernanceService
+    from app.services.portfolio import PortfolioService
+    from app.stores.ledger_store import LedgerStore
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,59 @@ def about(
         out["seq"] = seq
         out["hash"] = event_hash
     return out
+
+
+def subject_of(
+    portfolio: PortfolioService,
+    governance: GovernanceService,
+    store: LedgerStore,
+    *,
+    model: str = "",
+    registry: str = "",
+    version: int | None = None,
+    request: str = "",
+    event: int | None = None,
+) -> dict[str, Any]:
+    """What a finding is about, checked against the cache and the ledger: a model (and
+    version) that is cached, a request or a ledger event that exists. Exactly one of
+    model, request and event; a UsageError says what is wrong otherwise."""
+    if version is not None and not model:
+        raise UsageError("--version names a version of a model: give --model too.")
+    given = [what for what, on in (("a model", model), ("a request", request),
+             ("a ledger event", event is not None)) if on]  # fmt: skip
+    if len(given) != 1:
+        raise UsageError(
+            "A finding is about one thing: a model (--model, with --version for one of its "
+            "versions), a promotion request (--request) or a ledger event (--event)."
+        )
+    if model:
+        detail = portfolio.find_model(model, registry or None)
+        if version is None:
+            return about(FindingSubject.MODEL, registry=detail.registry, model=detail.name)
+        if not any(v.version == version for v in detail.versions):
+            raise UsageError(
+                f"{detail.name} in {detail.registry} has no version {version} in the cache; "
+                "'gavel models show' lists its versions."
+            )
+        return about(
+            FindingSubject.VERSION, registry=detail.registry, model=detail.name, version=version
+        )
+    if request:
+        req = governance.request(request)
+        return about(
+            FindingSubject.REQUEST,
+            registry=req.identity.registry,
+            model=req.identity.model,
+            version=req.identity.version,
+            request_id=req.request_id,
+        )
+    assert event is not None
+    found = store.get([event])
+    if not found:
+        head = store.head()
+        last = head.seq if head is not None else 0
+        raise UsageError(f"The audit ledger has no event {event} (it holds events 1 to {last}).")
+    return about(FindingSubject.EVENT, seq=found[0].seq, event_hash=found[0].hash)
 
 
 class FindingService:

@@ -1,5 +1,6 @@
-"""The bundle file: one SQLite database holding the cache's schema, the ledger's schema
-and two tables of its own (``bundle_keys``, ``bundle_manifest``).
+"""The bundle file: one SQLite database, deflate-compressed, holding the cache's schema,
+the ledger's schema and tables of its own (``bundle_endpoints``, ``bundle_keys``,
+``bundle_manifest``).
 
 Holding the cache and ledger schemas as they are lets every read path of Gavel open a
 copy of the bundle as its cache and as its ledger, unchanged (see services.bundles).
@@ -10,6 +11,12 @@ schema declares them (``json.dumps`` with ``separators=(",", ":")``, non-ASCII k
 blobs as base64 strings, NaN and infinities spelled NaN/Infinity), one line each,
 ending in "\\n". The file's bytes are not hashed: SQLite may lay out the same rows
 differently, and a verifier needs the table that changed, not only that one did.
+
+On disk (``pack``/``unpack``): the line ``GAVEL-BUNDLE/deflate`` then the zlib stream of
+the database, written without its secondary indexes (``drop_secondary_indexes``) and
+vacuumed; a session rebuilds the indexes in its copy (``rebuild_indexes``), from
+Gavel's own schema, never from the bundle. The manifest covers the tables' content, so
+compression changes nothing of what is verified. An uncompressed database is read too.
 """
 
 from __future__ import annotations
@@ -17,7 +24,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import shutil
 import sqlite3
+import tempfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -36,6 +47,10 @@ CREATE TABLE IF NOT EXISTS bundle_keys (
     enrolled_seq INTEGER NOT NULL,
     revoked_seq INTEGER
 );
+CREATE TABLE IF NOT EXISTS bundle_endpoints (
+    name TEXT PRIMARY KEY,
+    definition TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bundle_manifest (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     manifest BLOB NOT NULL,
@@ -46,6 +61,98 @@ CREATE TABLE IF NOT EXISTS bundle_manifest (
 """
 
 _CHUNK = 5_000
+PACKED_MAGIC = b"GAVEL-BUNDLE/deflate\n"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_IO_CHUNK = 1 << 20
+
+
+def pack(database: Path, out: Path) -> None:
+    """Compress a finished bundle database into the bundle file ``out``."""
+    squeeze = zlib.compressobj(6)
+    with database.open("rb") as src, out.open("wb") as dst:
+        dst.write(PACKED_MAGIC)
+        while chunk := src.read(_IO_CHUNK):
+            dst.write(squeeze.compress(chunk))
+        dst.write(squeeze.flush())
+        dst.flush()
+        os.fsync(dst.fileno())
+
+
+def is_packed(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(len(PACKED_MAGIC)) == PACKED_MAGIC
+
+
+def unpack(bundle: Path, to: Path) -> None:
+    """The bundle's database at ``to`` (a copy when the bundle is not compressed)."""
+    if not bundle.is_file():
+        raise BundleError(f"There is no bundle at {bundle}.")
+    try:
+        with bundle.open("rb") as src:
+            head = src.read(len(PACKED_MAGIC))
+            if head.startswith(_SQLITE_MAGIC[: len(head)]) and head != PACKED_MAGIC:
+                src.seek(0)
+                with to.open("wb") as dst:
+                    shutil.copyfileobj(src, dst, _IO_CHUNK)
+                return
+            if head != PACKED_MAGIC:
+                raise BundleError(f"{bundle} is not an audit bundle.")
+            inflate = zlib.decompressobj()
+            with to.open("wb") as dst:
+                while chunk := src.read(_IO_CHUNK):
+                    dst.write(inflate.decompress(chunk))
+                dst.write(inflate.flush())
+            if not inflate.eof:
+                raise BundleError(f"The audit bundle {bundle} is cut short (its end is missing).")
+    except zlib.error as exc:
+        raise BundleError(f"The audit bundle {bundle} is damaged ({exc}).") from None
+    except OSError as exc:
+        raise BundleError(f"Cannot read the bundle {bundle}: {exc.strerror or exc}.") from None
+
+
+@contextmanager
+def unpacked(bundle: Path) -> Iterator[Path]:
+    """The bundle's database for reading: the file itself, or a temporary inflated copy."""
+    if bundle.is_file() and not is_packed(bundle):
+        yield bundle
+        return
+    with tempfile.TemporaryDirectory(prefix="gavel-bundle-") as tmp:
+        plain = Path(tmp) / "bundle.sqlite3"
+        unpack(bundle, plain)
+        yield plain
+
+
+def drop_secondary_indexes(path: Path) -> None:
+    """Drop the indexes the schema creates by name (not those of primary keys or UNIQUE
+    constraints): a session rebuilds them, so the bundle need not carry them."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        names = [
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        ]
+        for name in names:
+            conn.execute(f'DROP INDEX "{name}"')
+
+
+def rebuild_indexes(path: Path) -> None:
+    """Create in a bundle's database the secondary indexes Gavel's schema defines."""
+    with tempfile.TemporaryDirectory(prefix="gavel-schema-") as tmp:
+        schema = Path(tmp) / "schema.sqlite3"
+        create_empty(schema)
+        with closing(sqlite3.connect(schema)) as conn:
+            wanted = conn.execute(
+                "SELECT name, tbl_name, sql FROM sqlite_master "
+                "WHERE type = 'index' AND sql IS NOT NULL"
+            ).fetchall()
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        conn.execute("BEGIN")
+        for name, table, sql in wanted:
+            if name not in have and table in have:
+                conn.execute(sql)
+        conn.execute("COMMIT")
 
 
 def create_empty(path: Path) -> None:
@@ -201,6 +308,27 @@ def read_keys(conn: sqlite3.Connection) -> dict[str, tuple[str, bytes, int | Non
     return out
 
 
+def write_endpoints(bundle: sqlite3.Connection, definitions: Sequence[dict[str, object]]) -> None:
+    """Endpoint definitions, one JSON object each (see services.bundles.endpoint_definition)."""
+    bundle.executemany(
+        "INSERT INTO bundle_endpoints VALUES (?, ?)",
+        [
+            (str(d["name"]), json.dumps(d, sort_keys=True, separators=(",", ":")))
+            for d in definitions
+        ],
+    )
+
+
+def read_endpoints(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    """The endpoint definitions a bundle holds, by name (none in a bundle without them)."""
+    out: list[dict[str, object]] = []
+    for (text,) in conn.execute("SELECT definition FROM bundle_endpoints ORDER BY name"):
+        value = json.loads(text)
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 def write_manifest(
     bundle: sqlite3.Connection, manifest: bytes, signature: bytes, key_id: str
 ) -> None:
@@ -235,7 +363,13 @@ def keep_only_cache(path: Path) -> None:
     """Make a session's copy of a bundle a plain cache: without the ledger's tables,
     which the cache must not hold (Gavel 0.1 kept its ledger there; see ledger_archive)."""
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        for table in ("ledger_events", "ledger_head", "ledger_meta", "gavel_ledger_version"):
+        for table in (
+            "ledger_events",
+            "ledger_head",
+            "ledger_meta",
+            "gavel_ledger_version",
+            "bundle_endpoints",
+        ):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
 
 

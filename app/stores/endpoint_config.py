@@ -99,7 +99,7 @@ class EndpointConfigFile:
         """Read, change and write the endpoints in one locked step (see update_toml)."""
 
         def edit(data: dict[str, Any]) -> None:
-            data["endpoint"] = [_endpoint_to_toml(e) for e in change(self._parse(data)[0])]
+            data["endpoint"] = [endpoint_to_toml(e) for e in change(self._parse(data)[0])]
 
         self._update(edit)
 
@@ -124,7 +124,7 @@ class EndpointConfigFile:
             raise ConfigError(f"{self.path}: 'endpoint' must be a list of tables.")
         out: list[EndpointConfig] = []
         for i, entry in enumerate(raw, start=1):
-            cfg = _endpoint_from_toml(entry, where=f"{self.path}, endpoint #{i}")
+            cfg = endpoint_from_toml(entry, where=f"{self.path}, endpoint #{i}")
             if any(e.name == cfg.name for e in out):
                 raise ConfigError(f"{self.path}: endpoint '{cfg.name}' is defined twice.")
             out.append(cfg)
@@ -146,7 +146,7 @@ class EndpointConfigFile:
         self._cached = None
 
 
-def _endpoint_from_toml(entry: Any, where: str) -> EndpointConfig:
+def endpoint_from_toml(entry: Any, where: str) -> EndpointConfig:
     kwargs = typed_table(entry, ENDPOINT_KEYS, where)
     for required in ("name", "kind", "url", "registry", "model", "alias"):
         if required not in kwargs:
@@ -161,7 +161,7 @@ def _endpoint_from_toml(entry: Any, where: str) -> EndpointConfig:
         raise ConfigError(f"{where}: {exc.message}") from None
 
 
-def _endpoint_to_toml(cfg: EndpointConfig) -> dict[str, Any]:
+def endpoint_to_toml(cfg: EndpointConfig) -> dict[str, Any]:
     defaults = EndpointConfig.__dataclass_fields__
     out: dict[str, Any] = {}
     for key, value in asdict(cfg).items():

@@ -169,6 +169,7 @@ def attach_features(
     )
     overview.drill_requested.connect(lambda d: _open_drill(d, governance, serving))
     governance.controller.ledger_written.connect(overview.refresh)
+    findings.attach(governance.approvals.detail, audit.page)
     window.restore_state()
     window.select_page(OVERVIEW_PAGE)
     return Console(

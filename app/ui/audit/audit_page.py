@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.domain.cancel import CancelToken
-from app.domain.ledger import LedgerAction, VerifyReport
+from app.domain.ledger import LedgerAction, LedgerEvent, VerifyReport
 from app.domain.ledger_query import LedgerQuery, model_subject
 from app.domain.progress import ProgressCallback
 from app.presentation.ledger_text import ACTION_LABELS
@@ -45,6 +45,10 @@ ANY = "__any__"
 
 class AuditTrailPage(QWidget):
     message = Signal(str)
+    # An auditor's finding about the selected event (the Findings page signs it).
+    finding_requested = Signal(object)  # LedgerEvent
+    # The selected event changed (its seq, or None): features say what they hold on it.
+    event_selected = Signal(object)
 
     def __init__(
         self,
@@ -59,6 +63,7 @@ class AuditTrailPage(QWidget):
         self.governance = governance
         self._jump_seq: int | None = None
         self._keep_seq: int | None = None
+        self._shown_seq: int | None = None
 
         # -- filters
         self.subject = QComboBox()
@@ -117,6 +122,20 @@ class AuditTrailPage(QWidget):
         self.count_label = QLabel()
         self.count_label.setObjectName("Muted")
         self.checks.tools.addWidget(self.count_label)
+        # Open findings about the selected event, and recording one.
+        self.findings_line = QLabel()
+        self.findings_line.setObjectName("FindingsLine")
+        self.finding_button = QPushButton("Record finding about this event…")
+        self.finding_button.setToolTip(
+            "Sign an auditor's finding about the selected ledger event (kept in your profile "
+            "until it is exported and imported into the ledger)"
+        )
+        self.finding_button.setEnabled(False)
+        self.finding_button.clicked.connect(self._request_finding)
+        finding_row = QHBoxLayout()
+        finding_row.addWidget(self.findings_line)
+        finding_row.addStretch(1)
+        finding_row.addWidget(self.finding_button)
 
         # -- the table
         self.model = AuditTrailModel(ctx.audit, runner, self)
@@ -151,6 +170,7 @@ class AuditTrailPage(QWidget):
         layout.addLayout(filters)
         layout.addWidget(self.checks)
         layout.addWidget(self.stack, 1)
+        layout.addLayout(finding_row)
 
         self._filter_timer = QTimer(self)
         self._filter_timer.setSingleShot(True)
@@ -167,6 +187,9 @@ class AuditTrailPage(QWidget):
         for edit in (self.since, self.until):
             edit.dateTimeChanged.connect(lambda _=None: self._filter_timer.start())
 
+        self.table.selectionModel().selectionChanged.connect(lambda *_a: self._event_changed())
+        self.model.modelReset.connect(self._event_changed)
+        self.model.dataChanged.connect(lambda *_a: self._event_changed())
         self.model.loading_changed.connect(lambda _=False: self._update_state())
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.index_loaded.connect(self._index_loaded)
@@ -338,6 +361,25 @@ class AuditTrailPage(QWidget):
         if scroll:
             self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtCenter)
         return exact
+
+    @property
+    def selected_event(self) -> LedgerEvent | None:
+        rows = self.table.selectionModel().selectedRows()
+        event = self.model.event_at(rows[0].row()) if rows else None
+        return event if isinstance(event, LedgerEvent) else None
+
+    def _event_changed(self) -> None:
+        event = self.selected_event
+        self.finding_button.setEnabled(event is not None)
+        seq = None if event is None else event.seq
+        if seq != self._shown_seq:
+            self._shown_seq = seq
+            emit(self.event_selected, seq)
+
+    def _request_finding(self) -> None:
+        event = self.selected_event
+        if event is not None:
+            emit(self.finding_requested, event)
 
     @property
     def selected_seq(self) -> int | None:

@@ -171,6 +171,10 @@ class ModelFocus(Protocol):
         """An entry of the versions list's context menu."""
         ...
 
+    def add_detail_line(self, widget: QWidget) -> None:
+        """A line under the detail panel's header (the feature keeps it up to date)."""
+        ...
+
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
         """(registry, model) pairs whose alias moved without an approved request."""
         ...

@@ -7,9 +7,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, Qt
+from PySide6.QtCore import QDate, QProcess, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.domain.bundle import BUNDLE_SUFFIX, BundleReport, BundleScope
 from app.domain.cancel import CancelToken
@@ -36,6 +45,41 @@ def session_text(report: BundleReport) -> str:
     )
 
 
+class ScopeFields(QWidget):
+    """What the bundle covers: registries and models (empty: all), versions since a day."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.registries = QLineEdit()
+        self.registries.setPlaceholderText("all registries (or names, comma-separated)")
+        self.models = QLineEdit()
+        self.models.setPlaceholderText("all models (or names, comma-separated)")
+        self.since_on = QCheckBox("Only versions and endpoint samples from")
+        self.since = QDateEdit(QDate.currentDate().addMonths(-12))
+        self.since.setDisplayFormat("yyyy-MM-dd")
+        self.since.setCalendarPopup(True)
+        self.since.setEnabled(False)
+        self.since_on.toggled.connect(self.since.setEnabled)
+        since = QHBoxLayout()
+        since.setContentsMargins(0, 0, 0, 0)
+        since.addWidget(self.since_on)
+        since.addWidget(self.since)
+        since.addStretch(1)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.addRow("Registries", self.registries)
+        form.addRow("Models", self.models)
+        form.addRow("Since (UTC)", since)
+
+    def scope(self) -> BundleScope:
+        def names(edit: QLineEdit) -> tuple[str, ...]:
+            return tuple(n.strip() for n in edit.text().split(",") if n.strip())
+
+        since = self.since.date().toString("yyyy-MM-dd") if self.since_on.isChecked() else ""
+        return BundleScope(names(self.registries), names(self.models), since)
+
+
 class AuditBundles:
     """The two File actions, and the session banner when the console is on a bundle."""
 
@@ -47,6 +91,7 @@ class AuditBundles:
         self.dialog: SignDialog | None = None
         self.task: TaskHandle | None = None
         self.banner: Banner | None = None
+        self.scope_fields: ScopeFields | None = None
         self.export_action = QAction("Export audit bundle…", parent)
         self.export_action.setToolTip(
             "Write one signed file with the registry snapshot, lineage, endpoint "
@@ -87,24 +132,30 @@ class AuditBundles:
         dialog = SignDialog(
             self.runner,
             "Export audit bundle",
-            f"Writes <b>{out}</b>: the registry snapshot, lineage, endpoint observations, "
-            "the whole audit ledger and the enrolled public keys, with a manifest signed by "
-            "your key so an auditor can check nothing was changed.",
+            f"Writes <b>{out}</b>: the registry snapshot, lineage, endpoints and their "
+            "observations, the whole audit ledger and the enrolled public keys, with a "
+            "manifest signed by your key so an auditor can check nothing was changed.",
             user,
             "Sign and export",
             lambda _reason, passphrase: (actor.user_id(), actor.signer(passphrase)),
             parent=self.parent,
         )
         dialog.signer_note.setText(
-            f"Signed with the key of <b>{user}</b>. Nothing is written to the ledger."
+            f"Signed with the key of <b>{user}</b>. Nothing is written to the ledger. The "
+            "ledger is always exported whole: its events are chained."
         )
+        fields = ScopeFields(dialog)
+        box = dialog.layout()
+        assert isinstance(box, QVBoxLayout)
+        box.insertWidget(2, fields)
+        self.scope_fields = fields
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda _r: self._unlocked(dialog, out))
+        dialog.finished.connect(lambda _r: self._unlocked(dialog, out, fields.scope()))
         self.dialog = dialog
         dialog.open()
         return dialog
 
-    def _unlocked(self, dialog: SignDialog, out: Path) -> None:
+    def _unlocked(self, dialog: SignDialog, out: Path, scope: BundleScope) -> None:
         self.dialog = None
         if not dialog.signed:
             return
@@ -112,7 +163,7 @@ class AuditBundles:
         bundles = self.ctx.bundles
 
         def build(cancel: CancelToken, progress: ProgressCallback) -> BundleSummary:
-            return bundles.write(out, BundleScope(), made_by, signer, progress, cancel)
+            return bundles.write(out, scope, made_by, signer, progress, cancel)
 
         self.task = self.runner.run(
             build,

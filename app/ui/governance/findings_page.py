@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, SignalInstance
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,9 +34,23 @@ from app.ui.common.tasks import TaskRunner
 from app.ui.common.theme import semantic
 from app.ui.common.widgets import EmptyState, row_table
 from app.ui.governance.governance_controller import GovernanceController
+from app.ui.governance.request_detail import RequestDetailView
 from app.ui.governance.sign_dialog import ReasonField, SignDialog
 
 FINDINGS_PAGE = "findings"
+
+
+class EventPanel(Protocol):
+    """What the audit trail offers (features do not import each other; see console)."""
+
+    findings_line: QLabel
+    event_selected: SignalInstance
+    finding_requested: SignalInstance
+
+    @property
+    def selected_event(self) -> LedgerEvent | None: ...
+
+
 NOT_IMPORTED = "Signed here, not yet on a ledger"
 
 
@@ -77,6 +91,33 @@ def about_text(subject: Mapping[str, Any]) -> str:
     if kind == FindingSubject.EVENT:
         return f"ledger event {subject.get('seq')}"
     return str(kind)
+
+
+_RANK = {Severity.OBSERVATION.value: 0, Severity.MINOR.value: 1, Severity.MAJOR.value: 2}
+
+
+def open_about(rows: Sequence[FindingRow], **match: Any) -> list[FindingRow]:
+    """Open findings (on a ledger or signed here) whose subject has all of ``match``."""
+    return [r for r in rows if r.open and all(r.about.get(k) == v for k, v in match.items())]
+
+
+def count_text(found: Sequence[FindingRow], what: str = "") -> str:
+    """'1 open finding (major)', '3 open findings about v2 (worst: major)'; '' for none."""
+    if not found:
+        return ""
+    worst = max((r.severity for r in found), key=lambda v: _RANK.get(v, -1))
+    about = f" about {what}" if what else ""
+    if len(found) == 1:
+        return f"1 open finding{about} ({worst})"
+    return f"{len(found)} open findings{about} (worst: {worst})"
+
+
+def findings_link(parts: Sequence[str]) -> str:
+    """The line shown beside what findings concern, linking to the Findings page."""
+    shown = [p for p in parts if p]
+    if not shown:
+        return ""
+    return f'⚑ {" · ".join(shown)} — <a href="{FINDINGS_PAGE}">see Findings</a>'
 
 
 def finding_rows(
@@ -184,13 +225,25 @@ class FindingsPage(QWidget):
         self.severity = QComboBox()
         for level in Severity:
             self.severity.addItem(level.value.capitalize(), level.value)
-        self.record_button = QPushButton("Record finding about the version on screen…")
+        self.about_choice = QComboBox()
+        self.about_choice.addItem("the version on screen", FindingSubject.VERSION.value)
+        self.about_choice.addItem("the model on screen", FindingSubject.MODEL.value)
+        self.about_choice.currentIndexChanged.connect(lambda _i: self._update())
+        self.record_button = QPushButton("Record finding…")
         self.record_button.clicked.connect(self.record)
+        self.rows: list[FindingRow] = []
+        # Beside what findings concern: the model detail, a request, a ledger event.
+        self.model_line = _link_label(self._show_findings)
+        focus.add_detail_line(self.model_line)
+        self._request_view: RequestDetailView | None = None
+        self._audit_page: EventPanel | None = None
         self.close_button = QPushButton("Close finding…")
         self.close_button.clicked.connect(self.close_selected)
         actions = QHBoxLayout()
         actions.addWidget(QLabel("Severity"))
         actions.addWidget(self.severity)
+        actions.addWidget(QLabel("about"))
+        actions.addWidget(self.about_choice)
         actions.addWidget(self.record_button)
         actions.addStretch(1)
         actions.addWidget(self.close_button)
@@ -210,6 +263,7 @@ class FindingsPage(QWidget):
         layout.addLayout(actions)
         self.table.selectionModel().selectionChanged.connect(lambda *_a: self._update())
         focus.on_focus_changed(self._update)
+        focus.on_focus_changed(self._show_lines)
         controller.changed.connect(lambda _d: self._update())
         self.empty.set_content("Reading findings…", "")
         self.stack.setCurrentWidget(self.empty)
@@ -230,6 +284,8 @@ class FindingsPage(QWidget):
 
     def _shown(self, rows: list[FindingRow]) -> None:
         self.loaded = True
+        self.rows = rows
+        self._show_lines()
         self.model.set_rows(rows)
         if rows:
             self.stack.setCurrentWidget(self.listing)
@@ -244,10 +300,15 @@ class FindingsPage(QWidget):
         self._update()
 
     def _update(self) -> None:
-        version = self.focus.version
-        self.record_button.setEnabled(version is not None and self.dialog is None)
+        on_version = self.about_choice.currentData() == FindingSubject.VERSION.value
+        ready = self.focus.version is not None if on_version else self.focus.model is not None
+        self.record_button.setEnabled(ready and self.dialog is None)
         self.record_button.setToolTip(
-            "" if version is not None else "Select a model version in the portfolio first"
+            ""
+            if ready
+            else "Select a model version in the portfolio first"
+            if on_version
+            else "Select a model in the portfolio first"
         )
         f = self.selected
         admin = Role.ADMIN in self.controller.data.my_roles
@@ -256,33 +317,128 @@ class FindingsPage(QWidget):
         self.close_button.setEnabled(closable and self.dialog is None)
 
     def record(self) -> SignDialog | None:
+        """A finding about the model or version on screen (as 'about' says)."""
         model, version = self.focus.model, self.focus.version
-        user = self.ctx.identity.user_id()
-        if model is None or version is None or not user:
+        if model is None:
             return None
-        subject = about(
-            FindingSubject.VERSION,
-            registry=model.registry,
-            model=model.name,
-            version=version.version,
+        if self.about_choice.currentData() == FindingSubject.MODEL.value:
+            return self.record_about(
+                about(FindingSubject.MODEL, registry=model.registry, model=model.name)
+            )
+        if version is None:
+            return None
+        return self.record_about(
+            about(
+                FindingSubject.VERSION,
+                registry=model.registry,
+                model=model.name,
+                version=version.version,
+            )
         )
-        severity = Severity(self.severity.currentData())
+
+    def record_about(self, subject: Mapping[str, Any]) -> SignDialog | None:
+        """Ask for the finding's text, severity and passphrase; sign it and keep it in the
+        profile until it is exported."""
+        user = self.ctx.identity.user_id()
+        if not user or self.dialog is not None:
+            if not user:
+                self.host.show_status(
+                    "A finding is signed with your key: enrol first (Identity → Enroll…)."
+                )
+            return None
+        severity = QComboBox()
+        severity.setObjectName("FindingSeverity")
+        for level in Severity:
+            severity.addItem(level.value.capitalize(), level.value)
+        severity.setCurrentIndex(self.severity.currentIndex())
         findings = self.ctx.findings
         dialog = SignDialog(
             self.runner,
             "Record finding",
-            f"A <b>{severity.value}</b> finding about {about_text(subject)}.",
+            f"A finding about <b>{about_text(subject)}</b>.",
             user,
             "Sign finding",
-            lambda text, passphrase: findings.record(subject, severity, text, passphrase),
+            lambda text, passphrase: findings.record(
+                subject, Severity(severity.currentData()), text, passphrase
+            ),
             ReasonField("Finding", "What you found, and where you saw it.", True),
             self,
         )
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Severity"))
+        row.addWidget(severity)
+        row.addStretch(1)
+        box = dialog.layout()
+        assert isinstance(box, QVBoxLayout)
+        box.insertLayout(2, row)
+        dialog.severity = severity  # type: ignore[attr-defined]
         dialog.signer_note.setText(
             f"Signed with the key of <b>{user}</b> and kept in your profile until it is "
             "exported and imported into the ledger."
         )
         return self._open(dialog)
+
+    # -- beside what findings concern ------------------------------------------------
+
+    def attach(self, requests: RequestDetailView, trail: EventPanel) -> None:
+        """Record findings about the request and the event on screen, and say there how
+        many open findings concern them."""
+        self._request_view, self._audit_page = requests, trail
+        requests.findings_line.linkActivated.connect(lambda _l: self._show_findings())
+        trail.findings_line.linkActivated.connect(lambda _l: self._show_findings())
+        requests.shown.connect(lambda _rid: self._show_lines())
+        trail.event_selected.connect(lambda _seq: self._show_lines())
+        requests.finding_requested.connect(self._about_request)
+        trail.finding_requested.connect(self._about_event)
+
+    def _about_request(self, detail: Any) -> None:
+        r = detail.view.request
+        ident = r.identity
+        self.record_about(
+            about(
+                FindingSubject.REQUEST,
+                registry=ident.registry,
+                model=ident.model,
+                version=ident.version,
+                request_id=r.request_id,
+            )
+        )
+
+    def _about_event(self, event: LedgerEvent) -> None:
+        self.record_about(about(FindingSubject.EVENT, seq=event.seq, event_hash=event.hash))
+
+    def _show_lines(self) -> None:
+        rows = self.rows
+        model, version = self.focus.model, self.focus.version
+        text = ""
+        if model is not None:
+            where = {"registry": model.registry, "model": model.name}
+            on_model = open_about(rows, kind=FindingSubject.MODEL.value, **where)
+            parts = [count_text(on_model, "this model")]
+            if version is not None:
+                on_version = open_about(
+                    rows, kind=FindingSubject.VERSION.value, version=version.version, **where
+                )
+                parts.append(count_text(on_version, f"v{version.version}"))
+            text = findings_link(parts)
+        _set_line(self.model_line, text)
+        view = self._request_view
+        if view is not None:
+            rid = view.request_id
+            found = open_about(rows, kind=FindingSubject.REQUEST.value, request_id=rid)
+            _set_line(view.findings_line, findings_link([count_text(found)]) if rid else "")
+        trail = self._audit_page
+        if trail is not None:
+            event = trail.selected_event
+            found = (
+                open_about(rows, kind=FindingSubject.EVENT.value, seq=event.seq, hash=event.hash)
+                if event is not None
+                else []
+            )
+            _set_line(trail.findings_line, findings_link([count_text(found, "this event")]))
+
+    def _show_findings(self) -> None:
+        self.host.select_page(FINDINGS_PAGE)
 
     def close_selected(self) -> SignDialog | None:
         f, user = self.selected, self.ctx.identity.user_id()
@@ -323,6 +479,20 @@ class FindingsPage(QWidget):
         self._update()
 
 
+def _link_label(follow: Any) -> QLabel:
+    label = QLabel()
+    label.setObjectName("FindingsLine")
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.linkActivated.connect(lambda _link: follow())
+    label.hide()
+    return label
+
+
+def _set_line(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.setVisible(bool(text))
+
+
 def install_findings_page(
     host: Host,
     focus: ModelFocus,
@@ -338,4 +508,8 @@ def install_findings_page(
         tooltip="Auditors' findings: open, resolved, and signed here awaiting import",
     )
     host.on_page_shown(lambda key: page.reload() if key == FINDINGS_PAGE else None)
+    # Read once at start, so the lines beside models, requests and events are right
+    # before the page is ever opened; again whenever the ledger changed.
+    host.after_first_paint(page.reload)
+    controller.changed.connect(lambda _d: page.reload())
     return page

@@ -253,6 +253,12 @@ class GovernanceUi(QObject):
         self.ledger_label.setToolTip(
             team.describe() + (f"\n{team.problem}" if team.problem else "")
         )
+        if self.ctx.session is not None:
+            self.ledger_label.setText("Bundle's ledger")
+            self.ledger_label.setToolTip(
+                "The audit ledger copied in the bundle, verified when it was opened: "
+                "read-only, nothing can be decided in it."
+            )
         problem = problem_text(data)
         self.problem_banner.setVisible(bool(problem))
         if problem:

@@ -182,6 +182,10 @@ class RequestDetailView(QStackedWidget):
     approve_requested = Signal(object)  # RequestDetail
     reject_requested = Signal(object)
     comment_requested = Signal(object)
+    # An auditor's finding about the request on screen (the Findings page signs it).
+    finding_requested = Signal(object)
+    # A request is on screen (its id): other features say what they hold about it.
+    shown = Signal(str)
     apply_requested = Signal(object)
     withdraw_requested = Signal(object)
     evidence_requested = Signal(object)
@@ -218,6 +222,11 @@ class RequestDetailView(QStackedWidget):
             "Save this request's evidence pack (PDF or HTML): the version, its metrics, "
             "the policy, every signature and the ledger events to verify it against"
         )
+        self.finding_button = QPushButton("Record finding…")
+        self.finding_button.setToolTip(
+            "Sign an auditor's finding about this request (kept in your profile until it is "
+            "exported and imported into the ledger)"
+        )
         for button, signal in (
             (self.withdraw_button, self.withdraw_requested),
             (self.approve_button, self.approve_requested),
@@ -231,13 +240,20 @@ class RequestDetailView(QStackedWidget):
         # Anyone may print the record, whatever their role: it changes nothing.
         self.evidence_button.clicked.connect(lambda: self._emit(self.evidence_requested))
         buttons.addWidget(self.evidence_button)
+        self.finding_button.clicked.connect(lambda: self._emit(self.finding_requested))
+        buttons.addWidget(self.finding_button)
         self.reasons = QLabel()
         self.reasons.setObjectName("Muted")
         self.reasons.setWordWrap(True)
+        # Open findings about this request, with a link to the Findings page.
+        self.findings_line = QLabel()
+        self.findings_line.setObjectName("FindingsLine")
+        self.findings_line.hide()
         outer.addWidget(self.title)
         outer.addWidget(self.status_line)
         outer.addLayout(buttons)
         outer.addWidget(self.reasons)
+        outer.addWidget(self.findings_line)
 
         # One rich-text document: it wraps, scrolls and copies like a page, which a
         # grid of labels in a scroll area does not do reliably.
@@ -298,6 +314,7 @@ class RequestDetailView(QStackedWidget):
         self.timeline_title.setText(f"Timeline (audit ledger, {n} event{'s' if n != 1 else ''})")
         self._update_buttons(data)
         self.setCurrentWidget(self.page)
+        self.shown.emit(r.request_id)
 
     def update_permissions(self, data: GovernanceData) -> None:
         if self.detail is not None:
@@ -310,11 +327,13 @@ class RequestDetailView(QStackedWidget):
         approve_ok, approve_why = detail.approve
         reject_ok, reject_why = detail.reject
         pending = detail.view.request.state is RequestState.PENDING
+        # A read-only ledger (an audit session) is the reason that holds whoever looks.
+        read_only = data.read_only
         states = (
             (self.approve_button, approve_ok and not sign_blocked,
-             approve_why or sign_blocked, "Sign your approval of this promotion"),
+             read_only or approve_why or sign_blocked, "Sign your approval of this promotion"),
             (self.reject_button, reject_ok and not sign_blocked,
-             reject_why or sign_blocked, "Sign your rejection of this promotion"),
+             read_only or reject_why or sign_blocked, "Sign your rejection of this promotion"),
             (self.comment_button, not sign_blocked, sign_blocked,
              "Add a signed comment to the request's record (it decides nothing)"),
             (self.withdraw_button, not withdraw_block_reason(detail, data),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QWidget
 
 from app.domain.errors import GavelError
 from app.domain.portfolio import ModelDetail, VersionRow
@@ -106,6 +107,9 @@ class PortfolioFocus:
 
     def add_version_action(self, action: QAction) -> None:
         self._detail.add_version_action(action)
+
+    def add_detail_line(self, widget: QWidget) -> None:
+        self._detail.add_detail_line(widget)
 
     def mark_violations(self, models: frozenset[tuple[str, str]]) -> None:
         self._model.set_flagged(models)

@@ -108,6 +108,11 @@ class ModelDetailView(QStackedWidget):
         )
         for widget in (self.title, self.subtitle, self.description, self.aliases, self.tags):
             lay.addWidget(widget)
+        # Lines other features add under the header (e.g. open findings), in install order.
+        self.extra_lines = QVBoxLayout()
+        self.extra_lines.setContentsMargins(0, 0, 0, 0)
+        self.extra_lines.setSpacing(0)
+        lay.addLayout(self.extra_lines)
         lay.addWidget(self.versions_title)
         lay.addWidget(self.versions, 1)
         self.run_panel = RunPanel()
@@ -226,6 +231,9 @@ class ModelDetailView(QStackedWidget):
         row = self.versions_model.row_of_version(version)
         if row is not None:
             self.select_version_row(row)
+
+    def add_detail_line(self, widget: QWidget) -> None:
+        self.extra_lines.addWidget(widget)
 
     def add_version_action(self, action: QAction) -> None:
         """An entry of the versions list's context menu."""

@@ -21,7 +21,7 @@ from app.domain.portfolio import ModelDetail, RegistryStatus
 from app.domain.progress import ProgressCallback
 from app.domain.registry import RegistryConfig
 from app.presentation import console_state
-from app.presentation.console_state import EmptyAction
+from app.presentation.console_state import SESSION_STATUS, EmptyAction
 from app.services.sync import SyncOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host
@@ -90,6 +90,8 @@ class PortfolioUi(QObject):
         self.clock = clock
         self.confirm: ConfirmHook = ask_to_confirm
         self.statuses: list[RegistryStatus] = []
+        # An audit session: the bundle's snapshot, no registry to reach or change.
+        self.session = ctx.session
 
         self.portfolio_model = PortfolioModel(ctx.portfolio, self, clock=clock)
         settings = host.settings
@@ -200,6 +202,8 @@ class PortfolioUi(QObject):
     def start(self, start_demo: bool) -> None:
         """After show: the liveness checks, once the window painted; the demo when the
         profile is empty or already has one."""
+        if self.session is not None:
+            return  # nothing to check or start: a session reaches no registry
         self.host.after_first_paint(self.links.start)
         if start_demo and (not self.statuses or self.ctx.demo.configured() is not None):
             self.start_demo()
@@ -412,7 +416,30 @@ class PortfolioUi(QObject):
         demo_missing = self.ctx.demo.configured() is None and not self.ctx.demo.running
         a.start_demo.setVisible(demo_missing)
         a.start_demo.setEnabled(demo_missing and not busy)
+        if self.session is not None:
+            self._show_session_state()
         self._update_page()
+
+    def _show_session_state(self) -> None:
+        """Actions that would write or reach a registry are off, and say why; the status
+        bar names the session instead of 'No registries'."""
+        why = f"{SESSION_STATUS}: nothing is synced, added or changed."
+        a = self.actions
+        for action in (a.add_registry, a.sync, a.start_demo, a.edit_registry, a.remove_registry):
+            action.setEnabled(False)
+            action.setToolTip(why)
+        a.start_demo.setVisible(False)
+        assert self.session is not None
+        made = str(self.session.manifest.get("made_at", "?")).replace("T", " ").replace("Z", " UTC")
+        self.status.set_connectivity(
+            None,
+            SESSION_STATUS,
+            "An audit session over a bundle: it contacts no registry and no endpoint, and "
+            "nothing can be decided in its ledger. Findings are kept in your own profile.",
+        )
+        self.status.set_synced(
+            f"Snapshot of {made}", "When the bundle was made: what the registry showed then"
+        )
 
     def _update_page(self) -> None:
         view = self.portfolio_view
@@ -422,6 +449,13 @@ class PortfolioUi(QObject):
             view.stack.setCurrentWidget(view.table)
             return
         view.stack.setCurrentWidget(view.empty)
+        if self.session is not None:
+            view.empty.set_content(
+                "No models in this bundle",
+                "The bundle holds no model for its scope (or none matches the filter).",
+                [("Clear filter", view.search.clear)] if self.portfolio_model.filter_text else [],
+            )
+            return
         content = console_state.portfolio_empty_state(
             self.statuses,
             self.selected_registry,

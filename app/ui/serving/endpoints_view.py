@@ -85,6 +85,8 @@ class EndpointsPage(QWidget):
         self.confirm: ConfirmHook = _confirm
         self._drift: dict[tuple[str, str], str] = {}
         self.loaded = False
+        # Set in an audit session: the endpoints as the bundle recorded them, never probed.
+        self.read_only: str | None = None
 
         self.model = EndpointsModel(self, clock=clock)
         self.table = row_table(
@@ -159,7 +161,9 @@ class EndpointsPage(QWidget):
         self.probe_button.clicked.connect(self.probe_now)
         self.interval.valueChanged.connect(self._interval_changed)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.table.doubleClicked.connect(lambda _i: self.edit_endpoint())
+        self.table.doubleClicked.connect(
+            lambda _i: self.edit_endpoint() if self.read_only is None else None
+        )
         monitor.outcome.connect(self.apply_outcome)
         monitor.failure.connect(self._probe_failed)
         monitor.running_changed.connect(lambda _r: self._show_poll_state())
@@ -239,6 +243,8 @@ class EndpointsPage(QWidget):
             )
 
     def probe_now(self) -> None:
+        if self.read_only is not None:
+            return
         name = self.selected_name
         if name is None:
             self._monitor.poll_now()
@@ -287,10 +293,29 @@ class EndpointsPage(QWidget):
 
     def _update_buttons(self) -> None:
         has = self.selected is not None
-        self.edit_button.setEnabled(has)
-        self.remove_button.setEnabled(has)
+        writable = self.read_only is None
+        self.edit_button.setEnabled(has and writable)
+        self.remove_button.setEnabled(has and writable)
         self.detail.export_button.setEnabled(has)
         self.probe_button.setText("Probe now" if has else "Probe all now")
+
+    def set_read_only(self, reason: str) -> None:
+        """An audit session: show what the bundle recorded; add, edit, remove and probe
+        are disabled (they would write the configuration or reach the network)."""
+        self.read_only = reason
+        for widget in (self.add_button, self.probe_button, self.interval):
+            widget.setEnabled(False)
+            widget.setToolTip(reason)
+        for button in (self.edit_button, self.remove_button):
+            button.setToolTip(reason)
+        self.empty.set_content(
+            "No serving endpoints in this bundle",
+            "The profile this bundle was made from watched no serving endpoint in its "
+            "scope, so there is nothing to show here.",
+            [],
+        )
+        self._update_buttons()
+        self._show_poll_state()
 
     # -- add, edit, remove, interval -----------------------------------------------------
 
@@ -345,6 +370,9 @@ class EndpointsPage(QWidget):
         self._show_poll_state()
 
     def _show_poll_state(self) -> None:
+        if self.read_only is not None:
+            self.poll_state.setText("not probed (audit session)")
+            return
         self.poll_state.setText("polling" if self._monitor.running else "polling stopped")
 
     def shutdown(self) -> None:

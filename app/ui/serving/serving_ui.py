@@ -62,6 +62,13 @@ class ServingUi(QObject):
         self.page.model.dataChanged.connect(lambda *_: host.refresh_badges())
         focus.on_synced(self.page.reload)
         host.on_shutdown(self.stop)
+        # An audit session reaches no endpoint: its observations are the bundle's.
+        self.session = ctx.session is not None
+        if self.session:
+            self.page.set_read_only(
+                "Audit session (read-only): the endpoints as the bundle recorded them; "
+                "nothing is probed or changed."
+            )
         self.page.reload()
 
     def show_endpoints(self, names: tuple[str, ...]) -> None:
@@ -82,8 +89,10 @@ class ServingUi(QObject):
         return count or None
 
     def start_polling(self) -> None:
-        """Probe endpoints in the background from now on (the console started)."""
-        self.monitor.start()
+        """Probe endpoints in the background from now on (the console started); never
+        in an audit session."""
+        if not self.session:
+            self.monitor.start()
 
     def stop(self) -> None:
         """At shutdown, before the runner stops: no probe may report after this."""

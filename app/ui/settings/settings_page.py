@@ -106,6 +106,12 @@ class SettingsPage(QWidget):
                 f"The shared ledger is {fresh}; this computer's replica is {status.as_of()}."
                 + (f" {status.problem}" if status.problem else "")
             )
+        elif self.ctx.session is not None:
+            self.ledger_mode.setText("The bundle's ledger (audit session, read-only)")
+            self.ledger_detail.setText(
+                "The audit ledger copied in the bundle, verified when it was opened. Nothing "
+                "can be recorded in it; findings are kept in your own profile."
+            )
         else:
             self.ledger_mode.setText("Solo ledger (this computer only)")
             self.ledger_detail.setText(
@@ -118,7 +124,9 @@ class SettingsPage(QWidget):
 
     def _update(self) -> None:
         busy = self.runner.is_running(JOIN_TASK)
-        if self._team:
+        if self.ctx.session is not None:
+            why = "An audit session joins no team ledger."
+        elif self._team:
             why = "This profile already uses a team ledger."
         elif not self.url.text().strip():
             why = "Enter the team ledger's database URL."
