@@ -14,7 +14,7 @@ from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError, RegistryUnavailable
 from app.domain.progress import Progress, ProgressCallback
 from app.presentation.formatting import progress_text
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.shell.status import TaskProgress
 from tests.ui_helpers import no_leaks
 
@@ -80,8 +80,8 @@ def test_newer_task_with_same_key_drops_the_stale_result(runner: TaskRunner, qtb
     with qtbot.waitSignal(second.finished):
         pass
     release.set()
-    with qtbot.waitSignal(first.finished):
-        pass
+    # It may have finished already: superseded before it had a thread, it never ran.
+    qtbot.waitUntil(lambda: first.done, timeout=5000)
     assert results == ["fresh"]
 
 
@@ -132,3 +132,53 @@ def test_shutdown_cancels_and_waits_for_every_worker(qtbot: QtBot) -> None:
     assert results == []  # callbacks of a shut-down runner are dropped
     with pytest.raises(RuntimeError):
         runner.run(loop, key="late")
+
+
+def test_ledger_readers_parked_on_the_fold_leave_the_screen_its_threads(
+    runner: TaskRunner, qtbot: QtBot
+) -> None:
+    """Readers of the authority fold wait for each other on its lock; they must not fill
+    the pool the audit trail's next page of events needs (a million-event ledger did)."""
+    fold = threading.Lock()
+    fold.acquire()  # a long first catch-up holds the fold
+
+    def reader(cancel: CancelToken, progress: ProgressCallback) -> str:
+        with fold:
+            return "read"
+
+    readers = [
+        runner.run(reader, key=f"reader-{i}", lane=Lane.LEDGER, on_success=lambda _r: None)
+        for i in range(6)
+    ]
+    try:
+        page = runner.run(lambda cancel, progress: "page", key="page", on_success=lambda _r: None)
+        with qtbot.waitSignal(page.finished, timeout=5000):
+            pass
+        assert not any(r.done for r in readers)
+    finally:
+        fold.release()
+    qtbot.waitUntil(lambda: all(r.done for r in readers), timeout=5000)
+
+
+def test_a_task_superseded_before_it_had_a_thread_never_runs(
+    runner: TaskRunner, qtbot: QtBot
+) -> None:
+    gate = threading.Event()
+    ran: list[str] = []
+
+    def hold(cancel: CancelToken, progress: ProgressCallback) -> None:
+        gate.wait(5)
+
+    def work(cancel: CancelToken, progress: ProgressCallback) -> None:
+        ran.append("stale")
+
+    holder = runner.run(hold, key="hold", lane=Lane.LEDGER)
+    stale = runner.run(work, key="refresh", lane=Lane.LEDGER)
+    fresh = runner.run(
+        lambda cancel, progress: ran.append("fresh"), key="refresh", lane=Lane.LEDGER
+    )
+    gate.set()
+    with qtbot.waitSignal(fresh.finished, timeout=5000):
+        pass
+    assert holder.done and stale.done
+    assert ran == ["fresh"]

@@ -10,6 +10,7 @@ failure callback); anything else is a bug and goes to the crash handler.
 
 from __future__ import annotations
 
+import enum
 import itertools
 import logging
 import sys
@@ -37,6 +38,22 @@ CrashCallback = Callable[[type[BaseException], BaseException, Any], None]
 PROGRESS_DELAY_MS = 600
 # Progress from a worker is coalesced to at most one report per interval.
 _PROGRESS_INTERVAL_S = 0.05
+
+
+class Lane(enum.Enum):
+    """Which threads a task runs on.
+
+    LEDGER is for tasks that read the authority fold (governance, overview, findings,
+    delivery, reviews). The fold answers one reader at a time under its lock, and its
+    first catch-up over a large ledger takes seconds; on the shared pool, three such
+    readers parked on that lock plus the one folding filled every thread, and the
+    audit trail's page of events waited behind them. One thread of their own costs
+    them nothing (they would wait for each other anyway) and keeps the general pool
+    free for what the screen is waiting for.
+    """
+
+    GENERAL = "general"
+    LEDGER = "ledger"
 
 
 class TaskHandle(QObject):
@@ -102,6 +119,10 @@ class _Worker(QRunnable):
             self._send("progressed", progress)
 
     def run(self) -> None:
+        if self._token.cancelled:
+            # Superseded or cancelled while it waited for a thread: never start it.
+            self._send("failed", Cancelled())
+            return
         try:
             result = self._fn(self._token, self._progress)
         except GavelError as exc:
@@ -135,6 +156,8 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        self._ledger_pool = QThreadPool(self)
+        self._ledger_pool.setMaxThreadCount(1)
         self._crash = crash
         self._delay_ms = progress_delay_ms
         self._ids = itertools.count(1)
@@ -159,12 +182,14 @@ class TaskRunner(QObject):
         label: str = "",
         on_success: Callable[[T], None] | None = None,
         on_failure: Callable[[GavelError], None] | None = None,
+        lane: Lane = Lane.GENERAL,
     ) -> TaskHandle:
         """Start `fn(cancel_token, progress)` on the pool.
 
         key: tasks with the same key supersede each other: starting one cancels the
         previous and drops its result, so a slow stale answer never overwrites a
         fresh one.
+        lane: Lane.LEDGER for tasks that read the authority fold (see Lane).
         """
         if self._closing:
             raise RuntimeError("the task runner is shut down")
@@ -179,7 +204,8 @@ class TaskRunner(QObject):
         self._by_key[key] = handle
         QTimer.singleShot(self._delay_ms, handle, lambda: self._progress_due(handle))
         log.debug("task %d (%s) started", request_id, key)
-        self._pool.start(_Worker(request_id, fn, handle.token, self._signals))
+        pool = self._ledger_pool if lane is Lane.LEDGER else self._pool
+        pool.start(_Worker(request_id, fn, handle.token, self._signals))
         emit(self.task_started, handle)
         return handle
 
@@ -201,7 +227,13 @@ class TaskRunner(QObject):
 
     def wait_for_all(self, timeout_ms: int = -1) -> bool:
         """Block until every worker has returned (shutdown, tests); False on timeout."""
-        return self._pool.waitForDone(timeout_ms)
+        if timeout_ms < 0:
+            return self._pool.waitForDone(-1) and self._ledger_pool.waitForDone(-1)
+        deadline = time.monotonic() + timeout_ms / 1000
+        if not self._pool.waitForDone(timeout_ms):
+            return False
+        left = max(0, int((deadline - time.monotonic()) * 1000))
+        return self._ledger_pool.waitForDone(left)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel everything, wait for the workers and drop whatever they still send."""

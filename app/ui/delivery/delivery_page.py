@@ -33,7 +33,7 @@ from app.domain.errors import GavelError
 from app.domain.progress import ProgressCallback
 from app.services.delivery import DeliveryService, export_csv
 from app.ui.common.row_list_model import TitledTableModel
-from app.ui.common.tasks import TaskHandle, TaskRunner
+from app.ui.common.tasks import Lane, TaskHandle, TaskRunner
 from app.ui.common.widgets import muted_label, row_table, show_outcome
 from app.ui.delivery.delivery_charts import DeliveryCharts
 
@@ -338,6 +338,7 @@ class DeliveryPage(QWidget):
         self._handle = self._runner.run(
             work,
             key="delivery.report",
+            lane=Lane.LEDGER,
             label="Computing delivery metrics",
             on_success=self._show,
             on_failure=self._failed,

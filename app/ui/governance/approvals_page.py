@@ -29,7 +29,7 @@ from app.services.governance_inbox import ENROLL_HINT, GovernanceData
 from app.services.promotion_apply import ApplyOutcome
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.common.widgets import Banner, EmptyState, row_table
 from app.ui.governance.comment_dialog import CommentDialog
 from app.ui.governance.governance_controller import GovernanceController
@@ -246,6 +246,7 @@ class ApprovalsPage(QWidget):
         self.runner.run(
             work,
             key=DETAIL_TASK,
+            lane=Lane.LEDGER,
             label="Reading the request",
             on_success=lambda d: self.detail.show_detail(d, self.controller.data),
             on_failure=self.show_error,

@@ -30,7 +30,7 @@ from app.services.findings import SignedFinding, about
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.row_list_model import RowListModel
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.common.theme import semantic
 from app.ui.common.widgets import EmptyState, row_table
 from app.ui.governance.governance_controller import GovernanceController
@@ -280,7 +280,13 @@ class FindingsPage(QWidget):
         def load(_c: CancelToken, _p: ProgressCallback) -> list[FindingRow]:
             return finding_rows(findings.findings(), findings.pending())
 
-        self.runner.run(load, key="findings-page", label="Reading findings", on_success=self._shown)
+        self.runner.run(
+            load,
+            key="findings-page",
+            label="Reading findings",
+            on_success=self._shown,
+            lane=Lane.LEDGER,
+        )
 
     def _shown(self, rows: list[FindingRow]) -> None:
         self.loaded = True

@@ -18,7 +18,7 @@ from app.domain.progress import ProgressCallback
 from app.services.governance_inbox import GovernanceData, load_governance
 from app.ui.common.context import ConsoleContext
 from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 
 log = logging.getLogger("gavel.ui.governance")
 
@@ -65,6 +65,7 @@ class GovernanceController(QObject):
         self.runner.run(
             load,
             key=REFRESH_TASK,
+            lane=Lane.LEDGER,
             label="Reading governance state",
             on_success=self._loaded,
             on_failure=self._failed,

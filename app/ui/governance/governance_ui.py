@@ -31,7 +31,7 @@ from app.services.governance_inbox import (
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.common.widgets import Banner, make_action
 from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.approvals_page import ApprovalsPage
@@ -307,6 +307,7 @@ class GovernanceUi(QObject):
         self.runner.run(
             work,
             key="governance-unrecorded",
+            lane=Lane.LEDGER,
             label="Checking approved promotions against the registry",
             on_success=self._unrecorded_found,
             on_failure=lambda exc: log.info("unrecorded check skipped: %s", exc.message),

@@ -15,7 +15,7 @@ from app.domain.progress import ProgressCallback
 from app.domain.review_schedule import ReviewDue, ReviewState
 from app.services.governance_inbox import GovernanceData, sign_block_reason
 from app.ui.common.context import ConsoleContext
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.governance.alias_history import ModelGovernancePanel
 from app.ui.governance.sign_dialog import ReasonField, SignDialog
 
@@ -83,6 +83,7 @@ class ReviewLink(QObject):
         self._runner.run(
             work,
             key=REVIEW_TASK,
+            lane=Lane.LEDGER,
             label="Reading the review schedule",
             on_success=lambda found: self._loaded(key, found),
             on_failure=lambda exc: self._panel.set_review(

@@ -25,7 +25,7 @@ from app.domain.progress import ProgressCallback
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.signals import emit
-from app.ui.common.tasks import TaskRunner
+from app.ui.common.tasks import Lane, TaskRunner
 from app.ui.overview.overview_page import OverviewPage
 from app.ui.overview.overview_pdf import write_overview_pdf
 
@@ -117,6 +117,7 @@ class OverviewUi(QObject):
         self.runner.run(
             read,
             key=REFRESH_TASK,
+            lane=Lane.LEDGER,
             label="Reading the overview",
             on_success=self._loaded,
             on_failure=self._failed,
