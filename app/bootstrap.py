@@ -35,6 +35,7 @@ from app.services.lineage import LineageService
 from app.services.membership import MembershipService
 from app.services.observation_index import ObservationIndex
 from app.services.observations import ChangeObserver
+from app.services.outbox import OutboxService
 from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
@@ -58,6 +59,7 @@ from app.stores.engine import Database, check_ledger_url, sqlite_url
 from app.stores.ledger_store import LedgerStore
 from app.stores.lineage_queries import LineageQueries
 from app.stores.migrate import LedgerFormatError, open_database, open_ledger_database
+from app.stores.outbox_file import OutboxFile
 from app.stores.paths import AppPaths, resolve_paths
 from app.stores.performance_queries import PerformanceQueries
 from app.stores.portfolio_queries import PortfolioQueries
@@ -93,6 +95,8 @@ class AppContext:
     # The managers' overview: every figure with the list behind it.
     overview: OverviewService
     findings: FindingService
+    # Decisions signed while the team ledger is out of reach, kept until sent.
+    outbox: OutboxService
     promotions: PromotionApplier
     observer: ChangeObserver
     # The console syncs in a child process (see services.sync_isolation).
@@ -350,6 +354,13 @@ def build_context(
     )
     observations = ObservationIndex(audit)
     reviews = ReviewService(authority, actor, portfolio, observations, after_write)
+    # Only a team desktop that cannot reach its shared ledger collects decisions: solo
+    # ledgers are always writable, and an audit session decides nothing.
+    offline = (
+        ledger.status().problem
+        if isinstance(audit, ReadOnlyAudit) and not session and ledger.status().team
+        else ""
+    )
     lineage = LineageService(LineageQueries(db), queries, endpoints.statuses)
     return AppContext(
         paths=paths,
@@ -369,6 +380,15 @@ def build_context(
         reviews=reviews,
         overview=OverviewService(portfolio, authority, reviews, observations, endpoints.statuses),
         findings=FindingService(authority, actor, after_write, paths.findings_file),
+        outbox=OutboxService(
+            OutboxFile(paths.outbox_file),
+            governance,
+            authority,
+            actor,
+            portfolio,
+            lambda: offline,
+            after_write,
+        ),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,
         team_ledger=team_ledger,

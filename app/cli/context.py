@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from app.services.lineage import LineageService
     from app.services.membership import MembershipService
     from app.services.observations import ChangeObserver
+    from app.services.outbox import OutboxService
     from app.services.overview import OverviewService
     from app.services.portfolio import PortfolioService
     from app.services.promotion_apply import PromotionApplier
@@ -85,6 +86,9 @@ class CliContext(Protocol):
     def lineage(self) -> LineageService: ...
     @property
     def findings(self) -> FindingService: ...
+    # Decisions signed while the team ledger is out of reach, kept until sent.
+    @property
+    def outbox(self) -> OutboxService: ...
     @property
     def bundles(self) -> BundleService: ...
     @property

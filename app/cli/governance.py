@@ -18,7 +18,14 @@ from typing import Any
 from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
 from app.cli.output import print_json, table
 from app.domain.errors import UsageError
-from app.domain.governance import CHECKLIST, MetricThreshold, Policy, RequestState, Role
+from app.domain.governance import (
+    CHECKLIST,
+    MetricThreshold,
+    Policy,
+    RequestState,
+    Role,
+    SignatureMeaning,
+)
 from app.domain.ledger import Checkpoint
 from app.domain.review_schedule import ReviewDue
 
@@ -509,6 +516,11 @@ _REQUEST: dict[str, Handler] = {
 
 def _decide(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
+    meaning = SignatureMeaning.APPROVAL if args.command == "approve" else SignatureMeaning.REJECTION
+    if ctx.outbox.collecting:
+        entry = ctx.outbox.decide(args.id, meaning, args.comment, passphrase(args))
+        print(_kept(entry.sentence()))
+        return EXIT_OK
     gov = ctx.governance
     fn = gov.approve if args.command == "approve" else gov.reject
     r = fn(args.id, args.comment, passphrase(args))
@@ -518,8 +530,18 @@ def _decide(ctx: CliContext, args: argparse.Namespace) -> int:
 
 def _comment(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
+    if ctx.outbox.collecting:
+        print(_kept(ctx.outbox.comment(args.id, args.text, passphrase(args)).sentence()))
+        return EXIT_OK
     ctx.governance.comment(args.id, args.text, passphrase(args))
     return EXIT_OK
+
+
+def _kept(sentence: str) -> str:
+    return (
+        f"The team ledger cannot be reached: signed and kept in this computer's outbox. "
+        f"{sentence} It is sent when Gavel next reaches the team ledger ('gavel outbox flush')."
+    )
 
 
 def _apply(ctx: CliContext, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from app.cli import (
     governance,
     lineage,
     models,
+    outbox,
     registries,
     reports,
     team,
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.register(sub, _Parser)
 
     governance.register(sub, _Parser)
+    outbox.register(sub, _Parser)
 
     team.register(sub, _Parser)
 

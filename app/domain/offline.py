@@ -56,9 +56,15 @@ def intent_document(
     made_at: str,
     replica_seq: int,
     replica_hash: str,
+    policy: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The intent of one decision: exactly the event it will become, minus its place."""
-    return {
+    """The intent of one decision: exactly the event it will become, minus its place.
+
+    policy: for an approval or rejection, the tier and the digest of the policy the
+        person decided under (``policy_digest``): if it changed before the decision
+        reached the ledger, the decision is superseded, not counted under another rule.
+    """
+    document = {
         "id": intent_id,
         "actor": actor,
         "action": action,
@@ -68,6 +74,14 @@ def intent_document(
         "made_at": made_at,
         "replica_head": {"seq": replica_seq, "hash": replica_hash},
     }
+    if policy is not None:
+        document["policy"] = dict(policy)
+    return document
+
+
+def policy_digest(policy_json: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of a policy's RFC 8785 form: which rule a decision was made under."""
+    return hashlib.sha256(rfc8785.dumps(dict(policy_json))).hexdigest()
 
 
 def offline_intent(event: Any) -> tuple[Mapping[str, Any], bytes, str] | None:

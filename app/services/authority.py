@@ -30,6 +30,7 @@ from app.domain.governance import InvalidState, NotAuthorized, SeparationOfDutie
 from app.domain.ledger import (
     AUTHORITY_ACTIONS,
     Checkpoint,
+    LedgerAction,
     LedgerDraft,
     LedgerError,
     LedgerEvent,
@@ -50,6 +51,9 @@ T = TypeVar("T")
 _FOLD_SPAN = 20_000
 
 Build = Callable[[AuthorityState], Sequence[LedgerDraft]]
+# What write appends: authority events, and the record of an offline decision that no
+# longer applied (judged too: the fold remembers its intent, so it never counts later).
+WRITABLE_ACTIONS = AUTHORITY_ACTIONS | {LedgerAction.DECISION_SUPERSEDED.value}
 
 
 class LedgerProblem(GavelError):
@@ -128,12 +132,20 @@ class AuthorityLedger:
             self._catch_up(state)
         return combined_report(chain, state)
 
-    def write(self, signer: EventSigner | None, build: Build) -> list[LedgerEvent]:
+    def write(
+        self,
+        signer: EventSigner | None,
+        build: Build,
+        on_refusal: Callable[[LedgerDraft, Refusal], LedgerDraft] | None = None,
+    ) -> list[LedgerEvent]:
         """Append the events ``build`` makes from the current state, each judged by the
         fold first; all of them or none. A refused event raises the fold's sentence.
 
         build: called with the append lock held and the state current; raise a
             GavelError to refuse with a sentence of your own.
+        on_refusal: what to append instead of a draft the fold refuses (an offline
+            decision that no longer applies becomes its ``decision.superseded`` record,
+            judged in the same step, so no other desktop decides in between).
         """
         with self._lock:
             self._catch_up(self._state)
@@ -143,10 +155,16 @@ class AuthorityLedger:
                     fold_rows(self._state, tx.events(self._state.scanned, FOLDED_ACTIONS))
                     events = []
                     for draft in build(self._state):
-                        if draft.action not in AUTHORITY_ACTIONS:
+                        if draft.action not in WRITABLE_ACTIONS:
                             raise UsageError(f"'{draft.action}' is not an authority event.")
                         prepared = tx.prepare(draft, signer)
                         refusal = self._state.judge(prepared.event)
+                        if refusal is not None and on_refusal is not None:
+                            instead = on_refusal(draft, refusal)
+                            if instead.action not in WRITABLE_ACTIONS:
+                                raise UsageError(f"'{instead.action}' is not an authority event.")
+                            prepared = tx.prepare(instead, signer)
+                            refusal = self._state.judge(prepared.event)
                         if refusal is not None:
                             raise refusal_error(refusal)
                         events.append(tx.store(prepared))

@@ -154,7 +154,7 @@ class GovernanceService:
                 raise UsageError(f"There is no promotion request '{request_id}'.")
             if len(matches) > 1:
                 raise UsageError(f"'{request_id}' matches several requests; give more of its id.")
-            return _view(s, matches[0], tiers, now)
+            return request_view(s, matches[0], tiers, now)
 
         return self._with_blocker(self._authority.read(find), tiers)
 
@@ -207,7 +207,7 @@ class GovernanceService:
 
         def build(s: AuthorityState) -> list[RequestView]:
             ordered = sorted(s.requests.values(), key=lambda r: r.created_seq, reverse=True)
-            return [_view(s, r, tiers, now) for r in ordered]
+            return [request_view(s, r, tiers, now) for r in ordered]
 
         return [self._with_blocker(v, tiers) for v in self._authority.read(build)]
 
@@ -225,7 +225,7 @@ class GovernanceService:
             ordered = sorted(s.requests.values(), key=lambda r: r.created_seq, reverse=True)
             entries = []
             for request in ordered:
-                view = _view(s, request, tiers, now)
+                view = request_view(s, request, tiers, now)
                 entries.append(InboxEntry(view, *_decision_right(s, view, user, tiers)))
             return entries
 
@@ -245,12 +245,12 @@ class GovernanceService:
     ) -> tuple[bool, str]:
         """Whether this profile's person may approve/reject, and if not, why (for tooltips)."""
         try:
-            self._check_decide(request.request_id, meaning)
+            self.check_decide(request.request_id, meaning)
         except GavelError as exc:
             return False, exc.message
         return True, ""
 
-    def _check_decide(self, request_id: str, meaning: SignatureMeaning) -> None:
+    def check_decide(self, request_id: str, meaning: SignatureMeaning) -> None:
         me = self._actor.me()
         tiers = self._portfolio.risk_tiers()
 
@@ -378,7 +378,7 @@ class GovernanceService:
         if meaning is SignatureMeaning.REJECTION and not comment.strip():
             raise UsageError("A rejection needs a comment saying why.")
         request = self.request(request_id)
-        self._check_decide(request.request_id, meaning)
+        self.check_decide(request.request_id, meaning)
         signer = self._actor.signer(passphrase)
         manifest = self.signing_manifest(request, meaning)
         me = manifest["manifestation"]["user_id"]
@@ -503,7 +503,7 @@ def _refuse_decision(
         raise refusal_error(refusal)
 
 
-def _view(
+def request_view(
     s: AuthorityState,
     request: PromotionRequest,
     tiers: Mapping[tuple[str, str], str],

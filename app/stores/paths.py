@@ -45,6 +45,11 @@ class AppPaths:
         return self.data_dir / "findings.jsonl"
 
     @property
+    def outbox_file(self) -> Path:
+        """Decisions signed while the team ledger was out of reach, and their fate."""
+        return self.data_dir / "outbox.jsonl"
+
+    @property
     def log_file(self) -> Path:
         return self.log_dir / "gavel.log"
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import codecs
 import os
-import sys
-import threading
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
 from app.domain.errors import ConfigError
+from app.stores.file_lock import file_lock
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -92,33 +90,9 @@ def typed_table(entry: object, keys: TableKeys, where: str) -> dict[str, Any]:
     return out
 
 
-_THREAD_LOCKS: dict[Path, threading.Lock] = {}
-_THREAD_LOCKS_GUARD = threading.Lock()
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    """Exclusive use of ``path`` across threads and processes (a lock file beside it)."""
-    key = path.resolve()
-    with _THREAD_LOCKS_GUARD:
-        thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
-    with thread_lock:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(path.name + ".lock"), "a+b") as fh:
-            if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
-                import msvcrt
-
-                msvcrt.locking(fh.fileno(), msvcrt.LK_LOCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            yield
-
-
 def update_toml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     """Read the file, let ``change`` edit its tables, write it back: one locked step."""
-    with _file_lock(path):
+    with file_lock(path):
         data = read_toml(path)
         change(data)
         write_toml(path, data)

@@ -26,6 +26,7 @@ from app.services.identity import IdentityService
 from app.services.lineage import LineageService
 from app.services.membership import MembershipService
 from app.services.observations import ChangeObserver
+from app.services.outbox import OutboxService
 from app.services.overview import OverviewService
 from app.services.performance import PerformanceService
 from app.services.portfolio import PortfolioService
@@ -125,6 +126,9 @@ class ConsoleContext(Protocol):
     # Auditors' findings: on the ledger, and signed here awaiting import.
     @property
     def findings(self) -> FindingService: ...
+    # Decisions signed while the team ledger is out of reach, kept until sent.
+    @property
+    def outbox(self) -> OutboxService: ...
     # Delivery metrics, from the ledger and the cache.
     @property
     def delivery(self) -> DeliveryService: ...
