@@ -7,8 +7,9 @@ No Qt here: `load_governance` runs on a worker thread and returns plain data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.domain.authority_model import AuthorityProblem, PendingKey
 from app.domain.cancel import CancelToken
@@ -16,7 +17,10 @@ from app.domain.errors import GavelError
 from app.domain.governance import Identity, MemberStatus, Policy, Role
 from app.services.governance import GovernanceService, InboxEntry
 from app.services.observations import ChangeObserver, Violation
+from app.services.outbox import OutboxEntry, OutboxService
 from app.services.team_ledger import ReadOnlyAudit, TeamStatus
+
+log = logging.getLogger("gavel.governance")
 
 ROLE_ORDER = (Role.ADMIN, Role.APPROVER, Role.REQUESTER, Role.VIEWER)
 ENROLL_HINT = "No identity yet — Identity → Enroll…"
@@ -48,6 +52,10 @@ class GovernanceData:
     keyring_persistent: bool = True
     # Why the ledger refuses writes right now ('' when it accepts them).
     read_only: str = ""
+    # The team ledger is out of reach: decisions are signed into the outbox instead.
+    collecting: bool = False
+    # Decisions signed here while the team ledger was out of reach, not yet sent.
+    outbox: tuple[OutboxEntry, ...] = ()
     loaded: bool = False
 
     def waiting(self) -> list[InboxEntry]:
@@ -87,7 +95,9 @@ def identity_line(data: GovernanceData) -> str:
     if data.me.status is MemberStatus.PENDING:
         return f"{data.me.display_name} ({data.me.user_id}) · key waiting for an admin"
     line = f"Signed in as {data.me.display_name} ({data.me.user_id}) · {roles_text(data.my_roles)}"
-    if data.read_only:
+    if data.collecting:
+        line += " · team ledger out of reach: decisions wait in the outbox"
+    elif data.read_only:
         line += " · ledger read-only"
     return line
 
@@ -135,6 +145,19 @@ def sign_block_reason(data: GovernanceData) -> str:
     return ""
 
 
+def decision_block_reason(data: GovernanceData) -> str:
+    """Why this person cannot approve, reject or comment now ('' when they can): as for
+    any signature, except that with the team ledger out of reach the decision goes to
+    the outbox instead of being refused."""
+    if data.collecting:
+        return sign_block_reason(replace(data, read_only=""))
+    return sign_block_reason(data)
+
+
+def waiting_for(data: GovernanceData, request_id: str) -> list[OutboxEntry]:
+    return [e for e in data.outbox if e.request_id == request_id]
+
+
 def request_block_reason(data: GovernanceData) -> str:
     """Why this person cannot request a promotion ('' when they can)."""
     blocked = sign_block_reason(data)
@@ -180,6 +203,7 @@ def load_governance(
     observer: ChangeObserver,
     team_status: Callable[[], TeamStatus],
     cancel: CancelToken,
+    outbox: OutboxService | None = None,
 ) -> GovernanceData:
     """Everything the governance pages show (blocking: ledger and cache reads)."""
     actor = governance.actor
@@ -201,6 +225,12 @@ def load_governance(
     items = tuple(governance.inbox())
     cancel.raise_if_cancelled()
     violations = observer.violations()
+    waiting: tuple[OutboxEntry, ...] = ()
+    if outbox is not None:
+        try:
+            waiting = tuple(outbox.waiting())
+        except GavelError as exc:  # an unreadable outbox must not hide the requests
+            log.warning("outbox not read: %s", exc.message)
     audit = governance.audit
     return GovernanceData(
         me=me,
@@ -216,5 +246,7 @@ def load_governance(
         team=team_status(),
         keyring_persistent=actor.identity.vault.persistent,
         read_only=audit.reason if isinstance(audit, ReadOnlyAudit) else "",
+        collecting=outbox is not None and outbox.collecting,
+        outbox=waiting,
         loaded=True,
     )

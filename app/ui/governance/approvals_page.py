@@ -269,7 +269,9 @@ class ApprovalsPage(QWidget):
     def open_signing(self, detail: RequestDetail, meaning: SignatureMeaning) -> None:
         if self.dialog is not None or detail.me is None:
             return
-        dialog = SigningDialog(self.ctx.governance, self.runner, detail, meaning, self)
+        dialog = SigningDialog(
+            self.ctx.governance, self.runner, detail, meaning, self, outbox=self.ctx.outbox
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _r, d=dialog: self._signing_finished(d))
         self.dialog = dialog
@@ -277,10 +279,13 @@ class ApprovalsPage(QWidget):
 
     def _signing_finished(self, dialog: SigningDialog) -> None:
         self.dialog = None
+        noun = "approval" if dialog.meaning is SignatureMeaning.APPROVAL else "rejection"
+        if dialog.result_entry is not None:
+            self._kept(noun, dialog.detail.view.request.target_text)
+            return
         request = dialog.result_request
         if request is None:
             return
-        noun = "approval" if dialog.meaning is SignatureMeaning.APPROVAL else "rejection"
         decision = request.decisions[-1] if request.decisions else None
         where = f" as event {decision.seq}, signed with {decision.signer}" if decision else ""
         self.show_success(
@@ -293,11 +298,27 @@ class ApprovalsPage(QWidget):
         if self.dialog is not None or detail.me is None:
             return
         dialog = CommentDialog(
-            self.ctx.governance, self.runner, detail.view.request, detail.me.user_id, self
+            self.ctx.governance,
+            self.runner,
+            detail.view.request,
+            detail.me.user_id,
+            self,
+            outbox=self.ctx.outbox,
         )
         self._open(dialog, self._comment_finished)
 
+    def _kept(self, noun: str, target: str) -> None:
+        self.show_success(
+            f"Your {noun} of {target} is signed and waiting to be sent: the team ledger "
+            "cannot be reached. Gavel sends it when it next reaches the ledger, and tells you "
+            "if the request changed meanwhile."
+        )
+        self.controller.wrote()
+
     def _comment_finished(self, dialog: SignDialog) -> None:
+        if isinstance(dialog, CommentDialog) and dialog.result_entry is not None:
+            self._kept("comment", dialog.request.target_text)
+            return
         if isinstance(dialog, CommentDialog) and dialog.result_request is not None:
             emit(self.message, f"Comment added to {dialog.result_request.target_text}.")
             self.controller.wrote()

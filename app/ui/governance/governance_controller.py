@@ -60,7 +60,9 @@ class GovernanceController(QObject):
         ctx = self.ctx
 
         def load(cancel: CancelToken, _progress: ProgressCallback) -> GovernanceData:
-            return load_governance(ctx.governance, ctx.observer, ctx.team_status, cancel)
+            return load_governance(
+                ctx.governance, ctx.observer, ctx.team_status, cancel, ctx.outbox
+            )
 
         self.runner.run(
             load,

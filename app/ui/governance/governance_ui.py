@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from app.domain.cancel import CancelToken
+from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import PromotionRequest, RequestState
 from app.domain.ledger import LedgerEvent
 from app.domain.portfolio import ModelDetail, VersionRow
@@ -28,6 +29,7 @@ from app.services.governance_inbox import (
     problem_text,
     request_block_reason,
 )
+from app.services.outbox import FlushResult
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.signals import emit
@@ -51,6 +53,7 @@ APPROVALS_PAGE = "approvals"
 VIOLATIONS_PAGE = "violations"
 GOVERNANCE_TAB = "governance"
 IDENTITY_MENU = "&Identity"
+OUTBOX_TASK = "governance-outbox"
 
 
 class GovernanceTab:
@@ -136,6 +139,16 @@ class GovernanceUi(QObject):
         host.add_action(IDENTITY_MENU, self.enroll_action)
         host.add_action(IDENTITY_MENU, self.roles_action)
         host.add_action(IDENTITY_MENU, self.keys_action)
+        # Decisions signed while the team ledger was out of reach: sent automatically
+        # once it answers, and from here on demand.
+        self.outbox_action = make_action(self, "Send decisions made offline")
+        self.outbox_action.setStatusTip(
+            "Send the approvals, rejections and comments kept in this computer's outbox"
+        )
+        self.outbox_action.setEnabled(False)
+        self.outbox_action.triggered.connect(self.send_outbox)
+        host.add_action(IDENTITY_MENU, self.outbox_action, section="outbox")
+        self._outbox_tried = False
         host.add_toolbar_action(self.request_action)
         focus.add_version_action(self.request_action)
         # Evidence packs: from the request view, and for the version selected.
@@ -163,6 +176,7 @@ class GovernanceUi(QObject):
             lazy=False,
         )
         self._checked_unrecorded = False
+        self.last_flush: FlushResult | None = None
         self.panel.request_promotion.connect(self.request_promotion)
         self.reviews = ReviewLink(
             ctx, runner, self.panel, lambda: self.data, self.controller.wrote, self.approvals
@@ -240,6 +254,69 @@ class GovernanceUi(QObject):
         self._detail_changed()
         self._select_pending()
         self._check_unrecorded_once(data)
+        self._show_outbox(data)
+
+    # -- the outbox: decisions made while the team ledger was out of reach -------------
+
+    def _show_outbox(self, data: GovernanceData) -> None:
+        if not data.loaded:
+            return
+        n = len(data.outbox)
+        self.outbox_action.setText(
+            f"Send decisions made offline ({n})…" if n else "Send decisions made offline"
+        )
+        why = (
+            "The team ledger cannot be reached; they are sent when it answers."
+            if data.collecting
+            else ""
+            if n
+            else "Nothing waits in the outbox."
+        )
+        self.outbox_action.setEnabled(not why and not self.runner.is_running(OUTBOX_TASK))
+        self.outbox_action.setToolTip(why or "Send them to the team ledger now")
+        if n and not data.collecting and not self._outbox_tried:
+            # Back in reach (this start): send what waited, once; the menu retries.
+            self._outbox_tried = True
+            self.send_outbox()
+
+    def send_outbox(self) -> None:
+        if self.runner.is_running(OUTBOX_TASK):
+            return
+        outbox = self.ctx.outbox
+
+        def work(cancel: CancelToken, progress: ProgressCallback) -> FlushResult:
+            return outbox.flush(progress, cancel)
+
+        self.outbox_action.setEnabled(False)
+        handle = self.runner.run(
+            work,
+            key=OUTBOX_TASK,
+            lane=Lane.LEDGER,
+            label="Sending decisions made offline",
+            on_success=self._outbox_sent,
+            on_failure=self._outbox_failed,
+        )
+        self.host.track_task(handle)
+
+    def _outbox_sent(self, result: FlushResult) -> None:
+        self.last_flush = result
+        superseded = result.superseded
+        if superseded:
+            # Their author must read this: a decision they believe made did not count.
+            self.host.show_notice(
+                result.summary() + " " + " ".join(e.sentence() for e in superseded)
+            )
+        else:
+            self.host.show_status(result.summary())
+        self.controller.wrote()
+
+    def _outbox_failed(self, exc: GavelError) -> None:
+        if not isinstance(exc, Cancelled):
+            self.host.show_notice(
+                f"The decisions made offline were not sent: {exc.message} They stay in the "
+                "outbox (Identity → Send decisions made offline)."
+            )
+        self.controller.wrote()
 
     def _show_ledger_state(self, data: GovernanceData) -> None:
         if not data.loaded:
@@ -282,10 +359,19 @@ class GovernanceUi(QObject):
             unreachable = (
                 team.problem.strip() or f"The team ledger at {team.where} cannot be reached."
             )
-            self.replica_banner.show_text(
-                f"{unreachable} Requests, roles and approvals are shown {data.as_of}; nothing "
-                "can be signed until it answers."
-            )
+            if data.collecting:
+                n = len(data.outbox)
+                waiting = f" {n} {'is' if n == 1 else 'are'} waiting now." if n else ""
+                self.replica_banner.show_text(
+                    f"{unreachable} Requests, roles and approvals are shown {data.as_of}. "
+                    "Approvals, rejections and comments you sign are kept in this computer's "
+                    f"outbox and sent when it answers.{waiting}"
+                )
+            else:
+                self.replica_banner.show_text(
+                    f"{unreachable} Requests, roles and approvals are shown {data.as_of}; "
+                    "nothing can be signed until it answers."
+                )
 
     def _check_unrecorded_once(self, data: GovernanceData) -> None:
         """At start-up only: find approved promotions the registry shows applied (our tag)

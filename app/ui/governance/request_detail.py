@@ -32,7 +32,13 @@ from app.domain.governance import (
 from app.domain.ledger import LedgerEvent
 from app.presentation.ledger_text import action_label, timestamp_text
 from app.services.governance import GovernanceService, RequestView
-from app.services.governance_inbox import GovernanceData, problem_text, sign_block_reason
+from app.services.governance_inbox import (
+    GovernanceData,
+    decision_block_reason,
+    problem_text,
+    sign_block_reason,
+    waiting_for,
+)
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
@@ -245,6 +251,11 @@ class RequestDetailView(QStackedWidget):
         self.reasons = QLabel()
         self.reasons.setObjectName("Muted")
         self.reasons.setWordWrap(True)
+        # Decisions on this request signed here offline, waiting to be sent.
+        self.outbox_line = QLabel()
+        self.outbox_line.setObjectName("OutboxLine")
+        self.outbox_line.setWordWrap(True)
+        self.outbox_line.hide()
         # Open findings about this request, with a link to the Findings page.
         self.findings_line = QLabel()
         self.findings_line.setObjectName("FindingsLine")
@@ -253,6 +264,7 @@ class RequestDetailView(QStackedWidget):
         outer.addWidget(self.status_line)
         outer.addLayout(buttons)
         outer.addWidget(self.reasons)
+        outer.addWidget(self.outbox_line)
         outer.addWidget(self.findings_line)
 
         # One rich-text document: it wraps, scrolls and copies like a page, which a
@@ -313,29 +325,47 @@ class RequestDetailView(QStackedWidget):
         n = len(detail.events)
         self.timeline_title.setText(f"Timeline (audit ledger, {n} event{'s' if n != 1 else ''})")
         self._update_buttons(data)
+        self._show_outbox(data)
         self.setCurrentWidget(self.page)
         self.shown.emit(r.request_id)
 
     def update_permissions(self, data: GovernanceData) -> None:
         if self.detail is not None:
             self._update_buttons(data)
+            self._show_outbox(data)
+
+    def _show_outbox(self, data: GovernanceData) -> None:
+        assert self.detail is not None
+        waiting = waiting_for(data, self.detail.view.request.request_id)
+        lines = [
+            f"Waiting to be sent: your {e.noun}, signed {e.made_at[:16].replace('T', ' ')} "
+            f"UTC on this computer while the team ledger was out of reach. It counts once "
+            "it reaches the ledger, if the request is still as you saw it."
+            for e in waiting
+        ]
+        self.outbox_line.setText("\n".join(lines))
+        self.outbox_line.setVisible(bool(lines))
 
     def _update_buttons(self, data: GovernanceData) -> None:
         assert self.detail is not None
         detail = self.detail
-        sign_blocked = sign_block_reason(data)
+        # With the team ledger out of reach, decisions are signed into the outbox.
+        sign_blocked = decision_block_reason(data)
         approve_ok, approve_why = detail.approve
         reject_ok, reject_why = detail.reject
         pending = detail.view.request.state is RequestState.PENDING
         # A read-only ledger (an audit session) is the reason that holds whoever looks.
-        read_only = data.read_only
+        read_only = "" if data.collecting else data.read_only
+        later = " (kept in the outbox until the team ledger answers)" if data.collecting else ""
         states = (
             (self.approve_button, approve_ok and not sign_blocked,
-             read_only or approve_why or sign_blocked, "Sign your approval of this promotion"),
+             read_only or approve_why or sign_blocked,
+             f"Sign your approval of this promotion{later}"),
             (self.reject_button, reject_ok and not sign_blocked,
-             read_only or reject_why or sign_blocked, "Sign your rejection of this promotion"),
+             read_only or reject_why or sign_blocked,
+             f"Sign your rejection of this promotion{later}"),
             (self.comment_button, not sign_blocked, sign_blocked,
-             "Add a signed comment to the request's record (it decides nothing)"),
+             f"Add a signed comment to the request's record (it decides nothing){later}"),
             (self.withdraw_button, not withdraw_block_reason(detail, data),
              withdraw_block_reason(detail, data),
              "Take the request back with a signed reason; nobody can approve it then"),

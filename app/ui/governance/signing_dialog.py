@@ -35,6 +35,7 @@ from app.domain.progress import ProgressCallback
 from app.presentation.formatting import from_ms, utc_text
 from app.services.governance import GovernanceService
 from app.services.identity import WrongPassphrase
+from app.services.outbox import OutboxEntry, OutboxService
 from app.ui.common.tasks import TaskRunner
 from app.ui.governance.request_detail import RequestDetail
 from app.ui.governance.sign_dialog import PassphraseField
@@ -73,7 +74,9 @@ class SigningDialog(QDialog):
         meaning: SignatureMeaning,
         parent: QWidget | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        outbox: OutboxService | None = None,
     ) -> None:
+        """outbox: where the decision goes while the team ledger is out of reach."""
         super().__init__(parent)
         if meaning not in _MEANING_WORDS or detail.me is None or meaning not in detail.manifests:
             raise ValueError("signing needs an identity and an approval or rejection manifest")
@@ -84,6 +87,9 @@ class SigningDialog(QDialog):
         self.detail = detail
         self.manifest = dict(detail.manifests[meaning])
         self.result_request: PromotionRequest | None = None
+        # Set instead when the decision was signed into the outbox.
+        self.result_entry: OutboxEntry | None = None
+        self._outbox = outbox if outbox is not None and outbox.collecting else None
         self.busy = False
         verb, noun, sign_text = _MEANING_WORDS[meaning]
         request = detail.view.request
@@ -146,6 +152,15 @@ class SigningDialog(QDialog):
         note.setObjectName("Muted")
         note.setWordWrap(True)
         signed_layout.addWidget(note)
+        self.outbox_note = QLabel(
+            "<b>The team ledger cannot be reached.</b> Your signature is kept in this "
+            "computer's outbox and sent when Gavel next reaches the ledger. It counts then "
+            "only if the request is still pending under the same policy; otherwise it is "
+            "recorded as superseded and you are told why."
+        )
+        self.outbox_note.setObjectName("OutboxNote")
+        self.outbox_note.setWordWrap(True)
+        self.outbox_note.setVisible(self._outbox is not None)
 
         # -- the signature's manifestation (21 CFR 11.50)
         sig_box = QGroupBox("Your signature")
@@ -219,6 +234,8 @@ class SigningDialog(QDialog):
         self.signed_scroll.setWidget(body)
         self._body = body
         layout = QVBoxLayout(self)
+        # Where the signature goes is read before anything else, never scrolled away.
+        layout.addWidget(self.outbox_note)
         layout.addWidget(self.signed_scroll, 1)
         layout.addLayout(input_form)
         layout.addWidget(self.error)
@@ -290,7 +307,11 @@ class SigningDialog(QDialog):
         passphrase = self.passphrase.text()
         meaning = self.meaning
 
-        def work(_cancel: CancelToken, _progress: ProgressCallback) -> PromotionRequest:
+        outbox = self._outbox
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> object:
+            if outbox is not None:
+                return outbox.decide(request_id, meaning, comment, passphrase)
             return governance.decide(request_id, meaning, comment, passphrase)
 
         self.error.hide()
@@ -304,9 +325,12 @@ class SigningDialog(QDialog):
             on_failure=self._failed,
         )
 
-    def _signed(self, request: PromotionRequest) -> None:
+    def _signed(self, result: object) -> None:
         self._set_busy(False)
-        self.result_request = request
+        if isinstance(result, OutboxEntry):
+            self.result_entry = result
+        elif isinstance(result, PromotionRequest):
+            self.result_request = result
         self._tick.stop()
         self.accept()
 

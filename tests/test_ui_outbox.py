@@ -1,0 +1,109 @@
+"""The console with the team ledger out of reach: an approver still approves and
+comments, the console says the decisions wait in the outbox, and the next start with
+the ledger back sends them, telling the author of one that no longer applied."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.domain.governance import RequestState
+from app.services.outbox import Fate
+from app.ui.console import Console
+from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.signing_dialog import SigningDialog
+from tests.fixtures.desks import DeskFactory
+from tests.test_outbox import Team, _offline, _online, _request
+from tests.test_outbox import team as team
+from tests.test_ui_gov_trust import TIMEOUT, _close, _open
+from tests.ui_helpers import no_leaks, save_screenshot
+
+pytestmark = [
+    pytest.mark.gui,
+    pytest.mark.slow,
+    pytest.mark.integration,
+    pytest.mark.usefixtures("no_leaks"),
+]
+__all__ = ["no_leaks"]
+
+
+@pytest.fixture
+def shared_ledger_url(pg_database_url: str) -> str:
+    return pg_database_url
+
+
+@pytest.fixture
+def consoles() -> Iterator[list[Console]]:
+    opened: list[Console] = []
+    try:
+        yield opened
+    finally:
+        for console in opened:
+            _close(console)
+
+
+def _select(page: ApprovalsPage, qtbot: QtBot, request_id: str) -> None:
+    qtbot.waitUntil(lambda: page.model.row_of(request_id) is not None, timeout=TIMEOUT)
+    assert page.select_request(request_id)
+    qtbot.waitUntil(lambda: page.detail.request_id == request_id, timeout=TIMEOUT)
+
+
+def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_start(
+    team: Team, desks: DeskFactory, qtbot: QtBot, consoles: list[Console]
+) -> None:
+    kept, dropped = _request(team, 2), _request(team, 3)
+    _offline(team.ann)
+    console = _open(team.ann, qtbot)
+    consoles.append(console)
+    gov = console.governance
+    assert gov.data.collecting
+    console.window.select_page("approvals")
+    inbox = gov.approvals
+
+    for rid in (kept, dropped):
+        _select(inbox, qtbot, rid)
+        assert inbox.detail.approve_button.isEnabled()
+        assert "kept in the outbox" in inbox.detail.approve_button.toolTip()
+        qtbot.mouseClick(inbox.detail.approve_button, Qt.MouseButton.LeftButton)
+        dialog = inbox.dialog
+        assert isinstance(dialog, SigningDialog)
+        qtbot.waitExposed(dialog)
+        assert dialog.outbox_note.isVisible()
+        if rid == kept:
+            save_screenshot(dialog, "outbox_approve_dialog")
+        qtbot.keyClicks(dialog.comment, "Checked on the train.")
+        qtbot.keyClicks(dialog.passphrase, team.ann.passphrase)
+        qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: inbox.dialog is None, timeout=TIMEOUT)
+        assert "waiting to be sent" in inbox.banner.label.text()
+        qtbot.waitUntil(inbox.detail.outbox_line.isVisible, timeout=TIMEOUT)
+        assert "Waiting to be sent: your approval" in inbox.detail.outbox_line.text()
+    qtbot.waitUntil(lambda: len(gov.data.outbox) == 2, timeout=TIMEOUT)
+    assert "2 are waiting now" in gov.replica_banner.label.text()
+    assert not gov.outbox_action.isEnabled()
+    save_screenshot(console.window, "outbox_waiting")
+    _close(consoles.pop())
+
+    # Meanwhile the requester withdraws one of them.
+    team.ada.ctx.governance.withdraw(dropped, "Wrong version.", team.ada.passphrase)
+
+    _online(team.ann)
+    console = _open(team.ann, qtbot)
+    consoles.append(console)
+    gov = console.governance
+    qtbot.waitUntil(lambda: gov.last_flush is not None, timeout=TIMEOUT)
+    assert gov.last_flush is not None
+    fates = {e.request_id: e.fate for e in gov.last_flush.sent}
+    assert fates == {kept: Fate.RECORDED, dropped: Fate.SUPERSEDED}
+    # The author is told, in the banner they must dismiss.
+    notice = console.window.notice_banner.label.text()
+    assert "1 superseded" in notice and "already withdrawn" in notice
+    qtbot.waitUntil(lambda: gov.data.outbox == (), timeout=TIMEOUT)
+    assert not gov.outbox_action.isEnabled()
+    save_screenshot(console.window, "outbox_sent")
+    request = team.ada.reopen().governance.request(kept)
+    assert [d.actor for d in request.approvals] == ["ann"]
+    assert team.ada.ctx.governance.request(dropped).state is RequestState.WITHDRAWN
