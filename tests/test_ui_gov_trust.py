@@ -202,5 +202,5 @@ def test_status_bar_says_solo_team_or_as_of_replica(
     assert "cannot be reached" in banner and "shown as of replica" in banner
     assert "events" in banner
     assert not gov.roles_action.isEnabled()
-    assert "read-only" in gov.identity_label.text()
+    assert "decisions wait in the outbox" in gov.identity_label.text()
     save_screenshot(console.window, "gov_as_of_replica")

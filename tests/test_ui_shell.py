@@ -74,7 +74,13 @@ def test_features_fill_menus_and_toolbar_in_order(console: Console) -> None:
         "Quit",
     ]
     assert menus["&Registry"] == ["Sync", "Cancel sync", "---", "Edit…", "Remove…"]
-    assert menus["&Identity"] == ["Enroll…", "Roles…", "Pending keys…"]
+    assert menus["&Identity"] == [
+        "Enroll…",
+        "Roles…",
+        "Pending keys…",
+        "---",
+        "Send decisions made offline",
+    ]
     assert menus["&Help"] == ["Open log folder", "Keyboard shortcuts…", "About Gavel"]
     assert _texts(window.toolbar.actions()) == ["Sync", "Add registry…", "Request promotion…"]
     # The page order is the console's, whatever order the features installed in.
