@@ -36,6 +36,7 @@ class Team:
     ada: Desk  # admin, requester
     ann: Desk  # approver
     bob: Desk  # approver
+    aud: Desk  # auditor
     model: str
 
 
@@ -49,14 +50,15 @@ def shared_ledger_url(pg_database_url: str) -> str:
 def team(desks: DeskFactory, seeded_registry: MlflowRegistry) -> Iterator[Team]:
     model = f"outbox-{uuid.uuid4().hex[:8]}"
     _seed(seeded_registry, model, tier="medium")
-    ada, ann, bob = (desks(u) for u in ("ada", "ann", "bob"))
+    ada, ann, bob, aud = (desks(u) for u in ("ada", "ann", "bob", "aud"))
     enrol(ada, ada, Role.REQUESTER)
     enrol(ada, ann, Role.APPROVER)
     enrol(ada, bob, Role.APPROVER)
-    for desk in (ada, ann, bob):
+    enrol(ada, aud, Role.AUDITOR)
+    for desk in (ada, ann, bob, aud):
         desk.ctx.registries.add(seeded_registry.config("reg"))
         desk.ctx.sync.sync("reg")
-    yield Team(ada, ann, bob, model)
+    yield Team(ada, ann, bob, aud, model)
 
 
 def _request(team: Team, version: int = 2) -> str:

@@ -10,7 +10,9 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from app.domain.authority_records import FindingSubject
 from app.domain.governance import RequestState
+from app.services.findings import about
 from app.services.outbox import Fate
 from app.ui.console import Console
 from app.ui.governance.approvals_page import ApprovalsPage
@@ -107,3 +109,43 @@ def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_st
     request = team.ada.reopen().governance.request(kept)
     assert [d.actor for d in request.approvals] == ["ann"]
     assert team.ada.ctx.governance.request(dropped).state is RequestState.WITHDRAWN
+
+
+def test_findings_signed_offline_wait_and_are_entered_once_the_ledger_answers(
+    team: Team, qtbot: QtBot, consoles: list[Console]
+) -> None:
+    _offline(team.aud)
+    console = _open(team.aud, qtbot)
+    consoles.append(console)
+    page = console.findings
+    console.window.select_page("findings")
+    qtbot.waitUntil(lambda: page.loaded, timeout=TIMEOUT)
+    dialog = page.record_about(about(FindingSubject.MODEL, registry="reg", model=team.model))
+    assert dialog is not None
+    qtbot.keyClicks(dialog.reason, "No owner sign-off on the bias review.")
+    qtbot.keyClicks(dialog.passphrase.edit, team.aud.passphrase)
+    dialog.sign_button.click()
+    qtbot.waitUntil(lambda: page.dialog is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: page.model.rowCount() == 1, timeout=TIMEOUT)
+    assert not page.send_button.isEnabled()
+    assert "Your findings wait here until it answers" in page.send_button.toolTip()
+    _close(consoles.pop())
+
+    _online(team.aud)
+    console = _open(team.aud, qtbot)
+    consoles.append(console)
+    page = console.findings
+    console.window.select_page("findings")
+    qtbot.waitUntil(lambda: page.loaded and page.send_button.isEnabled(), timeout=TIMEOUT)
+    assert page.send_button.text() == "Enter mine in the ledger (1)…"
+    send = page.send_pending()
+    assert send is not None
+    qtbot.keyClicks(send.passphrase.edit, team.aud.passphrase)
+    send.sign_button.click()
+    qtbot.waitUntil(lambda: page.dialog is None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not page.send_button.isEnabled(), timeout=TIMEOUT)
+    assert "1 finding(s) entered in the ledger" in console.window.statusBar().currentMessage()
+    found = team.ada.reopen().findings.findings()
+    assert [(f.auditor, f.text) for f in found] == [
+        ("aud", "No owner sign-off on the bias review.")
+    ]

@@ -26,7 +26,8 @@ from app.domain.cancel import CancelToken
 from app.domain.governance import Role
 from app.domain.ledger import LedgerEvent
 from app.domain.progress import ProgressCallback
-from app.services.findings import SignedFinding, about
+from app.services.findings import ImportResult, SignedFinding, about
+from app.services.governance_inbox import sign_block_reason
 from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.row_list_model import RowListModel
@@ -212,9 +213,10 @@ class FindingsPage(QWidget):
         self.loaded = False
         intro = QLabel(
             "An auditor's findings: signed notes, each about a model, a version, a request "
-            "or a ledger event. Findings signed here wait in your profile until you export "
-            "them ('gavel findings export') and someone imports them into the ledger; an "
-            "admin closes an open finding with a signed resolution."
+            "or a ledger event. Findings signed here wait in your profile until they reach "
+            "the ledger: Enter mine in the ledger… where it takes writes, or export them "
+            "('gavel findings export') for someone to import. An admin closes an open "
+            "finding with a signed resolution."
         )
         intro.setObjectName("Muted")
         intro.setWordWrap(True)
@@ -239,6 +241,10 @@ class FindingsPage(QWidget):
         self._audit_page: EventPanel | None = None
         self.close_button = QPushButton("Close finding…")
         self.close_button.clicked.connect(self.close_selected)
+        # Findings signed here (in a session, or with the team ledger out of reach) wait
+        # in the profile; this enters them, signed, once the ledger takes writes.
+        self.send_button = QPushButton("Enter mine in the ledger…")
+        self.send_button.clicked.connect(self.send_pending)
         actions = QHBoxLayout()
         actions.addWidget(QLabel("Severity"))
         actions.addWidget(self.severity)
@@ -246,6 +252,7 @@ class FindingsPage(QWidget):
         actions.addWidget(self.about_choice)
         actions.addWidget(self.record_button)
         actions.addStretch(1)
+        actions.addWidget(self.send_button)
         actions.addWidget(self.close_button)
         listing = QWidget()
         lay = QVBoxLayout(listing)
@@ -321,6 +328,48 @@ class FindingsPage(QWidget):
         closable = f is not None and f.on_ledger and f.open and admin
         self.close_button.setVisible(admin)
         self.close_button.setEnabled(closable and self.dialog is None)
+        waiting = sum(1 for r in self.rows if not r.on_ledger)
+        data = self.controller.data
+        why = (
+            "Every finding signed here is on the ledger."
+            if not waiting
+            else "Reading the ledger…"
+            if not data.loaded
+            else f"{data.read_only} Your findings wait here until it answers."
+            if data.collecting
+            else sign_block_reason(data)
+        )
+        self.send_button.setText(
+            f"Enter mine in the ledger ({waiting})…" if waiting else "Enter mine in the ledger…"
+        )
+        self.send_button.setEnabled(not why and self.dialog is None)
+        self.send_button.setToolTip(
+            why
+            or "Sign and enter the findings signed here that no ledger holds yet; "
+            "those already there are skipped"
+        )
+
+    def send_pending(self) -> SignDialog | None:
+        """Enter the findings signed here in the ledger (importing is idempotent)."""
+        user = self.ctx.identity.user_id()
+        waiting = sum(1 for r in self.rows if not r.on_ledger)
+        if not waiting or not user or self.dialog is not None:
+            return None
+        findings = self.ctx.findings
+        dialog = SignDialog(
+            self.runner,
+            "Enter findings in the ledger",
+            f"Enter the {waiting} finding{'s' if waiting != 1 else ''} signed here in the "
+            "audit ledger. Each keeps its author's signature; yours records who entered it. "
+            "A finding already on the ledger is skipped; one about something the ledger "
+            "does not hold is refused with the reason.",
+            user,
+            "Sign and enter",
+            lambda _text, passphrase: findings.import_findings(findings.pending(), passphrase),
+            None,
+            self,
+        )
+        return self._open(dialog)
 
     def record(self) -> SignDialog | None:
         """A finding about the model or version on screen (as 'about' says)."""
@@ -475,14 +524,29 @@ class FindingsPage(QWidget):
         self.dialog = None
         if dialog.signed:
             result = dialog.result
-            self.host.show_status(
-                f"Finding closed: ledger event {result.seq}."
-                if isinstance(result, LedgerEvent)
-                else "Finding signed and kept in your profile until it is exported."
-            )
+            if isinstance(result, ImportResult):
+                self._entered(result)
+            else:
+                self.host.show_status(
+                    f"Finding closed: ledger event {result.seq}."
+                    if isinstance(result, LedgerEvent)
+                    else "Finding signed and kept in your profile until it is exported."
+                )
             self.controller.refresh()
             self.reload()
         self._update()
+
+    def _entered(self, result: ImportResult) -> None:
+        text = (
+            f"{len(result.added)} finding(s) entered in the ledger"
+            + (f", {len(result.already_recorded)} already there" if result.already_recorded else "")
+            + "."
+        )
+        if result.refused:
+            reasons = "; ".join(f"{fid[:8]}: {why}" for fid, why in result.refused)
+            self.host.show_notice(f"{text} Refused: {reasons}")
+        else:
+            self.host.show_status(text)
 
 
 def _link_label(follow: Any) -> QLabel:
