@@ -4,6 +4,7 @@ session into the team ledger (SQLite and the real PostgreSQL), idempotently."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -16,7 +17,7 @@ import pytest
 
 from app.bootstrap import build_session_context
 from app.domain.authority_records import FindingSubject, Severity
-from app.domain.bundle import BundleError, BundlePart, BundleScope
+from app.domain.bundle import BundleError, BundlePart, BundleScope, manifest_bytes
 from app.domain.cancel import CancelToken
 from app.domain.errors import Cancelled, GavelError
 from app.domain.governance import Role
@@ -416,3 +417,47 @@ def test_a_bundle_is_compressed_without_indexes_and_a_session_rebuilds_them(
     other.write_bytes(b"PK\x03\x04 a zip file")
     with pytest.raises(BundleError, match="is not an audit bundle"):
         verify_bundle(other)
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_bundle_of_the_first_format_still_verifies_and_opens(
+    audit: Audit, tmp_path: Path
+) -> None:
+    """gavel-bundle/1 (made before endpoint definitions were bundled) is what auditors
+    received until this format: it verifies and opens, with no endpoints; a format this
+    Gavel does not know is named, not guessed at."""
+    signer = audit.ada.ctx.actor.signer(audit.ada.passphrase)
+
+    def as_first_format(conn: sqlite3.Connection) -> None:
+        raw, _sha, _sig, key_id = bundle_file.read_manifest(conn) or (b"", "", b"", "")
+        manifest = json.loads(raw)
+        assert manifest["format"] == "gavel-bundle/2"
+        manifest["format"] = "gavel-bundle/1"
+        del manifest["parts"][BundlePart.ENDPOINT_DEFS.value]
+        conn.execute("DROP TABLE bundle_endpoints")
+        conn.execute("DELETE FROM bundle_manifest")
+        again = manifest_bytes(manifest)
+        bundle_file.write_manifest(conn, again, signer.sign(hashlib.sha256(again).digest()), key_id)
+
+    old = _tampered(audit, "first-format", as_first_format)
+    report = verify_bundle(old)
+    assert report.ok, report.problems
+    session = build_session_context(
+        old, _fresh_profile(tmp_path / "old", "aud"), audit.aud.credentials()
+    )
+    try:
+        assert session.endpoints.configs() == []
+        assert session.portfolio.find_model(audit.model, "reg") is not None
+    finally:
+        session.close()
+
+    def as_future_format(conn: sqlite3.Connection) -> None:
+        raw, _sha, _sig, key_id = bundle_file.read_manifest(conn) or (b"", "", b"", "")
+        manifest = {**json.loads(raw), "format": "gavel-bundle/9"}
+        conn.execute("DELETE FROM bundle_manifest")
+        again = manifest_bytes(manifest)
+        bundle_file.write_manifest(conn, again, signer.sign(hashlib.sha256(again).digest()), key_id)
+
+    future = verify_bundle(_tampered(audit, "future-format", as_future_format))
+    assert not future.ok
+    assert "'gavel-bundle/9' is not one this Gavel reads" in future.problems[0].message

@@ -21,7 +21,8 @@ import rfc8785
 
 from app.domain.errors import GavelError
 
-BUNDLE_FORMAT = "gavel-bundle/1"
+# /2 added the endpoint definitions part; /1 bundles (made before) still verify and open.
+BUNDLE_FORMAT = "gavel-bundle/2"
 BUNDLE_SUFFIX = ".gavelbundle"
 
 
@@ -56,6 +57,13 @@ PART_TABLES: Mapping[BundlePart, tuple[str, ...]] = {
     BundlePart.ENDPOINT_DEFS: ("bundle_endpoints",),
     BundlePart.LEDGER: ("ledger_events",),
     BundlePart.KEYS: ("bundle_keys",),
+}
+
+
+# Every format this Gavel reads, and the parts a bundle of that format holds.
+READABLE_FORMATS: Mapping[str, frozenset[BundlePart]] = {
+    "gavel-bundle/1": frozenset(BundlePart) - {BundlePart.ENDPOINT_DEFS},
+    BUNDLE_FORMAT: frozenset(BundlePart),
 }
 
 

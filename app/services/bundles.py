@@ -24,6 +24,7 @@ from app.domain.authority_report import combined_report
 from app.domain.bundle import (
     BUNDLE_FORMAT,
     PART_TABLES,
+    READABLE_FORMATS,
     BundleError,
     BundlePart,
     BundleProblem,
@@ -270,10 +271,20 @@ def _verify(
     raw, recorded_sha, signature, _key_id = sealed
     try:
         manifest = json.loads(raw)
-        if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        if not isinstance(manifest, dict):
             raise ValueError
     except ValueError:
         problem = BundleProblem("manifest", f"the manifest is not a {BUNDLE_FORMAT} manifest")
+        return BundleReport(where, {}, (problem,))
+    held = READABLE_FORMATS.get(str(manifest.get("format")))
+    if held is None:
+        readable = ", ".join(READABLE_FORMATS)
+        problem = BundleProblem(
+            "manifest",
+            f"the bundle's format {manifest.get('format')!r} is not one this Gavel reads "
+            f"({readable}); open it with the Gavel that made it ({manifest.get('gavel', '?')}) "
+            "or a newer one",
+        )
         return BundleReport(where, {}, (problem,))
     digest = hashlib.sha256(raw).digest()
     if digest.hex() != recorded_sha:
@@ -282,6 +293,8 @@ def _verify(
         problems.extend(_check_signature(manifest, signature, digest))
     progress(Progress("Checking the parts"))
     for part, tables in PART_TABLES.items():
+        if part not in held:
+            continue  # an older format, made before this part existed
         for table in tables:
             expected = table_entry(manifest, part, table)
             actual = bundle_file.table_digest(conn, table, cancel)

@@ -322,6 +322,8 @@ def write_endpoints(bundle: sqlite3.Connection, definitions: Sequence[dict[str, 
 def read_endpoints(conn: sqlite3.Connection) -> list[dict[str, object]]:
     """The endpoint definitions a bundle holds, by name (none in a bundle without them)."""
     out: list[dict[str, object]] = []
+    if not _columns(conn, "bundle_endpoints"):
+        return out  # a gavel-bundle/1, made before endpoint definitions were bundled
     for (text,) in conn.execute("SELECT definition FROM bundle_endpoints ORDER BY name"):
         value = json.loads(text)
         if isinstance(value, dict):
