@@ -211,6 +211,10 @@ def test_a_finding_recorded_in_a_session_is_imported_and_an_admin_closes_it(
     console = _open(session, qtbot)
     try:
         page = _findings_page(console, qtbot)
+        # The status bar names the auditor's role (it used to say "no role").
+        gov = console.governance
+        qtbot.waitUntil(lambda: gov.controller.data.loaded, timeout=TIMEOUT)
+        assert "Signed in as Aud (aud) · auditor" in gov.identity_label.text()
         assert not page.record_button.isEnabled()  # no version on screen yet
         assert not page.close_button.isVisible()  # an auditor closes nothing
         key = session.portfolio.find_model(model, "reg").model_key

@@ -22,7 +22,7 @@ from app.services.team_ledger import ReadOnlyAudit, TeamStatus
 
 log = logging.getLogger("gavel.governance")
 
-ROLE_ORDER = (Role.ADMIN, Role.APPROVER, Role.REQUESTER, Role.VIEWER)
+ROLE_ORDER = (Role.ADMIN, Role.APPROVER, Role.AUDITOR, Role.REQUESTER, Role.VIEWER)
 ENROLL_HINT = "No identity yet — Identity → Enroll…"
 
 
