@@ -118,6 +118,13 @@ def test_a_bundle_opens_offline_and_shows_what_the_live_profile_shows(
             timeout=TIMEOUT,
         )
         assert portfolio.portfolio_model.rowCount() == len(live_rows)
+        # The sidebar lists the bundle's registry with its models (not "All registries 0").
+        sidebar = portfolio.sidebar
+        everything, reg = sidebar.topLevelItem(0), sidebar.topLevelItem(1)
+        assert everything is not None and everything.text(1) == str(len(live_rows))
+        assert reg is not None and reg.text(0).startswith("reg\nsnapshot of ")
+        assert reg.text(1) == str(len(live_rows))
+        assert "Read from the audit bundle" in reg.toolTip(0)
         key = session.portfolio.find_model(model, "reg").model_key
         assert portfolio.portfolio_view.select_key(key)
         detail = portfolio.detail_view

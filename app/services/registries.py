@@ -75,6 +75,12 @@ class RegistryService:
             )
         return out
 
+    def snapshots(self) -> list[RegistryStatus]:
+        """Registries the cache holds a snapshot of but the config does not name: an audit
+        session's (the bundle's), or one removed with its snapshot kept. Read-only."""
+        configured = {cfg.name for cfg in self._config.registries()}
+        return [s for s in self._queries.registry_statuses() if s.name not in configured]
+
     @property
     def secrets_persistent(self) -> bool:
         return self._secrets.persistent

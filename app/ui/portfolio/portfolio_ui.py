@@ -218,9 +218,16 @@ class PortfolioUi(QObject):
         """Re-read registry statuses; keeps the selected registry when it still exists."""
         try:
             self.statuses = self.ctx.registries.statuses()
+            snapshots = self.ctx.registries.snapshots()
         except GavelError as exc:
             self.host.show_notice(exc.message)
-            self.statuses = []
+            self.statuses, snapshots = [], []
+        self.sidebar.set_snapshots(
+            snapshots,
+            "Read from the audit bundle: nothing is synced in an audit session."
+            if self.session is not None
+            else "Snapshot kept when the registry was removed; add the registry again to sync it.",
+        )
         self.sidebar.set_statuses(self.statuses, select, self.links.links, self.clock())
         if self.selected_registry != self.portfolio_model.registry:
             # The selected registry went away (removed, renamed): follow the sidebar.

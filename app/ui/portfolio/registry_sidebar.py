@@ -20,6 +20,8 @@ from app.ui.common.resources import icon
 from app.ui.common.signals import emit
 
 _NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+# Set on a registry held only as a snapshot (not configured).
+_SNAPSHOT_ROLE = Qt.ItemDataRole.UserRole + 2
 ALL_REGISTRIES = "All registries"
 MAX_WIDTH = 260  # px: the most the sidebar claims for its names
 
@@ -34,6 +36,8 @@ class RegistrySidebar(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._snapshots: list[RegistryStatus] = []
+        self._snapshot_note = ""
         self.setObjectName("RegistrySidebar")
         self.setColumnCount(2)
         self.setHeaderHidden(True)
@@ -72,16 +76,17 @@ class RegistrySidebar(QTreeWidget):
         links: what this session's checks found (None keeps the last ones given)."""
         wanted = select if select is not None else self.selected_registry
         self._statuses = {s.name: s for s in statuses}
+        snapshots = [s for s in self._snapshots if s.name not in self._statuses]
         if links is not None:
             self._links = dict(links)
         now = now or datetime.now(UTC)
         self._updating = True
         try:
             self.clear()
-            total = sum(s.model_count for s in statuses)
+            total = sum(s.model_count for s in statuses) + sum(s.model_count for s in snapshots)
             everything = QTreeWidgetItem([ALL_REGISTRIES, str(total)])
             everything.setIcon(0, icon("all-registries"))
-            everything.setToolTip(0, "Models of every configured registry")
+            everything.setToolTip(0, "Models of every registry this computer holds")
             self._align_count(everything)
             self.addTopLevelItem(everything)
             current = everything
@@ -99,10 +104,32 @@ class RegistrySidebar(QTreeWidget):
                 self.addTopLevelItem(item)
                 if status.name == wanted:
                     current = item
+            for snap in snapshots:
+                taken = (
+                    f"snapshot of {local_text(snap.last_synced_at)}"
+                    if snap.last_synced_at is not None
+                    else "snapshot"
+                )
+                item = QTreeWidgetItem([f"{snap.name}\n{taken}", str(snap.model_count)])
+                item.setData(0, _NAME_ROLE, snap.name)
+                item.setData(0, _SNAPSHOT_ROLE, True)
+                item.setIcon(0, icon("registry"))
+                item.setToolTip(0, f"{snap.url}\n{self._snapshot_note}")
+                item.setToolTip(1, f"{snap.model_count} models in the snapshot")
+                self._align_count(item)
+                self.addTopLevelItem(item)
+                if snap.name == wanted:
+                    current = item
             self.setCurrentItem(current)
         finally:
             self._updating = False
         self._fit_names()
+
+    def set_snapshots(self, snapshots: Sequence[RegistryStatus], note: str) -> None:
+        """Registries held only as a snapshot (a bundle's; one removed with its snapshot
+        kept), listed after the configured ones; note says what they are."""
+        self._snapshots = list(snapshots)
+        self._snapshot_note = note
 
     def _fit_names(self) -> None:
         """At least as wide as its longest name and count, so a narrow window squeezes the
@@ -171,8 +198,8 @@ class RegistrySidebar(QTreeWidget):
     def _context_menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)
         name = item.data(0, _NAME_ROLE) if item is not None else None
-        if not isinstance(name, str):
-            return
+        if not isinstance(name, str) or item is None or item.data(0, _SNAPSHOT_ROLE):
+            return  # a snapshot is not configured: nothing to sync, edit or remove
         menu = QMenu(self)
         menu.addAction(icon("sync"), f"Sync {name}", lambda: emit(self.sync_requested, name))
         menu.addAction(icon("edit"), "Edit…", lambda: emit(self.edit_requested, name))
