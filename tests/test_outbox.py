@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from app.connectors.mlflow_registry import MlflowRegistryClient
 from app.domain.errors import GavelError
 from app.domain.governance import Policy, RequestState, Role, SignatureMeaning
 from app.domain.ledger import LedgerAction
@@ -38,6 +39,7 @@ class Team:
     bob: Desk  # approver
     aud: Desk  # auditor
     model: str
+    registry: MlflowRegistry
 
 
 @pytest.fixture
@@ -58,15 +60,15 @@ def team(desks: DeskFactory, seeded_registry: MlflowRegistry) -> Iterator[Team]:
     for desk in (ada, ann, bob, aud):
         desk.ctx.registries.add(seeded_registry.config("reg"))
         desk.ctx.sync.sync("reg")
-    yield Team(ada, ann, bob, aud, model)
+    yield Team(ada, ann, bob, aud, model, seeded_registry)
 
 
-def _request(team: Team, version: int = 2) -> str:
+def _request(team: Team, version: int = 2, alias: str = "") -> str:
     return team.ada.ctx.governance.create_request(
         "reg",
         team.model,
         version,
-        f"shadow{version}",
+        alias or f"shadow{version}",
         "Shadow traffic first.",
         {"validation_report": "VR-9", "rollback_plan": "remove the alias"},
         passphrase=team.ada.passphrase,
@@ -133,38 +135,53 @@ def test_an_offline_approval_waits_survives_a_restart_and_counts_once(team: Team
 
 def test_decisions_that_no_longer_apply_are_superseded_with_the_reason(team: Team) -> None:
     withdrawn, rejected, re_policied = _request(team, 1), _request(team, 2), _request(team, 3)
+    applied, re_measured = _request(team, 2, "canary"), _request(team, 3, "eval")
     _offline(team.ann)
     ann = team.ann.ctx
     pp = team.ann.passphrase
+    approve = SignatureMeaning.APPROVAL
     kept = {
-        "withdrawn": ann.outbox.decide(withdrawn, SignatureMeaning.APPROVAL, "ok", pp),
-        "rejected": ann.outbox.decide(rejected, SignatureMeaning.APPROVAL, "ok", pp),
-        "policy": ann.outbox.decide(re_policied, SignatureMeaning.APPROVAL, "ok", pp),
+        "withdrawn": ann.outbox.decide(withdrawn, approve, "ok", pp),
+        "rejected": ann.outbox.decide(rejected, approve, "ok", pp),
+        "policy": ann.outbox.decide(re_policied, approve, "ok", pp),
+        "applied": ann.outbox.decide(applied, approve, "ok", pp),
+        "evidence": ann.outbox.decide(re_measured, approve, "ok", pp),
         "comment": ann.outbox.comment(withdrawn, "Asked for the bias review.", pp),
     }
-    # Meanwhile, on the team ledger:
+    # Meanwhile, on the team ledger and in the registry:
     ada, bob = team.ada.ctx, team.bob.ctx
     ada.governance.withdraw(withdrawn, "Wrong version.", team.ada.passphrase)
     bob.governance.reject(rejected, "Bias review missing.", team.bob.passphrase)
+    bob.governance.approve(applied, "Canary is fine.", team.bob.passphrase)
+    assert ada.promotions.apply(applied, team.ada.passphrase).applied
+    # Someone moves the target alias in the registry by hand: v3 can no longer be
+    # promoted to 'eval' as requested (a finished run's metrics edited in place are not
+    # re-read by a sync; apply catches those against the registry itself).
+    with MlflowRegistryClient(team.registry.config(), None) as client:
+        client.set_registered_model_alias(team.model, "eval", 1)
     ada.membership.set_policy(
         Policy("medium", approvals_required=2), team.ada.passphrase, "Two approvals from now."
     )
 
     _online(team.ann)
+    team.ann.ctx.sync.sync("reg")  # the desk's cache sees the moved alias
     result = team.ann.ctx.outbox.flush()
     fates = {e.intent_id: e for e in result.sent}
     assert fates[kept["withdrawn"].intent_id].fate is Fate.SUPERSEDED
     assert "already withdrawn" in fates[kept["withdrawn"].intent_id].why
     assert "already rejected" in fates[kept["rejected"].intent_id].why
+    assert "already applied" in fates[kept["applied"].intent_id].why
+    assert "alias 'eval' now points at v1" in fates[kept["evidence"].intent_id].why
     assert "policy that applies changed" in fates[kept["policy"].intent_id].why
     # A comment decides nothing: it is kept on the record even on a withdrawn request.
     assert fates[kept["comment"].intent_id].fate is Fate.RECORDED
-    assert "1 recorded, 3 superseded" in result.summary()
+    assert "1 recorded, 5 superseded" in result.summary()
     # The author is told, in a sentence each.
     assert all(e.sentence().startswith("Superseded: ") for e in result.superseded)
 
     gov = team.ada.reopen().governance
-    for rid in (withdrawn, rejected, re_policied):
+    assert [d.actor for d in gov.request(applied).approvals] == ["bob"]
+    for rid in (withdrawn, rejected, re_policied, re_measured):
         assert [d.actor for d in gov.request(rid).approvals] == []
         assert len(_events(team.ada, LedgerAction.DECISION_SUPERSEDED, rid)) == 1
     assert gov.request(re_policied).state is RequestState.PENDING

@@ -339,6 +339,15 @@ class OutboxService:
         tiers = self._portfolio.risk_tiers()
         now = self._clock()
         offline = entry.offline_block()
+        # What the cache says of the version now (moved alias, recreated version, changed
+        # metrics or datasets): an approval of what can no longer be applied as requested
+        # is refused online, so it is superseded here. A rejection still closes it.
+        blocked = ""
+        if entry.action == LedgerAction.REQUEST_APPROVED.value:
+            try:
+                blocked = self._gov.view_of(entry.request_id).blocked
+            except GavelError:
+                blocked = ""  # no such request: judged under the lock below
         found: dict[str, Any] = {}
 
         def superseded(why: str) -> LedgerDraft:
@@ -356,7 +365,7 @@ class OutboxService:
             if entry.intent_id in s.intents:
                 found.update(fate=Fate.ALREADY)
                 return []
-            why = _no_longer_applies(s, entry, tiers, now)
+            why = _no_longer_applies(s, entry, tiers, now, blocked)
             if why:
                 return [superseded(why)]
             found.update(fate=Fate.RECORDED)
@@ -397,9 +406,13 @@ def _no_longer_applies(
     entry: OutboxEntry,
     tiers: Mapping[tuple[str, str], str],
     now: datetime,
+    blocked: str = "",
 ) -> str:
     """Why a decision made offline no longer applies at this point of the ledger ('' if
-    it does; the fold then judges it as it judges every decision)."""
+    it does; the fold then judges it as it judges every decision).
+
+    blocked: why the request cannot be applied as requested, from the cache ('' if it can).
+    """
     request = s.requests.get(entry.request_id)
     if request is None:
         return f"request {entry.request_id} is not on the team ledger."
@@ -415,6 +428,8 @@ def _no_longer_applies(
         )
     if view.request.claim is not None:
         return f"request {entry.request_id[:12]} was being applied by {view.request.claim.actor}."
+    if blocked:
+        return f"it can no longer be applied as requested: {blocked}."
     decided_under = entry.document.get("policy")
     if isinstance(decided_under, Mapping) and decided_under.get("digest") != policy_digest(
         view.policy.to_json()
