@@ -297,7 +297,9 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
         assert console.insights.metrics is not None
         metrics = console.insights.metrics.view
         qtbot.waitUntil(lambda m=metrics: m.across.has_chart, timeout=10_000)
-        qtbot.wait(250)  # charts re-fit their labels once a resize settles (150 ms)
+        # Charts re-fit their labels once a resize settles (a 150 ms timer).
+        QApplication.processEvents()  # deliver the resizes that start it
+        qtbot.waitUntil(lambda m=metrics: not m.across.refit_pending, timeout=10_000)
         _check_layout(console, size, f"metrics {tag}")
         _assert_chart_follows(metrics.across, window_color)
         snap(window, tmp_path, f"metrics-{tag}")
@@ -305,7 +307,8 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
         assert console.insights.compare is not None
         compare = console.insights.compare.view
         qtbot.waitUntil(lambda c=compare: c.chart.has_chart, timeout=10_000)
-        qtbot.wait(250)
+        QApplication.processEvents()
+        qtbot.waitUntil(lambda c=compare: not c.chart.refit_pending, timeout=10_000)
         _check_layout(console, size, f"compare {tag}")
         _assert_chart_follows(compare.chart, window_color)
         snap(window, tmp_path, f"compare-{tag}")

@@ -252,12 +252,15 @@ class FindingsPage(QWidget):
         actions.addWidget(self.about_choice)
         actions.addWidget(self.record_button)
         actions.addStretch(1)
-        actions.addWidget(self.send_button)
         actions.addWidget(self.close_button)
         listing = QWidget()
         lay = QVBoxLayout(listing)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(intro)
+        # Beside the sentence that explains it (the actions row is full at 1024 px).
+        top = QHBoxLayout()
+        top.addWidget(intro, 1)
+        top.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignTop)
+        lay.addLayout(top)
         lay.addWidget(self.table, 1)
         self.listing = listing
         self.empty = EmptyState()

@@ -106,15 +106,16 @@ class RegistrySidebar(QTreeWidget):
                     current = item
             for snap in snapshots:
                 taken = (
-                    f"snapshot of {local_text(snap.last_synced_at)}"
+                    f"Snapshot of {local_text(snap.last_synced_at)}."
                     if snap.last_synced_at is not None
-                    else "snapshot"
+                    else "Snapshot."
                 )
-                item = QTreeWidgetItem([f"{snap.name}\n{taken}", str(snap.model_count)])
+                # One short fact a line, as for configured registries (the sidebar is narrow).
+                item = QTreeWidgetItem([f"{snap.name}\nsnapshot only", str(snap.model_count)])
                 item.setData(0, _NAME_ROLE, snap.name)
                 item.setData(0, _SNAPSHOT_ROLE, True)
                 item.setIcon(0, icon("registry"))
-                item.setToolTip(0, f"{snap.url}\n{self._snapshot_note}")
+                item.setToolTip(0, f"{snap.url}\n{taken} {self._snapshot_note}")
                 item.setToolTip(1, f"{snap.model_count} models in the snapshot")
                 self._align_count(item)
                 self.addTopLevelItem(item)

@@ -114,6 +114,11 @@ class ChartCanvas(FigureCanvasQTAgg):
         self._chart_drawn = False
         self.redraw()
 
+    @property
+    def refit_pending(self) -> bool:
+        """Whether a resize is still waiting to be settled by a redraw with fitted labels."""
+        return self._refit is not None and self._refit.isActive()
+
     def show_message(self, title: str, text: str = "") -> None:
         """An empty state drawn in place of the chart (no data, loading, an error)."""
         self._message = (title, text)
