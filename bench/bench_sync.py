@@ -11,7 +11,8 @@ baseline below talks to the real server over REST.
   (a) `gavel sync` full sync              vs (b) a naive requests script
                                           vs (c) MlflowClient (in MLflow's venv)
   re-sync with nothing changed            vs (a)
-  console cold start to first painted portfolio vs a bare PySide6 window
+  console cold start to its first painted page (the Overview's first screen, with the
+    cache's figures) vs a bare PySide6 window
     (median over --rounds pairs, each start a fresh process, alternating)
   longest GUI event-loop stall while a full sync runs (QTimer heartbeat)
   peak RSS of the console with that cache

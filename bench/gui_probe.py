@@ -1,7 +1,8 @@
 """GUI measurements for bench_sync, each run in a fresh process.
 
     python -m bench.gui_probe bare T0      first paint of a bare window with an empty table
-    python -m bench.gui_probe console T0   first paint of the console's portfolio (cache only)
+    python -m bench.gui_probe console T0   first paint of the console's first page, the
+                                           Overview's first screen (cache only)
     python -m bench.gui_probe rss          peak RSS of the console after showing everything
     python -m bench.gui_probe stall URL    longest event-loop stall while the console syncs
     python -m bench.gui_probe scale MODEL  scrolling, opening MODEL's detail, peak RSS
@@ -17,32 +18,32 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
+from PySide6.QtWidgets import QApplication, QMainWindow, QTableView, QWidget
 
 
 class _FirstPaint(QObject):
-    """Quits the app at the first paint of a table viewport that has rows (or any, if bare)."""
+    """Quits the app at the first paint of `watched` once `ready()` holds (a table with
+    rows; the Overview's first screen with its figures; anything, if bare)."""
 
-    def __init__(self, view: QTableView, t0: float, need_rows: bool) -> None:
+    def __init__(self, watched: QWidget, t0: float, ready: Callable[[], bool]) -> None:
         super().__init__()
-        self.view, self.t0, self.need_rows = view, t0, need_rows
+        self.t0, self.ready = t0, ready
         self.elapsed: float | None = None
         self.cpu: float | None = None
-        view.viewport().installEventFilter(self)
+        watched.installEventFilter(self)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Paint and self.elapsed is None:
-            model = self.view.model()
-            if not self.need_rows or (model is not None and model.rowCount() > 0):
-                self.elapsed = time.time() - self.t0
-                usage = resource.getrusage(resource.RUSAGE_SELF)
-                self.cpu = usage.ru_utime + usage.ru_stime
-                QTimer.singleShot(0, QApplication.quit)
+        if event.type() == QEvent.Type.Paint and self.elapsed is None and self.ready():
+            self.elapsed = time.time() - self.t0
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            self.cpu = usage.ru_utime + usage.ru_stime
+            QTimer.singleShot(0, QApplication.quit)
         return False
 
 
@@ -78,7 +79,7 @@ def bare(t0: float) -> None:
     view = QTableView()
     view.setModel(QStandardItemModel(0, 8))
     window.setCentralWidget(view)
-    probe = _FirstPaint(view, t0, need_rows=False)
+    probe = _FirstPaint(view.viewport(), t0, lambda: True)
     window.resize(1280, 800)
     window.show()
     app.exec()
@@ -105,7 +106,11 @@ def console(t0: float) -> None:
     app = QApplication(sys.argv)
     window, _ = open_first_screen(resolve_paths())
     window.resize(1280, 800)
-    probe = _FirstPaint(_portfolio_view(window), t0, need_rows=True)
+    # The console opens on the Overview: its first screen, with the cache's figures.
+    first = window.pages.stack.currentWidget()
+    assert first is not None, "stage one shows no page"
+    counts = getattr(first, "counts", None)
+    probe = _FirstPaint(first, t0, lambda: counts is not None and counts.total > 0)
     window.show()
     app.exec()
     heavy = sorted(m for m in ("sqlalchemy", "requests", "matplotlib") if m in sys.modules)

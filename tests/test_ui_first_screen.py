@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QEvent
 from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from app.bootstrap import AppContext
-from app.ui.console import open_first_screen
+from app.ui.console import attach_features, open_first_screen
+from app.ui.overview.first_screen import OVERVIEW_PAGE, OverviewFirstScreen
 from app.ui.portfolio.first_screen import PORTFOLIO_PAGE, FirstScreenTable, read_first_screen
 from app.ui.portfolio.portfolio_model import Column
 from tests.ui_helpers import make_context, no_leaks, seed_cache
@@ -83,8 +85,43 @@ def test_the_portfolio_page_takes_the_first_screens_place(ctx: AppContext, qtbot
     window.add_page("later", "Later", QWidget())
     page = QWidget()
     window.add_page(PORTFOLIO_PAGE, "Portfolio", page)
-    assert window.pages.keys() == [PORTFOLIO_PAGE, "later"]
+    assert window.pages.keys() == [OVERVIEW_PAGE, PORTFOLIO_PAGE, "later"]
     assert window.pages.page(PORTFOLIO_PAGE) is page
-    assert window.pages.current_key == PORTFOLIO_PAGE
+    # The console opens on the Overview; replacing another page's stand-in keeps it there.
+    assert window.pages.current_key == OVERVIEW_PAGE
+    window.select_page(PORTFOLIO_PAGE)
     assert window.pages.stack.currentWidget() is page
     window.close()
+
+
+def test_the_console_opens_on_the_overview_and_never_shows_another_page_first(
+    ctx: AppContext, qtbot: QtBot
+) -> None:
+    """Stage one paints the Overview's first screen (the cache's figures by risk tier);
+    the real Overview page takes its place once it has read the ledger: the window goes
+    from one to the other, with no portfolio and no empty page in between."""
+    window, runner = open_first_screen(ctx.paths)
+    first = window.pages.page(OVERVIEW_PAGE)
+    assert isinstance(first, OverviewFirstScreen)
+    tiers = [row.risk_tier.strip().lower() for row in ctx.portfolio.all_rows()]
+    assert first.counts is not None and first.counts.total == len(tiers) == 85
+    assert first.counts.high == tiers.count("high")
+    assert first.counts.none == sum(1 for t in tiers if t not in ("high", "medium", "low"))
+    shown: list[str] = []
+    window.pages.stack.currentChanged.connect(
+        lambda _i: shown.append(type(window.pages.stack.currentWidget()).__name__)
+    )
+    window.show()
+    qtbot.waitUntil(lambda: window.first_paint.opened)
+    assert window.pages.stack.currentWidget() is first
+    console = attach_features(window, runner, ctx)
+    try:
+        qtbot.waitUntil(lambda: console.overview.settled, timeout=20_000)
+        assert window.pages.current_key == OVERVIEW_PAGE
+        assert window.pages.stack.currentWidget() is console.overview.page
+        assert console.overview.page.buttons["tier.high"].figure.value == first.counts.high
+        assert shown == ["OverviewPage"], shown
+    finally:
+        window.close()
+        window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

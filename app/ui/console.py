@@ -19,6 +19,7 @@ from app.domain.overview import Drill, DrillPage
 from app.ui.common.resources import follow_palette, icon
 from app.ui.common.settings import read_str
 from app.ui.common.tasks import CrashCallback, TaskRunner
+from app.ui.overview.first_screen import OVERVIEW_PAGE, OverviewFirstScreen, read_tiers
 from app.ui.portfolio.first_screen import (
     PORTFOLIO_PAGE,
     FirstScreenTable,
@@ -82,7 +83,6 @@ def page_order() -> tuple[str, ...]:
     from app.ui.delivery.delivery_ui import DELIVERY_PAGE
     from app.ui.governance.findings_page import FINDINGS_PAGE
     from app.ui.governance.governance_ui import APPROVALS_PAGE, VIOLATIONS_PAGE
-    from app.ui.overview.overview_ui import OVERVIEW_PAGE
     from app.ui.serving.serving_ui import ENDPOINTS_PAGE
     from app.ui.settings.settings_page import SETTINGS_PAGE
 
@@ -122,9 +122,15 @@ def open_first_screen(
     painted, and puts the real portfolio page in the first screen's place.
     """
     window, runner = open_window(paths, crash)
+    # The console opens on the Overview: its first screen is what paints first, so the
+    # window never shows the portfolio and then jumps to another page.
+    window.add_placeholder_page(
+        OVERVIEW_PAGE, "Overview", OverviewFirstScreen(read_tiers(paths.cache_db))
+    )
     registry = read_str(window.settings, "portfolio/registry") or None
     table = FirstScreenTable(read_first_screen(paths.cache_db, registry))
     window.add_placeholder_page(PORTFOLIO_PAGE, "Portfolio", table)
+    window.select_page(OVERVIEW_PAGE)
     return window, runner
 
 
@@ -141,7 +147,7 @@ def attach_features(
     from app.ui.governance.findings_page import install_findings_page
     from app.ui.governance.governance_ui import GovernanceUi
     from app.ui.insights.insights_ui import InsightsUi
-    from app.ui.overview.overview_ui import OVERVIEW_PAGE, OverviewUi
+    from app.ui.overview.overview_ui import OverviewUi
     from app.ui.portfolio.portfolio_ui import PortfolioUi
     from app.ui.serving.serving_ui import ServingUi
     from app.ui.settings.settings_page import SettingsUi

@@ -40,6 +40,11 @@ class Host(Protocol):
         """A page (tab) of the window; Ctrl+1…9 select pages by position. Keys are unique."""
         ...
 
+    def has_placeholder(self, key: str) -> bool:
+        """Whether stage one of the start drew a stand-in for this page (add_page replaces
+        it; a feature may wait until it has something to show)."""
+        ...
+
     def select_page(self, key: str) -> bool: ...
 
     def refresh_badges(self) -> None:

@@ -26,12 +26,12 @@ from app.ui.common.context import ConsoleContext
 from app.ui.common.host import Host, ModelFocus
 from app.ui.common.signals import emit
 from app.ui.common.tasks import Lane, TaskRunner
+from app.ui.overview.first_screen import OVERVIEW_PAGE
 from app.ui.overview.overview_page import OverviewPage
 from app.ui.overview.overview_pdf import write_overview_pdf
 
 log = logging.getLogger("gavel.ui.overview")
 
-OVERVIEW_PAGE = "overview"
 REFRESH_TASK = "overview-refresh"
 FILE_MENU = "&File"
 
@@ -71,14 +71,11 @@ class OverviewUi(QObject):
         self.setParent(self.page)
         self.overview: Overview | None = None
         self._stale = True
-        host.add_page(
-            OVERVIEW_PAGE,
-            "Overview",
-            self.page,
-            tooltip="The portfolio at a glance: what is live, waiting, due or wrong; "
-            "click a figure for its list",
-            position=0,
-        )
+        # Stage one's first screen (the cache's figures) stays until this page has its
+        # first read to show: no empty "Reading…" page between the two.
+        self._installed = False
+        if not host.has_placeholder(OVERVIEW_PAGE):
+            self._install()
         self.page.drill_requested.connect(self.open_drill)
         # Where an export goes (tests put their own chooser here).
         self.choose_path: PathChooser = choose_export_path
@@ -99,6 +96,19 @@ class OverviewUi(QObject):
         focus.on_synced(self.refresh)
         host.on_page_shown(self._page_shown)
         host.after_first_paint(self.refresh)
+
+    def _install(self) -> None:
+        if self._installed:
+            return
+        self._installed = True
+        self.host.add_page(
+            OVERVIEW_PAGE,
+            "Overview",
+            self.page,
+            tooltip="The portfolio at a glance: what is live, waiting, due or wrong; "
+            "click a figure for its list",
+            position=0,
+        )
 
     @property
     def settled(self) -> bool:
@@ -131,12 +141,14 @@ class OverviewUi(QObject):
         self.overview = overview
         self._stale = False
         self.page.show_overview(overview, self.empty_actions)
+        self._install()
         emit(self.loaded)
 
     def _failed(self, exc: GavelError) -> None:
         self._stale = False
         log.warning("overview not read: %s", exc.message)
         self.page.set_error(exc.message)
+        self._install()
         emit(self.loaded)
 
     def export(self, what: str) -> None:

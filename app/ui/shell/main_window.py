@@ -116,6 +116,9 @@ class MainWindow(QMainWindow):
         self.pages.add_page(key, title, widget)
         self._placeholders[key] = widget
 
+    def has_placeholder(self, key: str) -> bool:
+        return key in self._placeholders
+
     def set_page_order(self, keys: tuple[str, ...]) -> None:
         """The order pages stand in, whichever feature adds its page first."""
         self.pages.set_order(keys)

@@ -113,6 +113,10 @@ class PageNavigator(QWidget):
         current = self.stack.currentIndex()
         self._pages[index] = _Page(key, title, widget, badge, tooltip)
         self.stack.insertWidget(index, widget)
+        if self.stack.currentWidget() is old:
+            # Straight from the stand-in to its page: removing the current widget first
+            # would make the stack show a neighbour in between.
+            self.stack.setCurrentWidget(widget)
         self.stack.removeWidget(old)
         self.stack.setCurrentIndex(current)
         self.tabs.blockSignals(True)
