@@ -243,7 +243,7 @@ def test_a_finding_recorded_in_a_session_is_imported_and_an_admin_closes_it(
     # Back at the office: the findings kept in the laptop profile go into the team ledger.
     from app.services.findings import FindingService, read_findings
 
-    kept = read_findings(laptop.findings_file)
+    kept = read_findings(resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")}).findings_file)
     assert len(kept) == 1
     result = FindingService(aud.ctx.authority, aud.ctx.actor).import_findings(kept, aud.passphrase)
     assert len(result.added) == 1
@@ -347,14 +347,12 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
         session.close()
 
 
-@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
-def test_a_session_disables_what_would_write_or_reach_the_network(
-    live: tuple[Desk, str], desks: DeskFactory, tmp_path: Path, qtbot: QtBot
-) -> None:
-    ada, model = live
-    # Bob is an approver with his key on this computer: live, he could approve Ada's request.
-    bob = desks("bob")
-    enrol(ada, bob, Role.APPROVER)
+def _session_with_a_request(
+    ada: Desk, person: Desk, role: Role, model: str, tmp_path: Path
+) -> tuple[AppContext, str]:
+    """person enrolled with role, a request of Ada's waiting, a bundle of it all, and an
+    audit session over that bundle on person's laptop (a profile that never synced)."""
+    enrol(ada, person, role)
     rid = ada.ctx.governance.create_request(
         "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
     ).request_id
@@ -362,8 +360,17 @@ def test_a_session_disables_what_would_write_or_reach_the_network(
     ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
     laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
     laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id="bob"))
-    session = build_session_context(bundle, laptop, bob.credentials())
+    ProfileFile(laptop.profile_file).save(Profile(user_id=person.user))
+    return build_session_context(bundle, laptop, person.credentials()), rid
+
+
+@pytest.mark.parametrize("shared_ledger_url", ["sqlite"], indirect=True)
+def test_a_session_disables_what_would_write_or_reach_the_network(
+    live: tuple[Desk, str], desks: DeskFactory, tmp_path: Path, qtbot: QtBot
+) -> None:
+    ada, model = live
+    # Bob is an approver with his key on this computer: live, he could approve Ada's request.
+    session, rid = _session_with_a_request(ada, desks("bob"), Role.APPROVER, model, tmp_path)
     console = _open(session, qtbot)
     try:
         console.start(start_demo=True)  # a session starts no demo, checks no registry
@@ -426,16 +433,7 @@ def test_findings_about_a_model_a_request_and_an_event_are_shown_beside_them(
 ) -> None:
     ada, model = live
     aud = desks("aud")
-    enrol(ada, aud, Role.AUDITOR)
-    rid = ada.ctx.governance.create_request(
-        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
-    ).request_id
-    bundle = tmp_path / "audit.gavelbundle"
-    ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
-    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
-    laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
-    session = build_session_context(bundle, laptop, aud.credentials())
+    session, rid = _session_with_a_request(ada, aud, Role.AUDITOR, model, tmp_path)
     console = _open(session, qtbot)
     try:
         findings = _findings_page(console, qtbot)
@@ -495,6 +493,6 @@ def test_findings_about_a_model_a_request_and_an_event_are_shown_beside_them(
     finally:
         _close(console)
         session.close()
-    kept = read_findings(laptop.findings_file)
+    kept = read_findings(resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")}).findings_file)
     assert [f.document["about"]["kind"] for f in kept] == ["model", "request", "event"]
     assert kept[1].document["about"]["request_id"] == rid

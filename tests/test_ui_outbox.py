@@ -4,8 +4,6 @@ the ledger back sends them, telling the author of one that no longer applied."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -21,6 +19,7 @@ from tests.fixtures.desks import DeskFactory
 from tests.test_outbox import Team, _offline, _online, _request
 from tests.test_outbox import team as team
 from tests.test_ui_gov_trust import TIMEOUT, _close, _open
+from tests.test_ui_gov_trust import consoles as consoles
 from tests.ui_helpers import no_leaks, save_screenshot
 
 pytestmark = [
@@ -35,16 +34,6 @@ __all__ = ["no_leaks"]
 @pytest.fixture
 def shared_ledger_url(pg_database_url: str) -> str:
     return pg_database_url
-
-
-@pytest.fixture
-def consoles() -> Iterator[list[Console]]:
-    opened: list[Console] = []
-    try:
-        yield opened
-    finally:
-        for console in opened:
-            _close(console)
 
 
 def _select(page: ApprovalsPage, qtbot: QtBot, request_id: str) -> None:
