@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from app.domain.overview import Drill, DrillPage
 from app.ui.common.resources import follow_palette, icon
 from app.ui.common.settings import read_str
 from app.ui.common.tasks import CrashCallback, TaskRunner
@@ -28,6 +27,7 @@ from app.ui.portfolio.first_screen import (
 from app.ui.shell.main_window import MainWindow
 
 if TYPE_CHECKING:  # the features import SQLAlchemy and the services: after the first paint
+    from app.domain.overview import Drill
     from app.ui.audit.audit_ui import AuditUi
     from app.ui.common.context import ConsoleContext, ConsolePaths
     from app.ui.delivery.delivery_ui import DeliveryUi
@@ -186,6 +186,8 @@ def attach_features(
 
 def _open_drill(drill: Drill, governance: GovernanceUi, serving: ServingUi) -> None:
     """A figure's list on another feature's page."""
+    from app.domain.overview import DrillPage  # stage two: the domain is not in stage one
+
     if drill.page is DrillPage.APPROVALS:
         governance.show_requests(drill.requests)
     elif drill.page is DrillPage.VIOLATIONS:

@@ -23,12 +23,12 @@ from app.ui.shell.actions import build_shell_actions
 from app.ui.shell.first_paint import FirstPaintGate
 from app.ui.shell.menus import Menus
 from app.ui.shell.navigation import PageNavigator
-from app.ui.shell.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
 from app.ui.shell.status import TaskProgress
 
 if TYPE_CHECKING:  # context imports every service, host the domain: not before first paint
     from app.ui.common.context import ConsolePaths
     from app.ui.common.host import Badge
+    from app.ui.shell.shortcuts_dialog import ShortcutsDialog
 
 log = logging.getLogger("gavel.ui")
 
@@ -226,6 +226,9 @@ class MainWindow(QMainWindow):
 
     def shortcuts_dialog(self) -> ShortcutsDialog:
         """The keyboard shortcuts, as the window's actions have them now."""
+        # Imported when asked for: stage one of the start paints without it.
+        from app.ui.shell.shortcuts_dialog import ShortcutsDialog, collect_shortcuts
+
         rows = collect_shortcuts(self.menus.menus(), self.toolbar.actions(), self.actions())
         dialog = ShortcutsDialog(rows, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
