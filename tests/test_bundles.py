@@ -289,6 +289,14 @@ def test_every_read_model_of_a_session_matches_the_live_profile(
                     "reg", name, v
                 )
         assert session.observer.violations() == live.observer.violations()
+        # The managers' Overview reads the bundle as it reads the live profile (every
+        # figure but "endpoints down", which only a poller of this session could tell).
+        here, there = live.overview.overview(), session.overview.overview()
+        assert there.models == here.models > 0
+        assert {f.key: f.value for f in there.figures if f.key != "endpoints.down"} == {
+            f.key: f.value for f in here.figures if f.key != "endpoints.down"
+        }
+        assert there.teams == here.teams
         assert session.audit.alias_history("reg", audit.model, "production") == (
             live.audit.alias_history("reg", audit.model, "production")
         )
