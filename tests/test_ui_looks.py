@@ -286,11 +286,20 @@ def test_main_window_looks(console: Console, scheme: str, qtbot: QtBot, tmp_path
             contrasts[f"icon {name}"] = (ratio, ratio)
             assert ratio >= 3.0, f"toolbar icon {name!r}: contrast {ratio:.2f} in {tag}"
 
-        # The portfolio shows several rows, not one.
+        # The portfolio shows several rows, not one; so does the model's versions list.
         table = console.portfolio.portfolio_view.table
         row_height = max(1, table.verticalHeader().defaultSectionSize())
         rows_shown = table.viewport().height() // row_height
         assert rows_shown >= 4, f"the portfolio shows {rows_shown} rows at {tag}"
+        versions = console.portfolio.detail_view.versions
+        shown = versions.viewport().height() // max(
+            1, versions.verticalHeader().defaultSectionSize()
+        )
+        assert shown >= 4, f"the versions list shows {shown} rows at {tag}"
+        # Every page's and every detail tab's title in view: no tab bar scrolls.
+        for bar in (window.pages.tabs, tabs.tabBar()):
+            last = bar.tabRect(bar.count() - 1).right()
+            assert last <= bar.width(), f"{bar.objectName()} scrolls at {tag}"
 
         # Charts: face in the window colour, ticks in the text colour.
         tabs.select("metrics")

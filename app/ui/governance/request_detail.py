@@ -243,11 +243,15 @@ class RequestDetailView(QStackedWidget):
             button.clicked.connect(lambda _=False, s=signal: self._emit(s))
             buttons.addWidget(button)
         buttons.addStretch(1)
-        # Anyone may print the record, whatever their role: it changes nothing.
+        # Anyone may print the record, whatever their role: it changes nothing. On a row
+        # of their own: beside the decisions the panel needed 750 px, and at 1024 px the
+        # inbox beside it was left a sliver.
+        records = QHBoxLayout()
         self.evidence_button.clicked.connect(lambda: self._emit(self.evidence_requested))
-        buttons.addWidget(self.evidence_button)
+        records.addWidget(self.evidence_button)
         self.finding_button.clicked.connect(lambda: self._emit(self.finding_requested))
-        buttons.addWidget(self.finding_button)
+        records.addWidget(self.finding_button)
+        records.addStretch(1)
         self.reasons = QLabel()
         self.reasons.setObjectName("Muted")
         self.reasons.setWordWrap(True)
@@ -263,6 +267,7 @@ class RequestDetailView(QStackedWidget):
         outer.addWidget(self.title)
         outer.addWidget(self.status_line)
         outer.addLayout(buttons)
+        outer.addLayout(records)
         outer.addWidget(self.reasons)
         outer.addWidget(self.outbox_line)
         outer.addWidget(self.findings_line)

@@ -64,6 +64,10 @@ class DetailTabs(QTabWidget):
         corner_lay.addWidget(self.model_label)
         corner_lay.addWidget(self.picker)
         self.setCornerWidget(corner, Qt.Corner.TopRightCorner)
+        # Only with a wide tab, where the versions list is hidden: beside the list it
+        # said what the list says and squeezed the tabs into a scrolling bar at 1024 px.
+        corner.hide()
+        self._corner = corner
 
         self.currentChanged.connect(self._tab_changed)
         self.picker.activated.connect(self._picked)
@@ -137,6 +141,7 @@ class DetailTabs(QTabWidget):
         wide = entry is not None and entry.wide
         if wide != self._wide:
             self._wide = wide
+            self._corner.setVisible(wide)
             emit(self.wide_changed, wide)
         self._load_current()
 
