@@ -3,9 +3,10 @@
 100,000 versions across 1,000 models, one model (bulk-model-00000) holding 20,000 of
 them, against the same shape at a tenth (10,000 versions, the big model 2,000), side
 by side in one run: full sync, re-sync with nothing changed, cold start to the first
-painted portfolio (against a bare PySide6 window), scrolling the portfolio and the big
-model's versions (seconds per page scrolled and painted), opening the big model's
-detail (to its versions' first paint), and the console's peak RSS.
+painted page (the Overview's first screen; against a bare PySide6 window), scrolling
+the portfolio and the big model's versions (seconds per page scrolled and painted),
+opening the big model's detail (to its versions' first paint), and the console's peak
+RSS.
 
 What is real and what is seeded: the registry is a real MLflow server
 (.venv-mlflow, started like tests/fixtures/mlflow.py starts it) and Gavel syncs it
