@@ -25,12 +25,17 @@ APPENDS = 100
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _writer(url: str, writer: int, barrier: Barrier) -> None:
+def _writer(url: str, writer: int, barrier: Barrier, halfway: Barrier) -> None:
     db = Database(make_engine(url), LEDGER)
     try:
         audit = AuditService(LedgerStore(db))
         barrier.wait(timeout=120)
         for i in range(APPENDS):
+            if i == APPENDS // 2:
+                # Every writer is half done before any goes on: the chain interleaves
+                # whatever the scheduler does (on two cores one writer could otherwise
+                # take the SQLite write lock for most of its appends in a row).
+                halfway.wait(timeout=120)
             audit.record(
                 f"writer-{writer}",
                 LedgerAction.ALIAS_OBSERVED,
@@ -51,7 +56,8 @@ def test_concurrent_writers_keep_one_chain(
     ctx = multiprocessing.get_context("spawn")
     # The verifier below waits at the barrier too, so it runs while the writers append.
     barrier = ctx.Barrier(WRITERS + 1)
-    writers = [ctx.Process(target=_writer, args=(url, w, barrier)) for w in range(WRITERS)]
+    halfway = ctx.Barrier(WRITERS)
+    writers = [ctx.Process(target=_writer, args=(url, w, barrier, halfway)) for w in range(WRITERS)]
     for p in writers:
         p.start()
     try:

@@ -286,6 +286,9 @@ def test_two_desktops_flushing_one_outbox_at_once_count_it_once(team: Team) -> N
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
+    # Both succeed; one may say its replica could not follow (the other was pulling).
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    fates = [e["state"] for o in outs for e in json.loads(o[0])["sent"]]
+    assert sorted(fates) in (["already recorded", "recorded"], ["recorded"])
     assert len(_events(team.ada, LedgerAction.REQUEST_APPROVED, rid)) == 1
     assert [d.actor for d in team.ada.reopen().governance.request(rid).approvals] == ["ann"]

@@ -70,7 +70,11 @@ def _flush(ctx: CliContext, args: argparse.Namespace) -> int:
     result = ctx.outbox.flush()
     if args.json:
         print_json(
-            {"sent": [_entry_json(e) for e in result.sent], "damaged_lines": list(result.damaged)}
+            {
+                "sent": [_entry_json(e) for e in result.sent],
+                "damaged_lines": list(result.damaged),
+                "replica_problem": result.replica,
+            }
         )
     else:
         print(result.summary())

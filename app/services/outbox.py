@@ -138,6 +138,8 @@ class FlushResult:
     sent: tuple[OutboxEntry, ...]
     # Lines of the outbox file that could not be read (a crash mid-write): kept, named.
     damaged: tuple[int, ...] = ()
+    # Why this desktop's replica could not be brought up to date afterwards ('' if it was).
+    replica: str = ""
 
     @property
     def superseded(self) -> list[OutboxEntry]:
@@ -151,7 +153,10 @@ class FlushResult:
         text = f"Sent {n} decision{'s' if n != 1 else ''} made offline: {recorded} recorded"
         if self.superseded:
             text += f", {len(self.superseded)} superseded (not counted)"
-        return text + "."
+        text += "."
+        if self.replica:
+            text += f" {self.replica}"
+        return text
 
 
 class OutboxService:
@@ -325,10 +330,23 @@ class OutboxService:
                 )
                 sent.append(outcome)
         finally:
-            if sent:
-                self._after_write()
+            replica = self._refresh_replica() if sent else ""
         progress(Progress("Sending decisions made offline", len(waiting), len(waiting)))
-        return FlushResult(tuple(sent), tuple(lines.damaged))
+        return FlushResult(tuple(sent), tuple(lines.damaged), replica)
+
+    def _refresh_replica(self) -> str:
+        """Bring this desktop's replica up to what was sent; '' when it worked, else why.
+
+        The decisions are on the team ledger and their fates noted whatever happens
+        here: a replica another Gavel of this profile was pulling at the same moment
+        catches up at the next pull, so this is said, not raised.
+        """
+        try:
+            self._after_write()
+        except GavelError as exc:
+            log.warning("replica not updated after sending the outbox: %s", exc.message)
+            return exc.message
+        return ""
 
     def _send(self, entry: OutboxEntry) -> OutboxEntry:
         try:

@@ -106,7 +106,9 @@ class SignDialog(QDialog):
         )
         self.signer_note.setObjectName("Muted")
         self.signer_note.setWordWrap(True)
-        self.reason = QPlainTextEdit()
+        # Parented: without a reason field it is never laid out, and a parentless widget
+        # would outlive the dialog as a hidden top-level window.
+        self.reason = QPlainTextEdit(self)
         self.reason.setFixedHeight(72)
         self.passphrase = PassphraseField(user_id)
         form = QFormLayout()
