@@ -24,7 +24,6 @@ from app.services.bundles import SESSION_READ_ONLY, verify_bundle
 from app.services.findings import read_findings
 from app.stores import bundle_file
 from app.stores.paths import resolve_paths
-from app.stores.profile_file import Profile, ProfileFile
 from app.ui.console import Console, build_console
 from app.ui.governance.findings_page import (
     FINDINGS_PAGE,
@@ -38,6 +37,7 @@ from app.ui.serving.endpoints_model import EndpointColumn
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.fixtures.serving import MlserverEndpoint
+from tests.test_bundles import _fresh_profile
 from tests.test_delivery_integration import CHECKLIST
 from tests.test_trust_attacks import _seed
 from tests.ui_helpers import save_screenshot
@@ -95,9 +95,7 @@ def test_a_bundle_opens_offline_and_shows_what_the_live_profile_shows(
     live_head = ada.ctx.audit.store.head()
 
     # The auditor's laptop: a profile that never saw the registry or the team ledger.
-    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
-    laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+    laptop = _fresh_profile(tmp_path / "laptop", "aud")
     session = build_session_context(bundle, laptop, ada.credentials())
     console = _open(session, qtbot)
     try:
@@ -210,9 +208,7 @@ def test_a_finding_recorded_in_a_session_is_imported_and_an_admin_closes_it(
     enrol(ada, aud, Role.AUDITOR)
     bundle = tmp_path / "audit.gavelbundle"
     ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
-    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
-    laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+    laptop = _fresh_profile(tmp_path / "laptop", "aud")
 
     session = build_session_context(bundle, laptop, aud.credentials())
     console = _open(session, qtbot)
@@ -311,9 +307,7 @@ def test_the_session_endpoints_page_shows_the_bundle_endpoints_and_probes_none(
     raw = plain.read_bytes()
     assert b"s3cret-pw" not in raw and b"SCORING_TOKEN" not in raw and b"probe:" not in raw
 
-    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
-    laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id="aud"))
+    laptop = _fresh_profile(tmp_path / "laptop", "aud")
     session = build_session_context(bundle, laptop, ada.credentials())
     console = _open(session, qtbot)
     try:
@@ -358,9 +352,7 @@ def _session_with_a_request(
     ).request_id
     bundle = tmp_path / "audit.gavelbundle"
     ada.ctx.bundles.create(bundle, BundleScope(), ada.passphrase)
-    laptop = resolve_paths({"GAVEL_HOME": str(tmp_path / "laptop")})
-    laptop.ensure()
-    ProfileFile(laptop.profile_file).save(Profile(user_id=person.user))
+    laptop = _fresh_profile(tmp_path / "laptop", person.user)
     return build_session_context(bundle, laptop, person.credentials()), rid
 
 

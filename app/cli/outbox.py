@@ -46,7 +46,9 @@ def _state(e: OutboxEntry) -> str:
 
 
 def _list(ctx: CliContext, args: argparse.Namespace) -> int:
-    entries = ctx.outbox.waiting() if args.waiting else ctx.outbox.entries()
+    entries, damaged = ctx.outbox.contents()
+    if args.waiting:
+        entries = [e for e in entries if e.waiting]
     if args.json:
         print_json([_entry_json(e) for e in entries])
         return EXIT_OK
@@ -60,7 +62,6 @@ def _list(ctx: CliContext, args: argparse.Namespace) -> int:
         ],
         ["made (UTC)", "by", "what", "request", "state", "why"],
     )
-    damaged = ctx.outbox.damaged_lines()
     if damaged:
         print(f"Lines {', '.join(map(str, damaged))} of the outbox could not be read (kept).")
     return EXIT_OK

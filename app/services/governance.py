@@ -80,6 +80,15 @@ class RequestView:
         return f"Cannot be applied as requested: {self.blocked}." if self.blocked else ""
 
 
+@dataclass(frozen=True)
+class PreparedDecision:
+    """An approval or rejection that passed the checks, before it is signed."""
+
+    view: RequestView
+    action: LedgerAction
+    manifest: dict[str, Any]
+
+
 class GovernanceService:
     def __init__(
         self,
@@ -266,6 +275,24 @@ class GovernanceService:
             # A rejection stays possible: it closes a request that can no longer succeed.
             raise InvalidState(f"{view.blocked_text} {NOBODY_SIGNS}")
 
+    def prepare_decision(
+        self, request_id: str, meaning: SignatureMeaning, comment: str
+    ) -> PreparedDecision:
+        """What every approval or rejection passes before it is signed, online or into
+        the outbox: the rules of the fold as they stand now, and what it will say."""
+        if meaning is SignatureMeaning.REVIEW:
+            raise UsageError("A review signature is not a decision; use approve or reject.")
+        if meaning is SignatureMeaning.REJECTION and not comment.strip():
+            raise UsageError("A rejection needs a comment saying why.")
+        view = self.view_of(request_id)
+        self.check_decide(view.request.request_id, meaning)
+        action = (
+            LedgerAction.REQUEST_APPROVED
+            if meaning is SignatureMeaning.APPROVAL
+            else LedgerAction.REQUEST_REJECTED
+        )
+        return PreparedDecision(view, action, self.signing_manifest(view.request, meaning))
+
     def signing_manifest(
         self, request: PromotionRequest, meaning: SignatureMeaning
     ) -> dict[str, Any]:
@@ -373,21 +400,11 @@ class GovernanceService:
         self, request_id: str, meaning: SignatureMeaning, comment: str, passphrase: str
     ) -> PromotionRequest:
         """Approve or reject with a signature; needs my key and its passphrase."""
-        if meaning is SignatureMeaning.REVIEW:
-            raise UsageError("A review signature is not a decision; use approve or reject.")
-        if meaning is SignatureMeaning.REJECTION and not comment.strip():
-            raise UsageError("A rejection needs a comment saying why.")
-        request = self.request(request_id)
-        self.check_decide(request.request_id, meaning)
+        prepared = self.prepare_decision(request_id, meaning, comment)
+        request, manifest, action = prepared.view.request, prepared.manifest, prepared.action
         signer = self._actor.signer(passphrase)
-        manifest = self.signing_manifest(request, meaning)
         me = manifest["manifestation"]["user_id"]
         tiers = self._portfolio.risk_tiers()
-        action = (
-            LedgerAction.REQUEST_APPROVED
-            if meaning is SignatureMeaning.APPROVAL
-            else LedgerAction.REQUEST_REJECTED
-        )
 
         def build(s: AuthorityState) -> list[LedgerDraft]:
             # Decided against the state at the lock: another desktop may have decided,

@@ -69,7 +69,6 @@ class OutboxEntry:
     fate: Fate | None = None
     seq: int | None = None
     why: str = ""
-    sent_at: str = ""
 
     @property
     def intent_id(self) -> str:
@@ -189,38 +188,17 @@ class OutboxService:
 
     # ---------------------------------------------------------------- reading
 
-    def entries(self) -> list[OutboxEntry]:
-        """Every decision ever kept here, oldest first, with its fate once sent."""
+    def contents(self) -> tuple[list[OutboxEntry], list[int]]:
+        """Every decision ever kept here, oldest first, with its fate once sent; and the
+        numbers of the file's lines that could not be read (one read of the file)."""
         lines = self._file.read()
-        out = []
-        for record in lines.intents:
-            document = record["intent"]
-            sent = lines.sent.get(str(document.get("id")))
-            fate = None
-            if sent is not None:
-                try:
-                    fate = Fate(str(sent.get("fate")))
-                except ValueError:
-                    fate = None
-            seq = sent.get("seq") if sent is not None else None
-            out.append(
-                OutboxEntry(
-                    document,
-                    str(record.get("signature", "")),
-                    str(record.get("key_id", "")),
-                    fate,
-                    seq if isinstance(seq, int) else None,
-                    str(sent.get("why", "")) if sent is not None else "",
-                    str(sent.get("at", "")) if sent is not None else "",
-                )
-            )
-        return out
+        return [_entry(record, lines.sent) for record in lines.intents], lines.damaged
+
+    def entries(self) -> list[OutboxEntry]:
+        return self.contents()[0]
 
     def waiting(self) -> list[OutboxEntry]:
         return [e for e in self.entries() if e.waiting]
-
-    def damaged_lines(self) -> list[int]:
-        return self._file.read().damaged
 
     # ---------------------------------------------------------------- deciding
 
@@ -230,21 +208,17 @@ class OutboxService:
         """Approve or reject while the team ledger is out of reach: checked against the
         replica like any decision, signed, and kept until it can be sent."""
         self._require_collecting()
-        if meaning is SignatureMeaning.REVIEW:
-            raise UsageError("A review signature is not a decision; use approve or reject.")
-        if meaning is SignatureMeaning.REJECTION and not comment.strip():
-            raise UsageError("A rejection needs a comment saying why.")
-        view = self._gov.view_of(request_id)
-        request = view.request
-        self._gov.check_decide(request.request_id, meaning)
-        manifest = self._gov.signing_manifest(request, meaning)
-        action = (
-            LedgerAction.REQUEST_APPROVED
-            if meaning is SignatureMeaning.APPROVAL
-            else LedgerAction.REQUEST_REJECTED
-        )
+        prepared = self._gov.prepare_decision(request_id, meaning, comment)
+        view = prepared.view
         policy = {"tier": view.tier, "digest": policy_digest(view.policy.to_json())}
-        return self._keep(action, request.request_id, manifest, comment.strip(), passphrase, policy)
+        return self._keep(
+            prepared.action,
+            view.request.request_id,
+            prepared.manifest,
+            comment.strip(),
+            passphrase,
+            policy,
+        )
 
     def comment(self, request_id: str, text: str, passphrase: str) -> OutboxEntry:
         self._require_collecting()
@@ -309,8 +283,8 @@ class OutboxService:
         reason = self._offline_reason()
         if reason:
             raise LedgerError(f"{reason} The outbox keeps its decisions until it can be sent.")
-        lines = self._file.read()
-        waiting = self.waiting()
+        entries, damaged = self.contents()
+        waiting = [e for e in entries if e.waiting]
         sent: list[OutboxEntry] = []
         try:
             for done, entry in enumerate(waiting):
@@ -332,7 +306,7 @@ class OutboxService:
         finally:
             replica = self._refresh_replica() if sent else ""
         progress(Progress("Sending decisions made offline", len(waiting), len(waiting)))
-        return FlushResult(tuple(sent), tuple(lines.damaged), replica)
+        return FlushResult(tuple(sent), tuple(damaged), replica)
 
     def _refresh_replica(self) -> str:
         """Bring this desktop's replica up to what was sent; '' when it worked, else why.
@@ -408,6 +382,23 @@ class OutboxService:
             raise
         seq = events[0].seq if events else None
         return _with(entry, found.get("fate", Fate.RECORDED), seq, str(found.get("why", "")))
+
+
+def _entry(record: Mapping[str, Any], sent: Mapping[str, Mapping[str, Any]]) -> OutboxEntry:
+    """An outbox line's intent, with the fate its 'sent' line recorded (if any)."""
+    document = record["intent"]
+    signed = (document, str(record.get("signature", "")), str(record.get("key_id", "")))
+    fate_line = sent.get(str(document.get("id")))
+    if fate_line is None:
+        return OutboxEntry(*signed)
+    try:
+        fate: Fate | None = Fate(str(fate_line.get("fate")))
+    except ValueError:
+        fate = None
+    seq = fate_line.get("seq")
+    return OutboxEntry(
+        *signed, fate, seq if isinstance(seq, int) else None, str(fate_line.get("why", ""))
+    )
 
 
 def _with(entry: OutboxEntry, fate: Fate, seq: int | None, why: str) -> OutboxEntry:

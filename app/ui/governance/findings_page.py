@@ -331,7 +331,7 @@ class FindingsPage(QWidget):
         closable = f is not None and f.on_ledger and f.open and admin
         self.close_button.setVisible(admin)
         self.close_button.setEnabled(closable and self.dialog is None)
-        waiting = sum(1 for r in self.rows if not r.on_ledger)
+        waiting = self.signed_here
         data = self.controller.data
         why = (
             "Every finding signed here is on the ledger."
@@ -352,10 +352,15 @@ class FindingsPage(QWidget):
             "those already there are skipped"
         )
 
+    @property
+    def signed_here(self) -> int:
+        """Findings signed in this profile that no ledger holds yet."""
+        return sum(1 for r in self.rows if not r.on_ledger)
+
     def send_pending(self) -> SignDialog | None:
         """Enter the findings signed here in the ledger (importing is idempotent)."""
         user = self.ctx.identity.user_id()
-        waiting = sum(1 for r in self.rows if not r.on_ledger)
+        waiting = self.signed_here
         if not waiting or not user or self.dialog is not None:
             return None
         findings = self.ctx.findings

@@ -265,13 +265,10 @@ class GovernanceUi(QObject):
         self.outbox_action.setText(
             f"Send decisions made offline ({n})…" if n else "Send decisions made offline"
         )
-        why = (
-            "The team ledger cannot be reached; they are sent when it answers."
-            if data.collecting
-            else ""
-            if n
-            else "Nothing waits in the outbox."
-        )
+        if data.collecting:
+            why = "The team ledger cannot be reached; they are sent when it answers."
+        else:
+            why = "" if n else "Nothing waits in the outbox."
         self.outbox_action.setEnabled(not why and not self.runner.is_running(OUTBOX_TASK))
         self.outbox_action.setToolTip(why or "Send them to the team ledger now")
         if n and not data.collecting and not self._outbox_tried:
