@@ -243,9 +243,9 @@ class RolesDialog(QDialog):
         self.setWindowTitle("Roles")
         self.setMinimumSize(560, 420)
         intro = QLabel(
-            "Requesters ask for promotions, approvers decide them, admins manage roles and "
-            "policy, viewers only read. Every change is signed with your key and recorded "
-            "in the audit ledger."
+            "Requesters ask for promotions, approvers decide them, auditors record findings, "
+            "admins manage roles and policy, viewers only read. Every change is signed with "
+            "your key and recorded in the audit ledger."
         )
         intro.setWordWrap(True)
         self.people_model = PeopleModel(self)
