@@ -94,6 +94,8 @@ def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_st
     assert "1 superseded" in notice and "already withdrawn" in notice
     qtbot.waitUntil(lambda: gov.data.outbox == (), timeout=TIMEOUT)
     assert not gov.outbox_action.isEnabled()
+    # The Overview re-reads after the send (its figures then include the decision).
+    qtbot.waitUntil(lambda: console.overview.settled, timeout=TIMEOUT)
     save_screenshot(console.window, "outbox_sent")
     request = team.ada.reopen().governance.request(kept)
     assert [d.actor for d in request.approvals] == ["ann"]
