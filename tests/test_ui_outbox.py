@@ -96,6 +96,12 @@ def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_st
     assert not gov.outbox_action.isEnabled()
     # The Overview re-reads after the send (its figures then include the decision).
     qtbot.waitUntil(lambda: console.overview.settled, timeout=TIMEOUT)
+    # The approval counted: the request is approved, waiting to be applied, not for an
+    # approver (the overview used to read the fold's raw state, which is never APPROVED).
+    shown = console.overview.overview
+    assert shown is not None
+    assert shown.figure("requests.approved").value == 1
+    assert shown.figure("requests.pending").value == 0
     save_screenshot(console.window, "outbox_sent")
     request = team.ada.reopen().governance.request(kept)
     assert [d.actor for d in request.approvals] == ["ann"]

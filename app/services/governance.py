@@ -520,6 +520,22 @@ def _refuse_decision(
         raise refusal_error(refusal)
 
 
+def current_state(
+    request: PromotionRequest, policy: Policy, status: PolicyStatus, now: datetime
+) -> tuple[RequestState, str]:
+    """The request's state now, with its reason. The fold records events; expiry (the
+    clock) and approval (the policy in force) are worked out here, for every reader."""
+    expires = policy.expires_at(request.created_at)
+    if request.is_open and request.claim is None and expires is not None and now > expires:
+        return (
+            RequestState.EXPIRED,
+            f"waited past {expires:%Y-%m-%d %H:%M} UTC, the limit of its policy",
+        )
+    if request.state is RequestState.PENDING and status.satisfied:
+        return RequestState.APPROVED, "policy satisfied"
+    return request.state, request.state_reason
+
+
 def request_view(
     s: AuthorityState,
     request: PromotionRequest,
@@ -533,12 +549,7 @@ def request_view(
     tier = s.effective_tier(r, cache_tier)
     policy = s.policy(tier)
     status = policy_status(r, policy)
-    expires = policy.expires_at(r.created_at)
-    if r.is_open and r.claim is None and expires is not None and now > expires:
-        r.state = RequestState.EXPIRED
-        r.state_reason = f"waited past {expires:%Y-%m-%d %H:%M} UTC, the limit of its policy"
-    elif r.state is RequestState.PENDING and status.satisfied:
-        r.state, r.state_reason = RequestState.APPROVED, "policy satisfied"
+    r.state, r.state_reason = current_state(r, policy, status, now)
     notes: list[str] = []
     asked = normalize_tier(r.risk_tier)
     tier_now = (

@@ -30,6 +30,7 @@ from app.domain.review_schedule import (
 from app.domain.serving import ServingState
 from app.services.authority import AuthorityLedger
 from app.services.endpoints import EndpointStatus
+from app.services.governance import current_state
 from app.services.observation_index import ObservationIndex
 from app.services.portfolio import PortfolioService
 from app.services.report_export import overview_csv, portfolio_csv, write_text
@@ -67,7 +68,9 @@ class OverviewService:
         rows = self._portfolio.all_rows()
         production = self._portfolio.production_versions()
         tiers = {(r.registry, r.name): r.risk_tier for r in rows}
-        facts, waiting, unmapped = self._authority.read(lambda s: _fold_facts(s, production, tiers))
+        facts, waiting, unmapped = self._authority.read(
+            lambda s: _fold_facts(s, production, tiers, now)
+        )
         arrivals, violations = self._observations.read()
         schedule = review_schedule(
             production,
@@ -96,6 +99,7 @@ def _fold_facts(
     s: AuthorityState,
     production: Sequence[ProductionVersion],
     tiers: dict[tuple[str, str], str],
+    now: datetime,
 ) -> tuple[ScheduleFacts, list[WaitingRequest], list[tuple[str, str, int]]]:
     facts = schedule_facts(s, production)
     waiting = []
@@ -103,11 +107,18 @@ def _fold_facts(
         if r.state not in _OPEN:
             continue
         ident = r.identity
-        if r.state is RequestState.APPROVED:
+        tier = s.effective_tier(r, tiers.get((ident.registry, ident.model)) or None)
+        policy = s.policy(tier)
+        status = policy_status(r, policy)
+        # The fold records events; approval under the policy and expiry are worked out
+        # as the Approvals page works them out.
+        state, _why = current_state(r, policy, status, now)
+        if state not in _OPEN:
+            continue  # expired: it waits on nobody
+        if state is RequestState.APPROVED:
             waits_on = f"{r.requester} to apply it"
         else:
-            tier = s.effective_tier(r, tiers.get((ident.registry, ident.model)) or None)
-            waits_on = "; ".join(policy_status(r, s.policy(tier)).missing) or "an approver"
+            waits_on = "; ".join(status.missing) or "an approver"
         waiting.append(
             WaitingRequest(
                 r.request_id,
@@ -116,7 +127,7 @@ def _fold_facts(
                 ident.version,
                 r.alias or r.stage,
                 r.created_at,
-                r.state is RequestState.APPROVED,
+                state is RequestState.APPROVED,
                 waits_on,
             )
         )
