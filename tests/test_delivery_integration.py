@@ -234,3 +234,57 @@ def test_unreadable_or_naive_events_are_left_out_of_the_summary() -> None:
     assert facts.moves == [] and facts.drifts == []
     facts.add_body(6, naive.replace(b'00:00:00"', b'00:00:00Z"'))
     assert [(m.version, m.baseline) for m in facts.moves] == [(2, False)]
+
+
+def test_open_requests_count_as_the_approvals_page_shows_them(
+    desks: DeskFactory, seeded_registry: MlflowRegistry
+) -> None:
+    """The fold records events, never the policy's verdict: a request its policy is
+    satisfied with is decided (at its last approval) though not applied yet, and one
+    past its policy's limit is closed, not waiting."""
+    from dataclasses import replace
+
+    from app.domain.delivery import RequestOutcome
+    from app.domain.governance import DEFAULT_POLICIES
+
+    model = f"dl-{uuid.uuid4().hex[:8]}"
+    _seed(seeded_registry, model)
+    ada, ann, bob = _team(desks, seeded_registry)
+    ada.ctx.sync.sync("reg")
+    approved = ada.ctx.governance.create_request(
+        "reg", model, 2, "production", "Better recall.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+    waiting = ada.ctx.governance.create_request(
+        "reg", model, 3, "challenger", "Shadow it.", CHECKLIST, passphrase=ada.passphrase
+    ).request_id
+    ann.ctx.governance.approve(approved, "Validation report checked.", ann.passphrase)
+    ann.ctx.governance.approve(waiting, "Validation report checked.", ann.passphrase)
+
+    def records(now: datetime | None = None) -> dict[str, object]:
+        inputs = ada.ctx.delivery.inputs(now=now)
+        return {r.request_id: r for r in inputs.requests}
+
+    one = records()
+    assert one[approved].outcome is RequestOutcome.PENDING  # type: ignore[attr-defined]
+    assert one[approved].decided_at is None  # type: ignore[attr-defined]
+
+    bob.ctx.governance.approve(approved, "Bias review checked.", bob.passphrase)
+    two = records()
+    last = max(d.at for d in ada.ctx.governance.request(approved).approvals)
+    assert two[approved].outcome is RequestOutcome.APPROVED  # type: ignore[attr-defined]
+    assert two[approved].decided_at == last  # type: ignore[attr-defined]
+    assert two[waiting].outcome is RequestOutcome.PENDING  # type: ignore[attr-defined]
+    overall = ada.ctx.delivery.report().overall
+    assert (overall.request_to_decision.count, overall.request_to_applied.count) == (1, 0)
+
+    # A policy with a limit: two days on, both have expired unapplied (they wait on
+    # nobody); the approved one was still decided, the other never was.
+    policy = replace(DEFAULT_POLICIES["high"], request_expiry_days=1)
+    ada.ctx.membership.set_policy(policy, ada.passphrase, "Requests expire after a day.")
+    later = records(datetime.now(UTC) + timedelta(days=2))
+    assert later[waiting].outcome is RequestOutcome.CLOSED  # type: ignore[attr-defined]
+    assert later[waiting].decided_at is None  # type: ignore[attr-defined]
+    assert later[approved].outcome is RequestOutcome.CLOSED  # type: ignore[attr-defined]
+    assert later[approved].decided_at == last  # type: ignore[attr-defined]
+    # The same service, asked about today again, does not keep the later verdict.
+    assert records()[waiting].outcome is RequestOutcome.PENDING  # type: ignore[attr-defined]

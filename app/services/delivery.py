@@ -53,11 +53,18 @@ from app.domain.delivery import (
 from app.domain.delivery_tables import Table, csv_rows
 from app.domain.endpoints import EndpointConfig
 from app.domain.errors import Cancelled, GavelError, UsageError
-from app.domain.governance import PromotionRequest, RequestState, SignatureMeaning, stage_name
+from app.domain.governance import (
+    PromotionRequest,
+    RequestState,
+    SignatureMeaning,
+    policy_status,
+    stage_name,
+)
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import alias_move_of, stage_move_of
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.services.authority import AuthorityLedger
+from app.services.governance import current_state
 from app.stores.endpoint_history import EndpointHistory
 from app.stores.portfolio_queries import PortfolioQueries
 
@@ -236,22 +243,29 @@ class DeliveryService:
         flt: DeliveryFilter | None = None,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        now: datetime | None = None,
     ) -> DeliveryReport:
-        return delivery_report(self.inputs(progress, cancel), flt)
+        return delivery_report(self.inputs(progress, cancel, now), flt)
 
     def inputs(
-        self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
+        self,
+        progress: ProgressCallback = no_progress,
+        cancel: CancelToken | None = None,
+        now: datetime | None = None,
     ) -> DeliveryInputs:
-        """Every fact the metrics use, the ledger's brought up to its head first."""
+        """Every fact the metrics use, the ledger's brought up to its head first; open
+        requests as they stand at ``now`` (the clock when not given)."""
         with self._lock:
             self._catch_up(progress, cancel)
             moves_seen = list(self._facts.moves)
             applied = dict(self._facts.applied)
             drifts = list(self._facts.drifts)
         progress(Progress("Reading promotion requests"))
+        tiers = self._queries.risk_tiers()
+        now = now or datetime.now(UTC)
         with self._lock:
             cache = self._records
-            requests, accepted = self._authority.read(lambda s: _requests(s, cache))
+            requests, accepted = self._authority.read(lambda s: _requests(s, cache, tiers, now))
         moves = sorted(
             [*moves_seen, *(m for seq, m in applied.items() if seq in accepted)],
             key=lambda m: m.seq,
@@ -314,23 +328,41 @@ class DeliveryService:
         return out
 
 
-# request id -> (how many events the fold had accepted for it, its state), and its copy.
-_RecordCache = dict[str, tuple[tuple[int, RequestState], RequestRecord]]
+# request id -> (how many events the fold had accepted for it, its state now, whether its
+# policy was satisfied), and its copy.
+_RecordCache = dict[str, tuple[tuple[int, RequestState, bool], RequestRecord]]
 
 
-def _requests(state: AuthorityState, cache: _RecordCache) -> tuple[list[RequestRecord], set[int]]:
+def _requests(
+    state: AuthorityState,
+    cache: _RecordCache,
+    tiers: Mapping[tuple[str, str], str],
+    now: datetime,
+) -> tuple[list[RequestRecord], set[int]]:
     """Copies of the fold's requests, and the seqs of the applies it accepted.
 
-    A request changes only by events the fold accepts for it: its copy is made again
-    only when their number (or its state) changed, so a report after a few new events
-    does not copy ten thousand requests.
+    An open request's state is worked out as the Approvals page works it out: approved
+    once its policy is satisfied, expired past its policy's limit (the fold records
+    events, never the policy's verdict or the clock's).
+
+    A request changes only by events the fold accepts for it, or by that verdict: its
+    copy is made again only when one of them changed, so a report after a few new
+    events does not copy ten thousand requests.
     """
     records, accepted = [], set()
     for rid, request in state.requests.items():
-        mark = (len(request.event_seqs), request.state)
+        now_state, satisfied = request.state, request.state is RequestState.APPLIED
+        if request.is_open:
+            ident = request.identity
+            tier = state.effective_tier(request, tiers.get((ident.registry, ident.model)) or None)
+            policy = state.policy(tier)
+            status = policy_status(request, policy)
+            now_state, _why = current_state(request, policy, status, now)
+            satisfied = status.satisfied
+        mark = (len(request.event_seqs), now_state, satisfied)
         held = cache.get(rid)
         if held is None or held[0] != mark:
-            held = (mark, request_record(request))
+            held = (mark, request_record(request, now_state, satisfied))
             cache[rid] = held
         records.append(held[1])
         if request.applied_seq is not None:
@@ -346,25 +378,31 @@ _OUTCOMES = {
 }
 
 
-def request_record(request: PromotionRequest) -> RequestRecord:
-    """A request as the delivery metrics see it.
+def request_record(
+    request: PromotionRequest, state: RequestState | None = None, approved: bool = False
+) -> RequestRecord:
+    """A request as the delivery metrics see it, in ``state`` (its state now, worked out
+    by ``current_state``; the fold's when not given); ``approved``: its policy was
+    satisfied (an approved request left to expire was still decided).
 
     Its decision is the rejection, or the last approval recorded before it was applied
-    (when it became approved); it was applied when the fold closed it as applied.
+    (when it became approved); it was applied when the fold closed it as applied. An
+    expired request counts as closed.
     """
-    outcome = _OUTCOMES.get(request.state, RequestOutcome.CLOSED)
+    state = request.state if state is None else state
+    outcome = _OUTCOMES.get(state, RequestOutcome.CLOSED)
     decided: datetime | None = None
     rejections = [d for d in request.decisions if d.meaning is SignatureMeaning.REJECTION]
     if rejections:
         decided = rejections[0].at
-    elif request.state in (RequestState.APPROVED, RequestState.APPLIED):
+    elif approved or state in (RequestState.APPROVED, RequestState.APPLIED):
         approvals = [
             d.at
             for d in request.approvals
             if request.closed_at is None or d.at <= request.closed_at
         ]
         decided = max(approvals) if approvals else None
-    applied = request.closed_at if request.state is RequestState.APPLIED else None
+    applied = request.closed_at if state is RequestState.APPLIED else None
     ts = request.identity.creation_timestamp
     return RequestRecord(
         request_id=request.request_id,
