@@ -46,6 +46,7 @@ from app.services.sync import SyncObserver, SyncService
 from app.services.sync_isolation import IsolatedSync, serve_sync
 from app.services.team_ledger import (
     ReadOnlyAudit,
+    TeamAudit,
     TeamLedger,
     TeamStatus,
     replica_status,
@@ -195,14 +196,16 @@ def open_ledger(
             ReadOnlyAudit(replica, reason + "."), None, lambda: status, local_db.dispose
         )
     shared = LedgerStore(shared_db)
-    audit = AuditService(shared)
     try:
-        audit.ensure_genesis()
+        AuditService(shared).ensure_genesis()
         local_db = prepare_replica(paths, shared.genesis_hash() or "")
     except BaseException:
         shared_db.dispose()
         raise
-    team = TeamLedger(shared, LedgerStore(local_db), audit, close=shared_db.dispose)
+    replica = LedgerStore(local_db)
+    audit = TeamAudit(shared, replica)
+    team = TeamLedger(shared, replica, audit, close=shared_db.dispose)
+    audit.team = team
     try:
         team.pull()
     except GavelError as exc:
@@ -328,7 +331,9 @@ def build_context(
         raise
     audit, team_ledger = ledger.audit, ledger.team
     after_write = team_ledger.pull_after_write if team_ledger is not None else lambda: None
-    authority = AuthorityLedger(audit)
+    # A team desktop whose shared ledger stops answering keeps answering from what it
+    # read (the team status then says so); decisions go to the outbox until a pull works.
+    authority = AuthorityLedger(audit, link=team_ledger)
     actor = Actor(identity, authority)
     membership = MembershipService(authority, actor, after_write)
     governance = GovernanceService(
@@ -352,15 +357,21 @@ def build_context(
         endpoint_client,
         drift_recorder=ledger_drift_recorder(audit, identity.user_id),
     )
-    observations = ObservationIndex(audit)
+    observations = ObservationIndex(audit, link=team_ledger)
     reviews = ReviewService(authority, actor, portfolio, observations, after_write)
     # Only a team desktop that cannot reach its shared ledger collects decisions: solo
     # ledgers are always writable, and an audit session decides nothing.
-    offline = (
+    started_offline = (
         ledger.status().problem
         if isinstance(audit, ReadOnlyAudit) and not session and ledger.status().team
         else ""
     )
+
+    def offline() -> str:
+        if started_offline:
+            return started_offline
+        return team_ledger.lost if team_ledger is not None else ""
+
     lineage = LineageService(LineageQueries(db), queries, endpoints.statuses)
     return AppContext(
         paths=paths,
@@ -386,8 +397,9 @@ def build_context(
             authority,
             actor,
             portfolio,
-            lambda: offline,
+            offline,
             after_write,
+            reconnect=team_ledger.pull if team_ledger is not None else None,
         ),
         promotions=PromotionApplier(governance, sync.refresh_model),
         observer=observer,

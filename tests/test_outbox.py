@@ -17,13 +17,14 @@ import pytest
 
 from app.connectors.mlflow_registry import MlflowRegistryClient
 from app.domain.errors import GavelError
-from app.domain.governance import Policy, RequestState, Role, SignatureMeaning
+from app.domain.governance import Policy, PromotionRequest, RequestState, Role, SignatureMeaning
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
 from app.services.outbox import Fate
 from app.stores.profile_file import ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.test_cli import ROOT, gavel
 from tests.test_trust_attacks import _seed
 
@@ -292,3 +293,94 @@ def test_two_desktops_flushing_one_outbox_at_once_count_it_once(team: Team) -> N
     assert sorted(fates) in (["already recorded", "recorded"], ["recorded"])
     assert len(_events(team.ada, LedgerAction.REQUEST_APPROVED, rid)) == 1
     assert [d.actor for d in team.ada.reopen().governance.request(rid).approvals] == ["ann"]
+
+
+def test_a_ledger_lost_while_running_keeps_decisions_and_sends_them_when_back(
+    team: Team,
+) -> None:
+    """The team ledger stops answering while Gavel runs (the network drops, the server
+    stops): what was read stays readable, decisions go to the outbox against the last
+    event read, and they are sent once it answers again, with no restart."""
+    rid = _request(team)
+    other = _request(team, version=3)
+    with TcpProxy.before(team.ann.ledger_url) as proxy:
+        team.ann.close()
+        profile = ProfileFile(team.ann.home / "config" / "profile.toml")
+        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.ann.ledger_url)))
+        ann = team.ann.reopen()
+        assert not ann.outbox.collecting and ann.team_status().online
+        before = ann.governance.view_of(rid)
+        seen = ann.authority.head()
+        assert seen is not None
+
+        proxy.cut()
+        # The first read after the loss finds it: it answers from what was read, and
+        # the desktop now says the ledger is out of reach.
+        assert ann.governance.view_of(rid).request.state is before.request.state
+        status = ann.team_status()
+        assert not status.online and "cannot be reached" in status.problem
+        assert ann.outbox.collecting and ann.outbox.can_reconnect
+        # Audit trail and violations read from the verified replica meanwhile.
+        assert [e.action for e in ann.audit.page(LedgerQuery(subject=f"request:{rid}"))] == [
+            LedgerAction.REQUEST_CREATED.value
+        ]
+        assert ann.governance.problems() == []
+        # Signing goes to the outbox, made against the last event this desktop read.
+        kept = ann.outbox.sign_decision(
+            rid, SignatureMeaning.APPROVAL, "Checked VR-9.", team.ann.passphrase
+        )
+        assert not isinstance(kept, PromotionRequest) and kept.waiting
+        assert kept.document["replica_head"] == {"seq": seen.seq, "hash": seen.hash}
+        note = ann.outbox.sign_comment(other, "Where is the bias review?", team.ann.passphrase)
+        assert not isinstance(note, PromotionRequest) and note.waiting
+        # Writing to the ledger itself is refused with the sentence, nothing written.
+        with pytest.raises(GavelError, match="cannot be reached"):
+            ann.governance.approve(other, "Direct.", team.ann.passphrase)
+        # Still down: trying again keeps everything waiting.
+        assert not ann.outbox.reconnect()
+        with pytest.raises(GavelError, match="cannot be reached"):
+            ann.outbox.flush()
+        assert len(ann.outbox.waiting()) == 2
+
+        proxy.restore()
+        result = ann.outbox.flush()
+        assert [e.fate for e in result.sent] == [Fate.RECORDED, Fate.RECORDED]
+        assert not ann.outbox.collecting and ann.team_status().online
+        assert ann.team_status().problem == ""
+        approvals = team.ada.reopen().governance.request(rid).approvals
+        assert [(d.actor, d.seq) for d in approvals] == [("ann", result.sent[0].seq)]
+        assert _events(team.ada, LedgerAction.COMMENT_ADDED, other) == [result.sent[1].seq]
+        # Decisions go straight to the ledger again.
+        signed = ann.outbox.sign_decision(
+            other, SignatureMeaning.APPROVAL, "Fine now.", team.ann.passphrase
+        )
+        assert isinstance(signed, PromotionRequest)
+
+
+def test_a_write_whose_connection_drops_is_kept_not_lost(team: Team) -> None:
+    """The ledger goes away between reading and signing: the write itself finds it, and
+    the decision is kept in the outbox instead of being refused."""
+    rid = _request(team)
+    with TcpProxy.before(team.bob.ledger_url) as proxy:
+        team.bob.close()
+        profile = ProfileFile(team.bob.home / "config" / "profile.toml")
+        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.bob.ledger_url)))
+        bob = team.bob.reopen()
+        bob.governance.view_of(rid)
+        proxy.cut()
+        kept = bob.outbox.sign_decision(
+            rid, SignatureMeaning.REJECTION, "No bias review.", team.bob.passphrase
+        )
+        assert not isinstance(kept, PromotionRequest) and kept.waiting
+        proxy.restore()
+        [sent] = bob.outbox.flush().sent
+        assert sent.fate is Fate.RECORDED
+    assert team.ada.reopen().governance.request(rid).state is RequestState.REJECTED
+
+
+def test_solo_ledger_errors_are_not_kept_in_an_outbox(desks: DeskFactory) -> None:
+    """Only a team ledger that was lost sends decisions to the outbox."""
+    solo = desks("sol", ledger_url="")
+    assert not solo.ctx.outbox.collecting and not solo.ctx.outbox.can_reconnect
+    with pytest.raises(GavelError, match="no promotion request"):
+        solo.ctx.outbox.sign_decision("nope", SignatureMeaning.APPROVAL, "x", "pp")

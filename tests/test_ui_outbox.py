@@ -4,6 +4,8 @@ the ledger back sends them, telling the author of one that no longer applied."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -12,10 +14,12 @@ from app.domain.authority_records import FindingSubject
 from app.domain.governance import RequestState
 from app.services.findings import about
 from app.services.outbox import Fate
+from app.stores.profile_file import ProfileFile
 from app.ui.console import Console
 from app.ui.governance.approvals_page import ApprovalsPage
 from app.ui.governance.signing_dialog import SigningDialog
 from tests.fixtures.desks import DeskFactory
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.test_outbox import Team, _offline, _online, _request
 from tests.test_outbox import team as team
 from tests.test_ui_gov_trust import TIMEOUT, _close, _open
@@ -146,3 +150,58 @@ def test_findings_signed_offline_wait_and_are_entered_once_the_ledger_answers(
     assert [(f.auditor, f.text) for f in found] == [
         ("aud", "No owner sign-off on the bias review.")
     ]
+
+
+def test_a_ledger_lost_while_the_console_runs_keeps_the_approval_and_sends_it_when_back(
+    team: Team, qtbot: QtBot, consoles: list[Console]
+) -> None:
+    """No restart: the approver signs while the team ledger has just stopped answering;
+    the console keeps the approval, says so, tries the ledger again and sends it."""
+    rid = _request(team, 2)
+    with TcpProxy.before(team.ann.ledger_url) as proxy:
+        team.ann.close()
+        profile = ProfileFile(team.ann.home / "config" / "profile.toml")
+        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.ann.ledger_url)))
+        console = _open(team.ann, qtbot)
+        consoles.append(console)
+        gov = console.governance
+        assert not gov.data.collecting and not gov.replica_banner.isVisible()
+        console.window.select_page("approvals")
+        inbox = gov.approvals
+        _select(inbox, qtbot, rid)
+
+        proxy.cut()
+        # The dialog opened as for a decision online; the signing finds the ledger gone.
+        qtbot.mouseClick(inbox.detail.approve_button, Qt.MouseButton.LeftButton)
+        dialog = inbox.dialog
+        assert isinstance(dialog, SigningDialog)
+        qtbot.waitExposed(dialog)
+        assert not dialog.outbox_note.isVisible()
+        qtbot.keyClicks(dialog.comment, "Checked VR-9.")
+        qtbot.keyClicks(dialog.passphrase, team.ann.passphrase)
+        qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: inbox.dialog is None, timeout=TIMEOUT)
+        assert "waiting to be sent" in inbox.banner.label.text()
+        qtbot.waitUntil(lambda: gov.data.collecting and len(gov.data.outbox) == 1, timeout=TIMEOUT)
+        assert gov.replica_banner.isVisible() and gov.retry_button.isVisible()
+        text = gov.replica_banner.label.text()
+        assert "cannot be reached" in text and "1 is waiting now" in text
+        assert "tries it again every 30 seconds" in text
+        save_screenshot(console.window, "outbox_ledger_lost")
+        # Trying while it is still down changes nothing.
+        gov.try_ledger_again()
+        qtbot.waitUntil(lambda: not gov.runner.is_running("governance-reconnect"), timeout=TIMEOUT)
+        assert gov.data.collecting and len(ann_outbox := team.ann.ctx.outbox.waiting()) == 1
+
+        proxy.restore()
+        qtbot.mouseClick(gov.retry_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: gov.last_flush is not None, timeout=TIMEOUT)
+        assert gov.last_flush is not None
+        assert [(e.intent_id, e.fate) for e in gov.last_flush.sent] == [
+            (ann_outbox[0].intent_id, Fate.RECORDED)
+        ]
+        qtbot.waitUntil(lambda: not gov.data.collecting and gov.data.outbox == (), timeout=TIMEOUT)
+        qtbot.waitUntil(lambda: not gov.replica_banner.isVisible(), timeout=TIMEOUT)
+        assert not gov.retry_button.isVisible()
+    approvals = team.ada.reopen().governance.request(rid).approvals
+    assert [(d.actor, d.comment) for d in approvals] == [("ann", "Checked VR-9.")]

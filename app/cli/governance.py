@@ -28,6 +28,7 @@ from app.domain.governance import (
 )
 from app.domain.ledger import Checkpoint
 from app.domain.review_schedule import ReviewDue
+from app.services.outbox import OutboxEntry
 
 
 def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -517,23 +518,22 @@ _REQUEST: dict[str, Handler] = {
 def _decide(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
     meaning = SignatureMeaning.APPROVAL if args.command == "approve" else SignatureMeaning.REJECTION
-    if ctx.outbox.collecting:
-        entry = ctx.outbox.decide(args.id, meaning, args.comment, passphrase(args))
-        print(_kept(entry.sentence()))
+    signed = ctx.outbox.sign_decision(args.id, meaning, args.comment, passphrase(args))
+    if isinstance(signed, OutboxEntry):
+        print(_kept(signed.sentence()))
         return EXIT_OK
-    gov = ctx.governance
-    fn = gov.approve if args.command == "approve" else gov.reject
-    r = fn(args.id, args.comment, passphrase(args))
-    print(f"Signed {args.command} of {r.request_id} ({r.target_text}); request is {r.state.value}.")
+    print(
+        f"Signed {args.command} of {signed.request_id} ({signed.target_text}); "
+        f"request is {signed.state.value}."
+    )
     return EXIT_OK
 
 
 def _comment(ctx: CliContext, args: argparse.Namespace) -> int:
     ctx.governance.require_no_problems()
-    if ctx.outbox.collecting:
-        print(_kept(ctx.outbox.comment(args.id, args.text, passphrase(args)).sentence()))
-        return EXIT_OK
-    ctx.governance.comment(args.id, args.text, passphrase(args))
+    signed = ctx.outbox.sign_comment(args.id, args.text, passphrase(args))
+    if isinstance(signed, OutboxEntry):
+        print(_kept(signed.sentence()))
     return EXIT_OK
 
 

@@ -70,6 +70,11 @@ class CacheCorrupt(CacheError):
     """The local cache file is damaged or is not a Gavel cache."""
 
 
+class StoreUnreachable(CacheError):
+    """A database server (the team ledger's PostgreSQL) did not answer: refused, dropped
+    or timed out. What was read from it before stays true; nothing was written."""
+
+
 class Cancelled(GavelError):
     """The user cancelled a long-running operation."""
 

@@ -16,17 +16,23 @@ class Actor:
     def __init__(self, identity: IdentityService, authority: AuthorityLedger) -> None:
         self._identity = identity
         self._authority = authority
+        self._ledger_id = ""
 
     @property
     def identity(self) -> IdentityService:
         return self._identity
 
     def ledger_id(self) -> str:
-        """The ledger's name for keyring entries: the start of its first event's hash."""
-        genesis = self._authority.audit.store.genesis_hash()
-        if genesis is None:
-            raise NoIdentity("The audit ledger is empty; Gavel has not set it up yet.")
-        return genesis[:16]
+        """The ledger's name for keyring entries: the start of its first event's hash.
+
+        Read once: a ledger's first event never changes, and signing into the outbox
+        must not need a ledger that stopped answering."""
+        if not self._ledger_id:
+            genesis = self._authority.audit.genesis_hash()
+            if genesis is None:
+                raise NoIdentity("The audit ledger is empty; Gavel has not set it up yet.")
+            self._ledger_id = genesis[:16]
+        return self._ledger_id
 
     def user_id(self) -> str:
         user = self._identity.user_id()

@@ -308,6 +308,10 @@ class AuditService:
     def count(self, query: LedgerQuery | None = None) -> int:
         return self._store.count(query)
 
+    def genesis_hash(self) -> str | None:
+        """The hash of the ledger's first event (its name); None while it is empty."""
+        return self._store.genesis_hash()
+
     def seqs(self, query: LedgerQuery | None = None, limit: int | None = None) -> list[int]:
         return self._store.seqs(query, limit)
 
@@ -322,7 +326,7 @@ class AuditService:
     def alias_history(self, registry: str, model: str, alias: str) -> list[AliasMove]:
         """Every recorded move of one alias of one model, in ledger order."""
         query = LedgerQuery(subject=model_subject(registry, model), actions=ALIAS_ACTIONS)
-        moves = (alias_move_of(e) for e in self._store.page(query, limit=None))
+        moves = (alias_move_of(e) for e in self.page(query, limit=None))
         return [m for m in moves if m is not None and m.alias == alias]
 
     def holder_at(self, registry: str, model: str, alias: str, when: datetime) -> int | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from app.domain.authority import AuthorityState
 from app.domain.authority_model import (
@@ -25,7 +25,7 @@ from app.domain.authority_model import (
 )
 from app.domain.authority_report import combined_report
 from app.domain.cancel import CancelToken
-from app.domain.errors import GavelError, UsageError
+from app.domain.errors import GavelError, StoreUnreachable, UsageError
 from app.domain.governance import InvalidState, NotAuthorized, SeparationOfDuties
 from app.domain.ledger import (
     AUTHORITY_ACTIONS,
@@ -56,6 +56,15 @@ Build = Callable[[AuthorityState], Sequence[LedgerDraft]]
 WRITABLE_ACTIONS = AUTHORITY_ACTIONS | {LedgerAction.DECISION_SUPERSEDED.value}
 
 
+class LedgerLink(Protocol):
+    """The team ledger as the fold sees it: whether it stopped answering, and telling it
+    so (see team_ledger.TeamLedger)."""
+
+    lost: str
+
+    def mark_lost(self, reason: str) -> None: ...
+
+
 class LedgerProblem(GavelError):
     """The ledger holds an event the authority fold refused (forged, or raced)."""
 
@@ -83,11 +92,22 @@ class AuthorityLedger:
     # fewer checks than this never starts the workers.
     signature_batch = BATCH
 
-    def __init__(self, audit: AuditService, signatures: SignatureVerifier | None = None) -> None:
+    def __init__(
+        self,
+        audit: AuditService,
+        signatures: SignatureVerifier | None = None,
+        link: LedgerLink | None = None,
+    ) -> None:
+        """link: the team ledger, in team mode. While it does not answer, ``read``
+        answers from the events already folded (a prefix of the team's chain, as valid
+        as the replica) and tells it why; writes still fail."""
         self._audit = audit
         self._signatures = signatures or Ed25519Verifier()
+        self._link = link
         self._lock = threading.RLock()
         self._state = AuthorityState(self._signatures)
+        # The last event of the ledger the shared fold has seen (seq, hash).
+        self._seen: Checkpoint | None = None
 
     @property
     def audit(self) -> AuditService:
@@ -99,8 +119,21 @@ class AuthorityLedger:
         fn must not keep references into the state: copy what it returns.
         """
         with self._lock:
-            self._catch_up(self._state)
+            link = self._link
+            if link is None or not link.lost:
+                try:
+                    self._catch_up(self._state)
+                except StoreUnreachable as exc:
+                    if link is None:
+                        raise
+                    link.mark_lost(exc.message)
             return fn(self._state)
+
+    def head(self) -> Checkpoint | None:
+        """The last ledger event the fold has read (seq, hash), as of the last ``read``
+        or ``write``: what a decision checked against the fold was made against."""
+        with self._lock:
+            return self._seen
 
     def fresh(self) -> AuthorityState:
         """A fold of the whole ledger from event 1, shared with nobody: what apply trusts
@@ -147,6 +180,22 @@ class AuthorityLedger:
             decision that no longer applies becomes its ``decision.superseded`` record,
             judged in the same step, so no other desktop decides in between).
         """
+        try:
+            events = self._write(signer, build, on_refusal)
+        except StoreUnreachable as exc:
+            if self._link is not None:
+                self._link.mark_lost(exc.message)
+            raise
+        for event in events:
+            log.info("ledger event %d: %s by %s", event.seq, event.action, event.actor)
+        return events
+
+    def _write(
+        self,
+        signer: EventSigner | None,
+        build: Build,
+        on_refusal: Callable[[LedgerDraft, Refusal], LedgerDraft] | None,
+    ) -> list[LedgerEvent]:
         with self._lock:
             self._catch_up(self._state)
             stored = False
@@ -169,15 +218,15 @@ class AuthorityLedger:
                             raise refusal_error(refusal)
                         events.append(tx.store(prepared))
                         stored = True
+                        self._seen = prepared.event.checkpoint
                         # Later events of the same write see this one.
                         self._state.fold(prepared.event)
             except BaseException:
                 if stored:
                     # The fold saw events the failed transaction did not keep.
                     self._state = AuthorityState(self._signatures)
+                    self._seen = None
                 raise
-        for event in events:
-            log.info("ledger event %d: %s by %s", event.seq, event.action, event.actor)
         return events
 
     def _catch_up(self, state: AuthorityState) -> None:
@@ -190,6 +239,8 @@ class AuthorityLedger:
             end = min(start + _FOLD_SPAN - 1, head)
             fold_rows(state, self._audit.store.fold_rows(start, end, FOLDED_ACTIONS))
             state.scanned = max(state.scanned, end)
+        if state is self._state and last is not None and last.seq >= state.scanned:
+            self._seen = last
 
 
 def fold_rows(state: AuthorityState, rows: Sequence[FoldRow]) -> None:

@@ -54,6 +54,8 @@ class GovernanceData:
     read_only: str = ""
     # The team ledger is out of reach: decisions are signed into the outbox instead.
     collecting: bool = False
+    # It was lost while Gavel ran, so trying again may bring it back (no restart).
+    reconnectable: bool = False
     # Decisions signed here while the team ledger was out of reach, not yet sent.
     outbox: tuple[OutboxEntry, ...] = ()
     loaded: bool = False
@@ -247,6 +249,7 @@ def load_governance(
         keyring_persistent=actor.identity.vault.persistent,
         read_only=audit.reason if isinstance(audit, ReadOnlyAudit) else "",
         collecting=outbox is not None and outbox.collecting,
+        reconnectable=outbox is not None and outbox.can_reconnect,
         outbox=waiting,
         loaded=True,
     )

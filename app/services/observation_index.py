@@ -14,10 +14,12 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from app.domain.errors import StoreUnreachable
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import LedgerQuery, stage_move_of
 from app.domain.review_schedule import VersionKey, production_arrivals
 from app.services.audit import AuditService
+from app.services.authority import LedgerLink
 
 _MODEL_ACTIONS = (
     LedgerAction.ALIAS_OBSERVED.value,
@@ -41,8 +43,11 @@ def unexplained_models(events: Iterable[LedgerEvent]) -> list[tuple[str, str]]:
 
 
 class ObservationIndex:
-    def __init__(self, audit: AuditService) -> None:
+    def __init__(self, audit: AuditService, link: LedgerLink | None = None) -> None:
+        """link: as AuthorityLedger's (team mode): answer from what was read while the
+        shared ledger does not answer, and tell it why."""
         self._audit = audit
+        self._link = link
         self._lock = threading.Lock()
         self._seq = 0
         self._arrivals: dict[VersionKey, datetime] = {}
@@ -51,7 +56,14 @@ class ObservationIndex:
     def read(self) -> tuple[dict[VersionKey, datetime], list[tuple[str, str]]]:
         """(arrivals in production, models of each unexplained move), as of the head."""
         with self._lock:
-            self._catch_up()
+            link = self._link
+            if link is None or not link.lost:
+                try:
+                    self._catch_up()
+                except StoreUnreachable as exc:
+                    if link is None:
+                        raise
+                    link.mark_lost(exc.message)
             return dict(self._arrivals), list(self._violations)
 
     def _catch_up(self) -> None:

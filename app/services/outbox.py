@@ -31,8 +31,13 @@ from typing import Any
 from app.domain.authority import AuthorityState
 from app.domain.authority_model import Refusal
 from app.domain.cancel import CancelToken
-from app.domain.errors import GavelError, UsageError
-from app.domain.governance import RequestState, SignatureMeaning, request_subject
+from app.domain.errors import GavelError, StoreUnreachable, UsageError
+from app.domain.governance import (
+    PromotionRequest,
+    RequestState,
+    SignatureMeaning,
+    request_subject,
+)
 from app.domain.ledger import LedgerAction, LedgerDraft, LedgerError
 from app.domain.offline import intent_digest, intent_document, policy_digest
 from app.domain.progress import Progress, ProgressCallback, no_progress
@@ -169,9 +174,13 @@ class OutboxService:
         offline_reason: Callable[[], str],
         after_write: AfterWrite = lambda: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reconnect: Callable[[], object] | None = None,
     ) -> None:
         """offline_reason: why the team ledger cannot be written now ('' when it can;
-        always '' in solo mode and in an audit session, where there is no outbox)."""
+        always '' in solo mode and in an audit session, where there is no outbox).
+        reconnect: try the team ledger again when it was lost while Gavel ran (raises
+        if it still does not answer); None where it cannot come back without a restart
+        (Gavel started without it)."""
         self._file = outbox
         self._gov = governance
         self._authority = authority
@@ -180,6 +189,7 @@ class OutboxService:
         self._offline_reason = offline_reason
         self._after_write = after_write
         self._clock = clock
+        self._reconnect = reconnect
 
     @property
     def collecting(self) -> bool:
@@ -229,6 +239,51 @@ class OutboxService:
             LedgerAction.COMMENT_ADDED, request.request_id, None, text.strip(), passphrase, None
         )
 
+    def sign_decision(
+        self, request_id: str, meaning: SignatureMeaning, comment: str, passphrase: str
+    ) -> PromotionRequest | OutboxEntry:
+        """Approve or reject on the team ledger; or, while it is out of reach (since
+        start-up, or found so by this very write), into the outbox.
+
+        A write whose connection dropped may have reached the ledger all the same: the
+        copy kept here is then judged a second approval by the same person when sent,
+        and superseded, so it never counts twice.
+        """
+        if not self.collecting:
+            try:
+                return self._gov.decide(request_id, meaning, comment, passphrase)
+            except StoreUnreachable:
+                if not self.collecting:
+                    raise  # not a team ledger that was lost: nothing to keep it for
+        return self.decide(request_id, meaning, comment, passphrase)
+
+    def sign_comment(
+        self, request_id: str, text: str, passphrase: str
+    ) -> PromotionRequest | OutboxEntry:
+        """Comment on the team ledger, or into the outbox while it is out of reach."""
+        if not self.collecting:
+            try:
+                return self._gov.comment(request_id, text, passphrase)
+            except StoreUnreachable:
+                if not self.collecting:
+                    raise
+        return self.comment(request_id, text, passphrase)
+
+    @property
+    def can_reconnect(self) -> bool:
+        """Whether trying again may bring the team ledger back (it was lost while Gavel
+        ran; a desktop that started without it needs a restart)."""
+        return self._reconnect is not None and self.collecting
+
+    def reconnect(self) -> bool:
+        """Try the team ledger again after it stopped answering; whether it answers."""
+        if self._reconnect is not None and self._offline_reason():
+            try:
+                self._reconnect()
+            except GavelError as exc:
+                log.info("team ledger still out of reach: %s", exc.message)
+        return not self._offline_reason()
+
     def _require_collecting(self) -> None:
         if not self.collecting:
             raise UsageError(
@@ -247,7 +302,10 @@ class OutboxService:
     ) -> OutboxEntry:
         me = self._actor.user_id()
         signer = self._actor.signer(passphrase)
-        head = self._authority.audit.store.head()
+        # What the decision was checked against: the fold's last event (the replica's
+        # head when Gavel started offline; the team ledger's last one read when it was
+        # lost while Gavel ran).
+        head = self._authority.head()
         if head is None:
             raise LedgerError("This desktop holds no replica of the team ledger to decide on.")
         document = intent_document(
@@ -280,9 +338,12 @@ class OutboxService:
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> FlushResult:
         """Send every waiting decision to the team ledger, oldest first."""
+        self.reconnect()
         reason = self._offline_reason()
         if reason:
-            raise LedgerError(f"{reason} The outbox keeps its decisions until it can be sent.")
+            raise LedgerError(
+                f"{_sentence(reason)} The outbox keeps its decisions until it can be sent."
+            )
         entries, damaged = self.contents()
         waiting = [e for e in entries if e.waiting]
         sent: list[OutboxEntry] = []

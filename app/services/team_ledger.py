@@ -2,27 +2,35 @@
 local replica (ledger.sqlite3) so every decision stays reviewable offline.
 
 The replica is pulled at start-up, after every write this desktop makes and at every
-sync. When the shared ledger cannot be reached, the replica is served read-only and
-every view says how old it is ("as of replica <time>, N events").
+sync. When the shared ledger cannot be reached at start-up, the replica is served
+read-only and every view says how old it is ("as of replica <time>, N events").
+
+When it stops answering while Gavel runs (``lost``), reads answer from what was
+already read, decisions go to the outbox, and ``pull`` (which the console retries)
+brings it back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from app.domain.cancel import CancelToken
-from app.domain.errors import GavelError
+from app.domain.errors import GavelError, StoreUnreachable
 from app.domain.ledger import LedgerError, LedgerEvent
+from app.domain.ledger_query import LedgerQuery
 from app.domain.progress import ProgressCallback, no_progress
 from app.services.audit import AuditService, PullResult
 from app.services.team_setup import META_REPLICA_OF
 from app.stores.ledger_store import LedgerAppend, LedgerStore
 
 log = logging.getLogger("gavel.team_ledger")
+
+T = TypeVar("T")
 
 # ledger_meta keys of a replica (META_REPLICA_OF, the shared genesis hash, is team_setup's)
 META_PULLED_AT = "pulled_at"  # ISO time of the last successful pull
@@ -59,11 +67,57 @@ class ReadOnlyAudit(AuditService):
         yield  # unreachable: makes this a generator like the method it overrides
 
 
+class TeamAudit(AuditService):
+    """The shared ledger, whose reads fall back to the verified replica while it is lost.
+
+    Writes (``appending``, ``record``) always go to the shared ledger and fail while it
+    does not answer. Reads (the audit trail, violations, alias history) try it unless it
+    is known lost; when it does not answer they say so to the team ledger (``lost``) and
+    answer from the replica, the same chain up to its last pull.
+    """
+
+    def __init__(self, shared: LedgerStore, replica: LedgerStore) -> None:
+        super().__init__(shared)
+        self._replica = AuditService(replica)
+        self.team: TeamLedger | None = None  # set once the team ledger exists
+
+    def _read(self, fn: Callable[[AuditService], T]) -> T:
+        team = self.team
+        if team is not None and team.lost:
+            return fn(self._replica)
+        try:
+            return fn(self)
+        except StoreUnreachable as exc:
+            if team is None:
+                raise
+            team.mark_lost(exc.message)
+            return fn(self._replica)
+
+    # Each calls AuditService's own method on the shared ledger (self) or the replica.
+    def count(self, query: LedgerQuery | None = None) -> int:
+        return self._read(lambda a: AuditService.count(a, query))
+
+    def seqs(self, query: LedgerQuery | None = None, limit: int | None = None) -> list[int]:
+        return self._read(lambda a: AuditService.seqs(a, query, limit))
+
+    def genesis_hash(self) -> str | None:
+        return self._read(AuditService.genesis_hash)
+
+    def page(
+        self, query: LedgerQuery | None = None, limit: int | None = 200, descending: bool = False
+    ) -> list[LedgerEvent]:
+        return self._read(lambda a: AuditService.page(a, query, limit, descending))
+
+    def events(self, seqs: Sequence[int]) -> list[LedgerEvent]:
+        return self._read(lambda a: AuditService.events(a, seqs))
+
+
 @dataclass(frozen=True)
 class TeamStatus:
     """Where this desktop's ledger lives and how fresh its view of it is.
 
-    online: the shared ledger answered at start-up (writes go there).
+    online: the shared ledger answered at start-up and has not stopped since (writes go
+        there).
     pulled_at / pulled_events: the replica's last successful pull.
     problem: the last pull's failure as a sentence ('' when it worked).
     """
@@ -112,10 +166,20 @@ class TeamLedger:
         self._replica = replica
         self._audit = audit
         self.problem = ""
+        # Why the shared ledger stopped answering while Gavel ran ('' while it answers).
+        self.lost = ""
 
     @property
     def where(self) -> str:
         return self._shared.where
+
+    def mark_lost(self, reason: str) -> None:
+        """The shared ledger did not answer a read or a write: until a pull succeeds,
+        this desktop works from what it read, and decisions wait in the outbox."""
+        if not self.lost:
+            log.warning("team ledger lost: %s", reason)
+        self.lost = reason
+        self.problem = reason
 
     def pull(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -123,10 +187,15 @@ class TeamLedger:
         """Copy new shared events into the replica; LedgerTampered if history changed."""
         try:
             result = self._audit.pull_replica(self._shared, self._replica, progress, cancel)
+        except StoreUnreachable as exc:
+            self.mark_lost(exc.message)
+            raise
         except GavelError as exc:
             self.problem = exc.message
             raise
-        self.problem = ""
+        if self.lost:
+            log.info("team ledger answers again")
+        self.problem = self.lost = ""
         genesis = self._shared.genesis_hash()
         if genesis is not None:
             self._replica.set_meta(META_REPLICA_OF, genesis)
@@ -147,4 +216,4 @@ class TeamLedger:
 
     def status(self) -> TeamStatus:
         pulled_at, events = replica_status(self._replica)
-        return TeamStatus(True, self.where, True, pulled_at, events, self.problem)
+        return TeamStatus(True, self.where, not self.lost, pulled_at, events, self.problem)

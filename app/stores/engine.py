@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.domain.errors import CacheCorrupt, CacheError, ConfigError
+from app.domain.errors import CacheCorrupt, CacheError, ConfigError, StoreUnreachable
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -51,6 +51,24 @@ def check_ledger_url(url: str) -> None:
         )
 
 
+# Seconds a PostgreSQL connection attempt may take before the server counts as out of reach.
+PG_CONNECT_TIMEOUT_S = 10
+# What psycopg says when the server is gone, in lower case.
+_GONE = (
+    "could not connect",
+    "connection refused",
+    "server closed the connection",
+    "connection timeout",
+    "timeout expired",
+    "connection is closed",
+    "terminating connection",
+    "no route to host",
+    "network is unreachable",
+    "could not receive data",
+    "could not send data",
+)
+
+
 def make_engine(url: str) -> Engine:
     """Build an engine for SQLite (embedded cache) or PostgreSQL (team mode)."""
     if url.startswith("sqlite"):
@@ -63,7 +81,11 @@ def make_engine(url: str) -> Engine:
         # snapshot write takes the write lock up front instead of failing halfway.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that stops answering (a dropped network, not a refusal) must fail a call
+    # in seconds, not after the system's TCP timeout of minutes.
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -143,8 +165,9 @@ class Database:
 def translate_db_error(
     exc: BaseException, kind: StoreKind = CACHE, where: str = ""
 ) -> CacheError | None:
-    """Map environment failures to CacheError; return None for bugs."""
-    if not isinstance(exc, DatabaseError):
+    """Map environment failures to CacheError (StoreUnreachable for a server that does not
+    answer); return None for bugs."""
+    if not isinstance(exc, DBAPIError):
         return None
     orig = getattr(exc, "orig", None)
     text = str(orig or exc).lower()
@@ -164,8 +187,22 @@ def translate_db_error(
             return CacheError(f"{the} is read-only. Check the file's permissions.")
         if "unable to open" in text:
             return CacheError(f"{the} cannot be opened. Check its folder exists.")
-        if "could not connect" in text or "connection refused" in text:
-            return CacheError(
-                f"The database server of the {kind.name} cannot be reached. Check it is running."
-            )
+    # connection_invalidated: SQLAlchemy saw the connection die under a statement.
+    talking = isinstance(exc, OperationalError | InterfaceError)
+    if exc.connection_invalidated or talking:
+        return unreachable(text, kind, where, exc.connection_invalidated)
     return None
+
+
+def unreachable(
+    message: str, kind: StoreKind, where: str = "", known: bool = False
+) -> StoreUnreachable | None:
+    """StoreUnreachable if ``message`` (a driver's error) says the server is gone (or
+    ``known`` says so already); None for any other error."""
+    if not known and not any(g in message.lower() for g in _GONE):
+        return None
+    at = f" at {where}" if where else ""
+    return StoreUnreachable(
+        f"The database server of the {kind.name}{at} cannot be reached. Check it is "
+        "running and this computer's network."
+    )

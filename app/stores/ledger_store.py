@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
 from app.domain.errors import CacheError
 from app.domain.ledger import (
@@ -39,7 +40,7 @@ from app.domain.ledger import (
 )
 from app.domain.ledger_keys import EnrolledKey, EventSigner, apply_key_event
 from app.domain.ledger_query import LedgerQuery
-from app.stores.engine import Database
+from app.stores.engine import Database, translate_db_error, unreachable
 from app.stores.ledger_schema import SqlLedgerEvent, SqlLedgerHead, SqlLedgerMeta
 
 DEFAULT_CHUNK = 10_000
@@ -273,7 +274,15 @@ class LedgerStore:
                         )
                         while rows := cur.fetchmany(chunk):
                             yield rows
+        except DBAPIError as exc:  # connecting, through SQLAlchemy's pool
+            translated = translate_db_error(exc, self._db.kind, self._db.where)
+            if translated is not None:
+                raise translated from None
+            raise
         except driver_error as exc:
+            gone = unreachable(str(exc), self._db.kind, self._db.where)
+            if gone is not None:
+                raise gone from None
             first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
             raise CacheError(
                 f"The audit ledger could not be read ({first_line}). Check that its "

@@ -26,8 +26,8 @@ class CommentDialog(SignDialog):
         offline = outbox if outbox is not None and outbox.collecting else None
 
         def sign(text: str, passphrase: str) -> object:
-            if offline is not None:
-                return offline.comment(request_id, text, passphrase)
+            if outbox is not None:
+                return outbox.sign_comment(request_id, text, passphrase)
             return governance.comment(request_id, text, passphrase)
 
         super().__init__(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from app.domain.cancel import CancelToken
@@ -54,6 +54,9 @@ VIOLATIONS_PAGE = "violations"
 GOVERNANCE_TAB = "governance"
 IDENTITY_MENU = "&Identity"
 OUTBOX_TASK = "governance-outbox"
+RECONNECT_TASK = "governance-reconnect"
+# How often a console whose team ledger stopped answering tries it again.
+RETRY_LEDGER_MS = 30_000
 
 
 class GovernanceTab:
@@ -127,6 +130,15 @@ class GovernanceUi(QObject):
         self.keys_banner.add_button("Review keys…", lambda: self.open_pending_keys())
         host.add_banner(self.keys_banner)
         self.replica_banner = Banner("offline", "offline")
+        # A team ledger lost while the console runs is tried again, every
+        # RETRY_LEDGER_MS and on demand; what waited in the outbox is sent once it answers.
+        self.retry_button = self.replica_banner.add_button("Try again", self.try_ledger_again)
+        self.retry_button.setToolTip("Try to reach the team ledger now")
+        self.retry_button.hide()
+        self._retry = QTimer(self)
+        self._retry.setInterval(RETRY_LEDGER_MS)
+        self._retry.timeout.connect(self.try_ledger_again)
+        self._was_collecting = False
         host.add_banner(self.replica_banner)
 
         # -- menu and actions
@@ -271,10 +283,47 @@ class GovernanceUi(QObject):
             why = "" if n else "Nothing waits in the outbox."
         self.outbox_action.setEnabled(not why and not self.runner.is_running(OUTBOX_TASK))
         self.outbox_action.setToolTip(why or "Send them to the team ledger now")
-        if n and not data.collecting and not self._outbox_tried:
-            # Back in reach (this start): send what waited, once; the menu retries.
+        back = self._was_collecting and not data.collecting
+        self._was_collecting = data.collecting
+        if n and not data.collecting and (back or not self._outbox_tried):
+            # In reach at this start, or back in reach: send what waited, once; the
+            # menu retries.
             self._outbox_tried = True
             self.send_outbox()
+        self.retry_button.setVisible(data.reconnectable)
+        if data.reconnectable and not self._retry.isActive():
+            self._retry.start()
+        elif not data.reconnectable:
+            self._retry.stop()
+
+    def try_ledger_again(self) -> None:
+        """Reach for a team ledger that stopped answering (on a worker: it may wait
+        for a connection's timeout); a refresh follows if it answers."""
+        if self.runner.is_running(RECONNECT_TASK):
+            return
+        outbox = self.ctx.outbox
+        self.retry_button.setEnabled(False)
+
+        def work(_cancel: CancelToken, _progress: ProgressCallback) -> bool:
+            return outbox.reconnect()
+
+        def done(back: object) -> None:
+            self.retry_button.setEnabled(True)
+            if back:
+                self.host.show_status("The team ledger answers again.")
+                self.controller.wrote()
+
+        def failed(exc: GavelError) -> None:
+            self.retry_button.setEnabled(True)
+            log.info("team ledger not reached: %s", exc.message)
+
+        self.runner.run(
+            work,
+            key=RECONNECT_TASK,
+            label="Reaching the team ledger",
+            on_success=done,
+            on_failure=failed,
+        )
 
     def send_outbox(self) -> None:
         if self.runner.is_running(OUTBOX_TASK):
@@ -359,10 +408,15 @@ class GovernanceUi(QObject):
             if data.collecting:
                 n = len(data.outbox)
                 waiting = f" {n} {'is' if n == 1 else 'are'} waiting now." if n else ""
+                retry = (
+                    f" Gavel tries it again every {RETRY_LEDGER_MS // 1000} seconds."
+                    if data.reconnectable
+                    else ""
+                )
                 self.replica_banner.show_text(
                     f"{unreachable} Requests, roles and approvals are shown {data.as_of}. "
                     "Approvals, rejections and comments you sign are kept in this computer's "
-                    f"outbox and sent when it answers.{waiting}"
+                    f"outbox and sent when it answers.{waiting}{retry}"
                 )
             else:
                 self.replica_banner.show_text(

@@ -89,6 +89,7 @@ class SigningDialog(QDialog):
         self.result_request: PromotionRequest | None = None
         # Set instead when the decision was signed into the outbox.
         self.result_entry: OutboxEntry | None = None
+        self._outbox_service = outbox
         self._outbox = outbox if outbox is not None and outbox.collecting else None
         self.busy = False
         verb, noun, sign_text = _MEANING_WORDS[meaning]
@@ -307,11 +308,13 @@ class SigningDialog(QDialog):
         passphrase = self.passphrase.text()
         meaning = self.meaning
 
-        outbox = self._outbox
+        outbox = self._outbox_service
 
         def work(_cancel: CancelToken, _progress: ProgressCallback) -> object:
+            # Into the outbox while the team ledger is out of reach, including when it
+            # turns out to be so only now.
             if outbox is not None:
-                return outbox.decide(request_id, meaning, comment, passphrase)
+                return outbox.sign_decision(request_id, meaning, comment, passphrase)
             return governance.decide(request_id, meaning, comment, passphrase)
 
         self.error.hide()
