@@ -92,6 +92,13 @@ def _online(desk: Desk) -> None:
     profile.save(replace(profile.load(), team_ledger_url=desk.ledger_url))
 
 
+def _through(desk: Desk, proxy: TcpProxy) -> None:
+    """Point the desk's profile at the team ledger through ``proxy`` (closed first)."""
+    desk.close()
+    profile = ProfileFile(desk.home / "config" / "profile.toml")
+    profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(desk.ledger_url)))
+
+
 def _events(desk: Desk, action: LedgerAction, request_id: str) -> list[int]:
     return desk.ctx.audit.seqs(
         LedgerQuery(subject=f"request:{request_id}", actions=(action.value,))
@@ -304,9 +311,7 @@ def test_a_ledger_lost_while_running_keeps_decisions_and_sends_them_when_back(
     rid = _request(team)
     other = _request(team, version=3)
     with TcpProxy.before(team.ann.ledger_url) as proxy:
-        team.ann.close()
-        profile = ProfileFile(team.ann.home / "config" / "profile.toml")
-        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.ann.ledger_url)))
+        _through(team.ann, proxy)
         ann = team.ann.reopen()
         assert not ann.outbox.collecting and ann.team_status().online
         before = ann.governance.view_of(rid)
@@ -362,9 +367,7 @@ def test_a_write_whose_connection_drops_is_kept_not_lost(team: Team) -> None:
     the decision is kept in the outbox instead of being refused."""
     rid = _request(team)
     with TcpProxy.before(team.bob.ledger_url) as proxy:
-        team.bob.close()
-        profile = ProfileFile(team.bob.home / "config" / "profile.toml")
-        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.bob.ledger_url)))
+        _through(team.bob, proxy)
         bob = team.bob.reopen()
         bob.governance.view_of(rid)
         proxy.cut()

@@ -4,8 +4,6 @@ the ledger back sends them, telling the author of one that no longer applied."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
@@ -14,13 +12,12 @@ from app.domain.authority_records import FindingSubject
 from app.domain.governance import RequestState
 from app.services.findings import about
 from app.services.outbox import Fate
-from app.stores.profile_file import ProfileFile
 from app.ui.console import Console
 from app.ui.governance.approvals_page import ApprovalsPage
 from app.ui.governance.signing_dialog import SigningDialog
 from tests.fixtures.desks import DeskFactory
 from tests.fixtures.tcp_proxy import TcpProxy
-from tests.test_outbox import Team, _offline, _online, _request
+from tests.test_outbox import Team, _offline, _online, _request, _through
 from tests.test_outbox import team as team
 from tests.test_ui_gov_trust import TIMEOUT, _close, _open
 from tests.test_ui_gov_trust import consoles as consoles
@@ -159,9 +156,7 @@ def test_a_ledger_lost_while_the_console_runs_keeps_the_approval_and_sends_it_wh
     the console keeps the approval, says so, tries the ledger again and sends it."""
     rid = _request(team, 2)
     with TcpProxy.before(team.ann.ledger_url) as proxy:
-        team.ann.close()
-        profile = ProfileFile(team.ann.home / "config" / "profile.toml")
-        profile.save(replace(profile.load(), team_ledger_url=proxy.url_for(team.ann.ledger_url)))
+        _through(team.ann, proxy)
         console = _open(team.ann, qtbot)
         consoles.append(console)
         gov = console.governance
