@@ -21,10 +21,13 @@ from app.domain.governance import Policy, PromotionRequest, RequestState, Role, 
 from app.domain.ledger import LedgerAction
 from app.domain.ledger_query import LedgerQuery
 from app.services.outbox import Fate
+from app.stores.engine import sqlite_url
+from app.stores.migrate import open_ledger_database
 from app.stores.profile_file import ProfileFile
 from tests.fixtures.desks import Desk, DeskFactory, enrol
 from tests.fixtures.mlflow import MlflowRegistry
 from tests.fixtures.tcp_proxy import TcpProxy
+from tests.ledger_forgery import RandomSignature, append
 from tests.test_cli import ROOT, gavel
 from tests.test_trust_attacks import _seed
 
@@ -387,3 +390,51 @@ def test_solo_ledger_errors_are_not_kept_in_an_outbox(desks: DeskFactory) -> Non
     assert not solo.ctx.outbox.collecting and not solo.ctx.outbox.can_reconnect
     with pytest.raises(GavelError, match="no promotion request"):
         solo.ctx.outbox.sign_decision("nope", SignatureMeaning.APPROVAL, "x", "pp")
+
+
+def test_a_replica_forged_while_the_ledger_is_lost_gives_no_authority(team: Team) -> None:
+    """Someone with the laptop appends a 'bob approved' row to the replica while the team
+    ledger is out of reach: the fold never reads it, the audit trail does not show it
+    (it is past the last verified pull), and going back online raises the alarm instead
+    of sending the outbox onto a history that is not the team's."""
+    rid = _request(team)
+    with TcpProxy.before(team.ann.ledger_url) as proxy:
+        _through(team.ann, proxy)
+        ann = team.ann.reopen()
+        ann.governance.view_of(rid)
+        proxy.cut()
+        assert ann.governance.view_of(rid).request.approvals == []
+        assert ann.outbox.collecting
+        bob_key = team.bob.ctx.actor.me().key_id
+        assert bob_key is not None
+        replica = open_ledger_database(sqlite_url(team.ann.home / "data" / "ledger.sqlite3"))
+        try:
+            forged = append(
+                replica,
+                "bob",
+                LedgerAction.REQUEST_APPROVED,
+                f"request:{rid}",
+                after={"comment": "fine"},
+                signer=RandomSignature(bob_key),
+            )
+        finally:
+            replica.dispose()
+        # No authority: the request still waits for an approval, on every reading.
+        view = ann.governance.view_of(rid)
+        assert view.request.approvals == [] and view.request.state is RequestState.PENDING
+        assert forged.seq not in ann.audit.seqs()
+        assert ann.audit.page(LedgerQuery(subject=f"request:{rid}"), limit=None)[-1].action == (
+            LedgerAction.REQUEST_CREATED.value
+        )
+        kept = ann.outbox.sign_decision(rid, SignatureMeaning.APPROVAL, "ok", team.ann.passphrase)
+        assert not isinstance(kept, PromotionRequest)
+
+        proxy.restore()
+        # The pull finds the replica is not the team's history: the outbox waits, named.
+        with pytest.raises(GavelError):
+            ann.outbox.flush()
+        assert ann.outbox.collecting
+        problem = ann.team_status().problem
+        assert "replica holds events after" in problem and "no pull brought" in problem
+        assert [e.intent_id for e in ann.outbox.waiting()] == [kept.intent_id]
+    assert team.ada.reopen().governance.request(rid).approvals == []

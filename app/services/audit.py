@@ -299,9 +299,10 @@ class AuditService:
         replica: LedgerStore,
         progress: ProgressCallback = no_progress,
         cancel: CancelToken | None = None,
+        pulled_key: str = "",
     ) -> PullResult:
         """Copy the shared ledger's new events into the local replica, verified (see pull)."""
-        return pull(source, replica, self._signatures, progress, cancel)
+        return pull(source, replica, self._signatures, progress, cancel, pulled_key)
 
     # ------------------------------------------------------------------ reading
 
@@ -340,14 +341,35 @@ def pull(
     signatures: SignatureVerifier,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    pulled_key: str = "",
 ) -> PullResult:
     """Copy new events from the shared ledger into the replica, all or nothing.
 
     First every event the replica already holds must still be in the shared ledger,
     byte for byte; then the new events must continue the replica's chain and verify.
     Otherwise LedgerTampered, and nothing is imported.
+
+    pulled_key: the replica's ledger_meta key for its head after the last pull, written
+    with each import. A replica holding more was written on this computer by something
+    other than a pull, and is named so.
     """
     held = replica.head()
+    # Read after the head: an import writes both at once, so the key is never behind.
+    known = replica.meta(pulled_key) if pulled_key else None
+    pulled = int(known) if known is not None and known.isdigit() else None
+    if held is not None and pulled is not None and held.seq > pulled:
+        written = VerifyProblem(
+            ProblemKind.INSERTED,
+            pulled + 1,
+            f"This computer's replica holds events after {pulled:,}, the last one it "
+            "pulled, that no pull brought: it was written to here.",
+        )
+        raise LedgerTampered(
+            f"Nothing was imported from the shared audit ledger: {written.message} Keep the "
+            "file for whoever investigates, then move data/ledger.sqlite3 aside: Gavel "
+            "pulls a new replica from the team ledger.",
+            written,
+        )
     if held is not None:
         _compare_held(source, replica, held, progress, cancel)
     recorded, last = source.bounds()
@@ -356,7 +378,7 @@ def pull(
     from_seq = held.seq + 1 if held else 1
     total = max(last - from_seq + 1, 0)
     with (
-        replica.importing(held) as sink,
+        replica.importing(held, record_head_as=pulled_key) as sink,
         closing(source.iter_rows(from_seq, last)) as chunks,
     ):
         for rows in chunks:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -73,43 +73,57 @@ class TeamAudit(AuditService):
     Writes (``appending``, ``record``) always go to the shared ledger and fail while it
     does not answer. Reads (the audit trail, violations, alias history) try it unless it
     is known lost; when it does not answer they say so to the team ledger (``lost``) and
-    answer from the replica, the same chain up to its last pull.
+    answer from the replica, up to the head of its last verified pull: a row past it
+    never came from the team ledger.
     """
 
     def __init__(self, shared: LedgerStore, replica: LedgerStore) -> None:
         super().__init__(shared)
+        self._replica_store = replica
         self._replica = AuditService(replica)
         self.team: TeamLedger | None = None  # set once the team ledger exists
 
-    def _read(self, fn: Callable[[AuditService], T]) -> T:
+    def _read(self, fn: Callable[[AuditService, int | None], T]) -> T:
+        """fn(audit, last seq it may read: None for the shared ledger, all of it)."""
         team = self.team
-        if team is not None and team.lost:
-            return fn(self._replica)
-        try:
-            return fn(self)
-        except StoreUnreachable as exc:
-            if team is None:
-                raise
-            team.mark_lost(exc.message)
-            return fn(self._replica)
+        if team is None or not team.lost:
+            try:
+                return fn(self, None)
+            except StoreUnreachable as exc:
+                if team is None:
+                    raise
+                team.mark_lost(exc.message)
+        return fn(self._replica, replica_status(self._replica_store)[1])
 
     # Each calls AuditService's own method on the shared ledger (self) or the replica.
     def count(self, query: LedgerQuery | None = None) -> int:
-        return self._read(lambda a: AuditService.count(a, query))
+        return self._read(lambda a, cap: AuditService.count(a, _capped(query, cap)))
 
     def seqs(self, query: LedgerQuery | None = None, limit: int | None = None) -> list[int]:
-        return self._read(lambda a: AuditService.seqs(a, query, limit))
+        return self._read(lambda a, cap: AuditService.seqs(a, _capped(query, cap), limit))
 
     def genesis_hash(self) -> str | None:
-        return self._read(AuditService.genesis_hash)
+        return self._read(lambda a, _cap: AuditService.genesis_hash(a))
 
     def page(
         self, query: LedgerQuery | None = None, limit: int | None = 200, descending: bool = False
     ) -> list[LedgerEvent]:
-        return self._read(lambda a: AuditService.page(a, query, limit, descending))
+        return self._read(
+            lambda a, cap: AuditService.page(a, _capped(query, cap), limit, descending)
+        )
 
     def events(self, seqs: Sequence[int]) -> list[LedgerEvent]:
-        return self._read(lambda a: AuditService.events(a, seqs))
+        return self._read(
+            lambda a, cap: AuditService.events(a, [s for s in seqs if cap is None or s <= cap])
+        )
+
+
+def _capped(query: LedgerQuery | None, cap: int | None) -> LedgerQuery | None:
+    if cap is None:
+        return query
+    query = query or LedgerQuery()
+    upper = cap if query.to_seq is None else min(query.to_seq, cap)
+    return replace(query, to_seq=upper)
 
 
 @dataclass(frozen=True)
@@ -186,7 +200,9 @@ class TeamLedger:
     ) -> PullResult:
         """Copy new shared events into the replica; LedgerTampered if history changed."""
         try:
-            result = self._audit.pull_replica(self._shared, self._replica, progress, cancel)
+            result = self._audit.pull_replica(
+                self._shared, self._replica, progress, cancel, pulled_key=META_PULLED_EVENTS
+            )
         except StoreUnreachable as exc:
             self.mark_lost(exc.message)
             raise
@@ -200,7 +216,6 @@ class TeamLedger:
         if genesis is not None:
             self._replica.set_meta(META_REPLICA_OF, genesis)
         self._replica.set_meta(META_PULLED_AT, datetime.now(UTC).isoformat())
-        self._replica.set_meta(META_PULLED_EVENTS, str(result.head.seq if result.head else 0))
         log.info("pulled %d ledger events (head %s)", result.imported, result.head)
         return result
 

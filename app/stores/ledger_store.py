@@ -86,11 +86,15 @@ class LedgerStore:
                 _move_head(conn, tx.head.seq, tx.head.hash)
 
     @contextmanager
-    def importing(self, expected_head: Checkpoint | None) -> Iterator[LedgerImport]:
+    def importing(
+        self, expected_head: Checkpoint | None, record_head_as: str = ""
+    ) -> Iterator[LedgerImport]:
         """Hold the append lock while verified events are copied in; one transaction.
 
         expected_head: the head the caller verified against; if another process
             moved it meanwhile, LedgerError and nothing is imported.
+        record_head_as: a ledger_meta key that receives the new head's seq in the same
+            transaction (a reader of the head, then the key, never sees the head ahead).
         """
         with self._db.session() as s:
             conn = s.connection()
@@ -104,6 +108,8 @@ class LedgerStore:
             yield sink
             if sink.head != head:
                 _move_head(conn, sink.head.seq, sink.head.hash)
+            if record_head_as:
+                s.merge(SqlLedgerMeta(key=record_head_as, value=str(sink.head.seq)))
 
     def import_events(
         self, chunks: Iterable[Sequence[StoredRow]], expected_head: Checkpoint | None
