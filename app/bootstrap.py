@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -15,15 +17,17 @@ from sqlalchemy import make_url
 
 from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.bundle import BundleReport
+from app.domain.cancel import CancelToken
 from app.domain.endpoints import EndpointConfig
 from app.domain.errors import ConfigError, GavelError, UsageError
+from app.domain.progress import ProgressCallback
 from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
 from app.services.audit import AuditService
 from app.services.authority import AuthorityLedger
 from app.services.bundles import BundleService, SessionAudit, prepare_session
 from app.services.delivery import DeliveryService, endpoint_models
-from app.services.demo import DemoService
+from app.services.demo import DemoService, DemoStory
 from app.services.endpoint_poller import EndpointPoller
 from app.services.endpoints import EndpointService, ledger_drift_recorder
 from app.services.evidence import EvidenceService
@@ -64,7 +68,7 @@ from app.stores.outbox_file import OutboxFile
 from app.stores.paths import AppPaths, resolve_paths
 from app.stores.performance_queries import PerformanceQueries
 from app.stores.portfolio_queries import PortfolioQueries
-from app.stores.profile_file import ProfileFile
+from app.stores.profile_file import Profile, ProfileFile
 from app.stores.snapshot_writer import SnapshotWriter
 
 if TYPE_CHECKING:
@@ -147,7 +151,11 @@ class LedgerSetup:
 
 
 def open_ledger(
-    paths: AppPaths, team_url: str, credentials: CredentialStore, session: bool = False
+    paths: AppPaths,
+    team_url: str,
+    credentials: CredentialStore,
+    session: bool = False,
+    clock: Callable[[], datetime] | None = None,
 ) -> LedgerSetup:
     """The ledger to use: ledger.sqlite3 (solo), or the team's shared PostgreSQL with
     ledger.sqlite3 as its verified replica.
@@ -164,7 +172,7 @@ def open_ledger(
         return LedgerSetup(audit_, None, lambda: status, session_db.dispose)
     if not team_url:
         local_db = open_ledger_database(local_url)
-        store = LedgerStore(local_db)
+        store = LedgerStore(local_db, clock)
         if store.meta(META_REPLICA_OF):
             local_db.dispose()
             raise ConfigError(
@@ -195,7 +203,7 @@ def open_ledger(
         return LedgerSetup(
             ReadOnlyAudit(replica, reason + "."), None, lambda: status, local_db.dispose
         )
-    shared = LedgerStore(shared_db)
+    shared = LedgerStore(shared_db, clock)
     try:
         AuditService(shared).ensure_genesis()
         local_db = prepare_replica(paths, shared.genesis_hash() or "")
@@ -218,6 +226,69 @@ def open_ledger(
         local_db.dispose()
 
     return LedgerSetup(audit, team, team.status, dispose)
+
+
+DEMO_LEDGER = "demo-team-ledger.sqlite3"
+
+
+def demo_profile(paths: AppPaths) -> AppPaths:
+    """The demo's own profile, under this profile's data folder, made on first use.
+
+    The demo's made-up people, their keys and their back-dated history must never enter
+    a person's own record: the demo is a team of its own on a SQLite team ledger, and
+    the console opens its profile (a viewer with no identity) instead of the person's.
+    """
+    demo = resolve_paths({"GAVEL_HOME": str(paths.data_dir / "demo-profile")})
+    demo.ensure()
+    profile = ProfileFile(demo.profile_file)
+    if not profile.load().team_ledger_url:
+        profile.save(Profile(team_ledger_url=sqlite_url(demo.data_dir / DEMO_LEDGER)))
+    return demo
+
+
+def is_unused(paths: AppPaths) -> bool:
+    """Nothing of the person's own yet: no registry, no identity, no team ledger (the
+    first run, which opens the demo profile instead)."""
+    if not paths.config_file.exists() and not paths.profile_file.exists():
+        return True
+    profile = ProfileFile(paths.profile_file).load()
+    if profile.user_id or profile.team_ledger_url:
+        return False
+    return not ConfigFile(paths.config_file).registries()
+
+
+def _demo_story(paths: AppPaths) -> DemoStory:
+    """How the demo profile's history is written: each made-up person's Gavel is a
+    profile of its own on the demo's team ledger, its keys kept for the session only
+    (and the profiles removed afterwards)."""
+
+    def write(
+        cfg: RegistryConfig, store: Path, progress: ProgressCallback, cancel: CancelToken
+    ) -> None:
+        from keyring.backends.fail import Keyring as NoKeyring
+
+        from app.connectors.mlflow_registry import MlflowRegistryClient
+        from app.services.demo_story import write_demo_story
+
+        team_url = ProfileFile(paths.profile_file).load().team_ledger_url
+        people = paths.data_dir / "demo-people"
+
+        def desk(user: str, clock: Callable[[], datetime]) -> AppContext:
+            home = resolve_paths({"GAVEL_HOME": str(people / user)})
+            home.ensure()
+            ProfileFile(home.profile_file).save(Profile(team_ledger_url=team_url))
+            return build_context(home, credentials=CredentialStore(NoKeyring()), ledger_clock=clock)
+
+        def set_alias(cfg: RegistryConfig, model: str, alias: str, version: int) -> None:
+            with MlflowRegistryClient(cfg, None) as client:
+                client.set_registered_model_alias(model, alias, version)
+
+        try:
+            write_demo_story(cfg, desk, set_alias, progress, cancel, store=store)
+        finally:
+            shutil.rmtree(people, ignore_errors=True)
+
+    return write
 
 
 def prepare_replica(paths: AppPaths, shared_genesis: str) -> Database:
@@ -264,12 +335,17 @@ def build_context(
     db_url: str | None = None,
     credentials: CredentialStore | None = None,
     session: bool = False,
+    ledger_clock: Callable[[], datetime] | None = None,
+    demo: bool = False,
 ) -> AppContext:
     """Wire everything for one profile.
 
     credentials: the secret store (tests give each simulated desktop its own keyring).
     session: an audit session's throwaway profile (see build_session_context): its
         ledger refuses every write.
+    ledger_clock: the time the ledger stamps (the demo's story sets it back).
+    demo: this is the demo profile (see demo_profile): starting the demo registry also
+        writes the demo's history into its team ledger, once.
     """
     paths = paths or resolve_paths()
     paths.ensure()
@@ -325,7 +401,9 @@ def build_context(
     portfolio = PortfolioService(queries)
     identity = IdentityService(ProfileFile(paths.profile_file), KeyVault(credentials))
     try:
-        ledger = open_ledger(paths, identity.profile().team_ledger_url, credentials, session)
+        ledger = open_ledger(
+            paths, identity.profile().team_ledger_url, credentials, session, ledger_clock
+        )
     except BaseException:
         db.dispose()
         raise
@@ -381,7 +459,7 @@ def build_context(
         registries=registries,
         sync=sync,
         portfolio=portfolio,
-        demo=DemoService(paths.demo_dir, registries),
+        demo=DemoService(paths.demo_dir, registries, story=_demo_story(paths) if demo else None),
         audit=audit,
         identity=identity,
         authority=authority,

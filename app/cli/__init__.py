@@ -78,14 +78,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    from app.bootstrap import build_context
+    from app.bootstrap import build_context, demo_profile, is_unused
+    from app.stores.paths import resolve_paths
     from app.ui.main import run_console
 
-    return run_console(
-        start_demo=not getattr(args, "no_demo", False),
-        context_factory=build_context,
-        smoke_test=getattr(args, "smoke_test", False),
-    )
+    start_demo = not getattr(args, "no_demo", False)
+    smoke = getattr(args, "smoke_test", False)
+    paths = resolve_paths()
+    if start_demo and is_unused(paths):
+        # The first run opens the demo in a profile of its own (its made-up history
+        # must never enter this person's record); adding a registry ends that.
+        demo = demo_profile(paths)
+        return run_console(
+            start_demo=True,
+            context_factory=lambda: build_context(demo, demo=True),
+            paths_factory=lambda: demo,
+            smoke_test=smoke,
+        )
+    return run_console(start_demo=start_demo, context_factory=build_context, smoke_test=smoke)
 
 
 def _open_bundle(args: argparse.Namespace) -> int:

@@ -15,6 +15,13 @@ from app.domain.registry import LinkState, RegistryLink
 from app.presentation.formatting import local_text, relative_time, utc_text
 
 DEMO_BANNER = "Demo registry — sample data on a local MLflow server, not a real registry."
+# In the demo profile, whose ledger holds the demo's made-up history.
+DEMO_STORY_BANNER = (
+    "Demo — sample models on a local MLflow server and seven months of made-up history "
+    "(requests, approvals, a rejection, a rollback, reviews, a violation, drift), in a "
+    "profile of its own: nothing here is a real record. To work on your own registry, "
+    "add it with 'gavel registry add NAME --url URL' and start Gavel again."
+)
 
 # The status bar in an audit session (see services.bundles), instead of "No registries".
 SESSION_STATUS = "Audit session (read-only)"

@@ -1,9 +1,11 @@
 """The demo registry: a local MLflow on loopback, seeded once, that the console
-starts on an empty profile and stops when it quits."""
+starts on an empty profile and stops when it quits. In the demo profile it also
+writes the demo's history into that profile's team ledger, once (see demo_story)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from app.domain.cancel import CancelToken
@@ -15,12 +17,23 @@ log = logging.getLogger("gavel.demo")
 
 DEMO_NAME = "demo"
 
+# Writes the demo's history: (the registry, its MLflow database, progress, cancel).
+DemoStory = Callable[[RegistryConfig, Path, ProgressCallback, CancelToken], None]
+
 
 class DemoService:
-    def __init__(self, data_dir: Path, registries: RegistryService) -> None:
+    def __init__(
+        self, data_dir: Path, registries: RegistryService, story: DemoStory | None = None
+    ) -> None:
         self._dir = data_dir
         self._registries = registries
+        self._story = story
         self._server: object | None = None
+
+    @property
+    def tells_a_story(self) -> bool:
+        """Whether this is the demo profile, whose ledger holds the demo's history."""
+        return self._story is not None
 
     @property
     def running(self) -> bool:
@@ -59,6 +72,11 @@ class DemoService:
             with MlflowRegistryClient(cfg, None) as client:
                 seed_demo_portfolio(client, progress=progress, cancel=cancel)
             marker.write_text("ok\n")
+        told = self._dir / "story-written"
+        if self._story is not None and not told.exists():
+            progress(Progress("Writing the demo's history"))
+            self._story(cfg, server.store_path, progress, cancel)
+            told.write_text("ok\n")
         log.info("demo registry running at %s", server.url)
         return cfg
 

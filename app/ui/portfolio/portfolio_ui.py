@@ -408,7 +408,11 @@ class PortfolioUi(QObject):
             self.failure_banner.set_kind(banner.kind.value, banner.kind.value)
             self.failure_banner.show_text(banner.text)
         if console_state.shows_demo(self.statuses, selected):
-            self.demo_banner.show_text(console_state.DEMO_BANNER)
+            self.demo_banner.show_text(
+                console_state.DEMO_STORY_BANNER
+                if self.ctx.demo.tells_a_story
+                else console_state.DEMO_BANNER
+            )
         else:
             self.demo_banner.hide()
         self.status.set_connectivity(*console_state.connectivity(self.statuses, self.links.links))
