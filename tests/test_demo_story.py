@@ -62,6 +62,10 @@ def test_the_story_shows_on_every_part_of_the_overview(demo: AppContext, own: Ap
     assert value["reviews.overdue"] >= 1  # mortgage-pd: promoted, never reviewed
     assert value["reviews.due"] >= 1  # aml-transaction-monitor: due within 30 days
     assert value["violations.open"] == 1  # Customer LTV moved in MLflow, no request
+    # Trained by people nobody enrolled (MLflow without authentication names no version
+    # creator: the run's user counts).
+    unmapped = {m for _r, m in o.figure("hygiene.creator").drill.models}
+    assert unmapped == {"call-volume-forecast", "Customer LTV (Marketing's)", "invoice-ocr-router"}
     [waiting] = demo.governance.views()[:1]
     assert waiting.request.identity.model == "affordability-check"
     assert waiting.request.state is RequestState.PENDING

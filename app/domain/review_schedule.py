@@ -45,6 +45,9 @@ class ProductionVersion:
     team: str
     creator: str  # the registry user who created the version
     created_at: datetime | None
+    # The user of the run behind it ('' when unknown): who made it, where the registry
+    # does not say who created the version (MLflow without authentication).
+    run_user: str = ""
 
     @property
     def key(self) -> VersionKey:

@@ -212,7 +212,9 @@ class PortfolioQueries:
             SqlModel.team,
             SqlVersion.user_id,
             SqlVersion.creation_ts,
+            SqlRun.user_id,
         )
+        run = (SqlRun.registry_id == SqlModel.registry_id) & (SqlRun.run_id == SqlVersion.run_id)
         by_alias = (
             select(*cols)
             .select_from(SqlAlias)
@@ -223,6 +225,7 @@ class PortfolioQueries:
                 (SqlVersion.model_id == SqlAlias.model_id)
                 & (SqlVersion.version == SqlAlias.version),
             )
+            .outerjoin(SqlRun, run)
             .where(func.lower(SqlAlias.alias) == PRODUCTION_ALIAS)
         )
         by_stage = (
@@ -230,6 +233,7 @@ class PortfolioQueries:
             .select_from(SqlVersion)
             .join(SqlModel, SqlModel.id == SqlVersion.model_id)
             .join(SqlRegistry, SqlRegistry.id == SqlModel.registry_id)
+            .outerjoin(SqlRun, run)
             # MLflow spells it 'Production'; a plain comparison lets SQLite scan fast.
             .where(
                 SqlVersion.current_stage.in_(
@@ -259,8 +263,9 @@ class PortfolioQueries:
                 created_at=(
                     datetime.fromtimestamp(created / 1000, UTC) if created is not None else None
                 ),
+                run_user=run_user or "",
             )
-            for (hows, (reg, model, version, tier, owner, team, creator, created)) in (
+            for (hows, (reg, model, version, tier, owner, team, creator, created, run_user)) in (
                 found[k] for k in sorted(found)
             )
         ]
