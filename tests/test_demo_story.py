@@ -186,3 +186,37 @@ def test_the_console_opens_the_demo_profile_only_on_an_unused_profile(
     ConfigFile(own.config_file).add_registry(RegistryConfig("mine", "http://127.0.0.1:1"))
     assert not is_unused(own)
     assert main(["gui"]) == 0 and opened.pop() is None
+
+
+@pytest.mark.gui
+def test_a_first_run_shows_the_story_on_the_overview_once_it_is_written(
+    tmp_path: Path, qtbot: QtBot
+) -> None:
+    """The real first run: the console opens on the unwritten demo profile, starts the
+    demo (progress in the status bar), and the Overview fills in without a restart."""
+    own = resolve_paths({"GAVEL_HOME": str(tmp_path)})
+    ctx = build_context(demo_profile(own), demo=True)
+    console = build_console(ctx)
+    try:
+        console.window.resize(1400, 900)
+        console.window.show()
+        qtbot.waitExposed(console.window)
+        console.start(True)
+
+        def told() -> bool:
+            o = console.overview.overview
+            return (
+                o is not None
+                and console.overview.settled
+                and o.figure("requests.pending").value == 1
+                and o.figure("violations.open").value == 1
+            )
+
+        qtbot.waitUntil(told, timeout=180_000)
+        assert "made-up history" in console.portfolio.demo_banner.label.text()
+    finally:
+        console.window.close()
+        console.window.deleteLater()
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        ctx.demo.stop()
+        ctx.close()
