@@ -21,8 +21,6 @@ written by the SnapshotWriter as a sync would. Then measures, best of --runs:
   (i) a report after K more events were appended (default 1,000): the summary reads
       only those;
   (t) the tables the page and the command line show, formatted from a report;
-  (a) the summary read ahead a span at a time, as the console does in the background
-      until the Delivery page is first shown, and (s) the page's first report after it;
 
 and prints each with its ratio to (r). Not a test.
 """
@@ -46,7 +44,6 @@ from app.stores.engine import Database
 from app.stores.paths import resolve_paths
 from app.stores.portfolio_queries import PortfolioQueries
 from app.stores.snapshot_writer import SnapshotWriter
-from app.ui.delivery.delivery_ui import WARM_SPAN
 from bench.ledger_data import REGISTRY, stream_ledger
 
 TEAMS = ("credit-risk", "fraud", "marketing", "operations", "pricing", "churn", "claims")
@@ -126,16 +123,6 @@ def main(argv: list[str] | None = None) -> int:
                 report = service.report()
                 cold = min(cold, time.perf_counter() - started)
             warm = _best(service.report, args.runs)
-            # As the console does before the page is first shown: the summary read
-            # ahead a span at a time, then the page's first report.
-            ahead = fresh()
-            started = time.perf_counter()
-            while not ahead.warm(WARM_SPAN):
-                pass
-            read_ahead = time.perf_counter() - started
-            started = time.perf_counter()
-            ahead.report()
-            first_after = time.perf_counter() - started
             formatted = _best(lambda: tables(report), args.runs)
 
             new_head = store.head()
@@ -158,14 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         ("(f) authority fold to the head (kept current by the console)", fold),
         ("(c) first report, fresh summary (fold current)", cold),
         ("(w) report, summary current", warm),
-        ("(a) read-ahead in the background, as the console does", read_ahead),
-        ("(s) the page's first report after the read-ahead", first_after),
         (f"(i) report after {args.more:,} more events", incremental),
         ("(t) tables formatted from a report", formatted),
     ]
     for label, seconds in rows:
         print(f"  {label:<62} {seconds:8.3f} s   {seconds / floor:6.2f}x (r)")
-    target = "meets" if max(warm, incremental, first_after) <= 1.0 else "MISSES"
+    target = "meets" if warm <= 1.0 and incremental <= 1.0 else "MISSES"
     print(f"target <= 1 s for the report once the summary is current: {target}")
     return 0
 
