@@ -217,38 +217,3 @@ def test_delivery_page_empty_ledger(ctx: AppContext, qtbot: QtBot) -> None:
         save_screenshot(console.window, "delivery_page_empty")
     finally:
         _close(console)
-
-
-def test_the_summary_is_read_ahead_before_the_page_is_first_shown(
-    ctx: AppContext, qtbot: QtBot
-) -> None:
-    """As events arrive the console reads them into the delivery summary in the
-    background, a span at a time, so the page's first report reads only what came
-    since; the page itself is not built for it."""
-    _seed_cache(ctx)
-    _write_history(ctx)
-    head = ctx.audit.store.head()
-    assert head is not None and head.seq > 80
-    console = build_console(ctx, clock=lambda: TODAY)
-    try:
-        console.delivery.warm_span = 20  # several steps, each queued on the ledger lane
-        console.window.show()
-        qtbot.waitExposed(console.window)
-        qtbot.waitUntil(lambda: ctx.delivery.summarised == head.seq, timeout=30_000)
-        assert not console.delivery.slot.is_built
-        # A sync that recorded more is read ahead too.
-        ctx.audit.record("gavel-poller", LedgerAction.SERVING_DRIFT_OBSERVED,
-                         model_subject("prod", MODELS[0]),
-                         before={"alias": "production", "version": 2},
-                         after={"endpoint": "scoring-eu", "url": "http://x",
-                                "served_versions": [1]},
-                         reason="drift")  # fmt: skip
-        console.portfolio.syncer.sync_finished.emit([])
-        qtbot.waitUntil(lambda: ctx.delivery.summarised == head.seq + 1, timeout=30_000)
-        # The first report then only reads what is new: nothing.
-        page = console.delivery.page
-        with qtbot.waitSignal(page.settled, timeout=30_000):
-            assert console.window.select_page(DELIVERY_PAGE)
-        assert page.report is not None and page.report.incidents
-    finally:
-        _close(console)

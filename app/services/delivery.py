@@ -289,30 +289,12 @@ class DeliveryService:
             created=created,
         )
 
-    @property
-    def summarised(self) -> int:
-        """The last ledger event the summary has read."""
-        return self._facts.scanned
-
-    def warm(self, limit: int = _SPAN, cancel: CancelToken | None = None) -> bool:
-        """Read up to ``limit`` more ledger events into the summary; whether it reached
-        the head. The console does this in the background as events arrive, so the
-        first report of a session reads only what came since."""
-        with self._lock:
-            return self._catch_up(no_progress, cancel, limit)
-
-    def _catch_up(
-        self, progress: ProgressCallback, cancel: CancelToken | None, limit: int | None = None
-    ) -> bool:
+    def _catch_up(self, progress: ProgressCallback, cancel: CancelToken | None) -> None:
         store = self._authority.audit.store
         head = store.head()
         last = head.seq if head is not None else 0
         facts = self._facts
         start = facts.scanned + 1
-        if limit is not None:
-            last, head_seq = min(last, facts.scanned + limit), last
-        else:
-            head_seq = last
         for lo in range(start, last + 1, _SPAN):
             if cancel is not None and cancel.cancelled:
                 raise Cancelled("The delivery report was cancelled.")
@@ -323,7 +305,6 @@ class DeliveryService:
                     for seq, body in rows:
                         facts.add_body(seq, bytes(body))
             facts.scanned = hi
-        return facts.scanned >= head_seq
 
     def _outages(self) -> list[Incident]:
         if self._history is None:
