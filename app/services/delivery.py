@@ -57,14 +57,13 @@ from app.domain.governance import (
     PromotionRequest,
     RequestState,
     SignatureMeaning,
-    policy_status,
     stage_name,
 )
 from app.domain.ledger import LedgerAction, LedgerEvent
 from app.domain.ledger_query import alias_move_of, stage_move_of
 from app.domain.progress import Progress, ProgressCallback, no_progress
 from app.services.authority import AuthorityLedger
-from app.services.governance import current_state
+from app.services.governance import state_now
 from app.stores.endpoint_history import EndpointHistory
 from app.stores.portfolio_queries import PortfolioQueries
 
@@ -353,11 +352,7 @@ def _requests(
     for rid, request in state.requests.items():
         now_state, satisfied = request.state, request.state is RequestState.APPLIED
         if request.is_open:
-            ident = request.identity
-            tier = state.effective_tier(request, tiers.get((ident.registry, ident.model)) or None)
-            policy = state.policy(tier)
-            status = policy_status(request, policy)
-            now_state, _why = current_state(request, policy, status, now)
+            now_state, status = state_now(state, request, tiers, now)
             satisfied = status.satisfied
         mark = (len(request.event_seqs), now_state, satisfied)
         held = cache.get(rid)

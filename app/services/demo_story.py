@@ -46,7 +46,6 @@ PASSPHRASE = "demo story passphrase"
 STORY_DAYS = 200
 _DAY_MS = 86_400_000
 
-REGISTRY = "demo"
 ENDPOINT = "fraud-scoring"
 
 
@@ -189,7 +188,7 @@ class _Story:
             desk = self._factory(user, self.clock)
             self.desks[user] = desk
         if user in ACTORS and self._seen.get(user) != self._changes:
-            if self.cfg.name not in {c.name for c in desk.registries.configs()}:
+            if user not in self._seen:
                 desk.registries.add(self.cfg)
             desk.sync.sync(self.cfg.name)
             self._seen[user] = self._changes
@@ -215,6 +214,9 @@ class _Story:
         self.day(applied, 15)
         self.desk("dana").promotions.apply(rid, PASSPHRASE)
         self._changes += 1
+
+    def review(self, who: str, model: str, version: int, comment: str) -> None:
+        self.desk(who).reviews.record(self.cfg.name, model, version, comment, PASSPHRASE)
 
     def request(self, model: str, version: int, alias: str, why: str) -> str:
         r = self.desk("dana").governance.create_request(
@@ -318,10 +320,7 @@ def _tell(s: _Story) -> None:
         "Roll back: v5 raised false declines by 18% in the first week.",
     )
     s.day(100, 14, "periodic reviews")
-    s.desk("omar").reviews.record(
-        REGISTRY, "card-fraud-detector", 4, "Still fit for purpose: monthly monitoring clean.",
-        PASSPHRASE,
-    )  # fmt: skip
+    s.review("omar", "card-fraud-detector", 4, "Still fit for purpose: monitoring clean.")
     s.promote(
         "aml-transaction-monitor",
         3,
@@ -338,7 +337,7 @@ def _tell(s: _Story) -> None:
         "served_versions": [3],
     }
     grace = s.desk("grace")
-    subject = model_subject(REGISTRY, "card-fraud-detector")
+    subject = model_subject(s.cfg.name, "card-fraud-detector")
     grace.audit.record(
         "grace",
         LedgerAction.SERVING_DRIFT_OBSERVED,
@@ -357,10 +356,7 @@ def _tell(s: _Story) -> None:
         reason="fraud-scoring serves v4 again",
     )
     s.day(140, 14)
-    s.desk("grace").reviews.record(
-        REGISTRY, "credit-default-scorer", 4, "Reviewed after the rollback: stable since.",
-        PASSPHRASE,
-    )  # fmt: skip
+    s.review("grace", "credit-default-scorer", 4, "Reviewed after the rollback: stable since.")
     s.promote(
         "churn-propensity",
         4,
@@ -383,10 +379,7 @@ def _tell(s: _Story) -> None:
     s.day(181, 9)
     s.desk("omar")  # its sync sees the move, which no request explains
     s.day(185, 14)
-    s.desk("omar").reviews.record(
-        REGISTRY, "card-fraud-detector", 4, "Quarterly review: drift incident closed.",
-        PASSPHRASE,
-    )  # fmt: skip
+    s.review("omar", "card-fraud-detector", 4, "Quarterly review: drift incident closed.")
     s.day(195, 10, "a request still waiting")
     s.request(
         "affordability-check", 2, "production", "v2 adds salary-cycle features (medium risk)."

@@ -536,6 +536,21 @@ def current_state(
     return request.state, request.state_reason
 
 
+def state_now(
+    s: AuthorityState,
+    request: PromotionRequest,
+    tiers: Mapping[tuple[str, str], str],
+    now: datetime,
+) -> tuple[RequestState, PolicyStatus]:
+    """The request's state now (``current_state``) under the policy of its effective
+    tier, with that policy's verdict: for readers that need no full ``request_view``."""
+    ident = request.identity
+    tier = s.effective_tier(request, tiers.get((ident.registry, ident.model)) or None)
+    policy = s.policy(tier)
+    status = policy_status(request, policy)
+    return current_state(request, policy, status, now)[0], status
+
+
 def request_view(
     s: AuthorityState,
     request: PromotionRequest,

@@ -249,25 +249,30 @@ class OutboxService:
         copy kept here is then judged a second approval by the same person when sent,
         and superseded, so it never counts twice.
         """
-        if not self.collecting:
-            try:
-                return self._gov.decide(request_id, meaning, comment, passphrase)
-            except StoreUnreachable:
-                if not self.collecting:
-                    raise  # not a team ledger that was lost: nothing to keep it for
-        return self.decide(request_id, meaning, comment, passphrase)
+        return self._online_or_kept(
+            lambda: self._gov.decide(request_id, meaning, comment, passphrase),
+            lambda: self.decide(request_id, meaning, comment, passphrase),
+        )
 
     def sign_comment(
         self, request_id: str, text: str, passphrase: str
     ) -> PromotionRequest | OutboxEntry:
         """Comment on the team ledger, or into the outbox while it is out of reach."""
+        return self._online_or_kept(
+            lambda: self._gov.comment(request_id, text, passphrase),
+            lambda: self.comment(request_id, text, passphrase),
+        )
+
+    def _online_or_kept(
+        self, online: Callable[[], PromotionRequest], kept: Callable[[], OutboxEntry]
+    ) -> PromotionRequest | OutboxEntry:
         if not self.collecting:
             try:
-                return self._gov.comment(request_id, text, passphrase)
+                return online()
             except StoreUnreachable:
                 if not self.collecting:
-                    raise
-        return self.comment(request_id, text, passphrase)
+                    raise  # not a team ledger that was lost: nothing to keep it for
+        return kept()
 
     @property
     def can_reconnect(self) -> bool:

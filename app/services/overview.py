@@ -14,7 +14,7 @@ from pathlib import Path
 
 from app.domain.authority import AuthorityState
 from app.domain.endpoints import HealthState
-from app.domain.governance import RequestState, policy_status
+from app.domain.governance import RequestState
 from app.domain.overview import (
     EndpointState,
     Overview,
@@ -30,7 +30,7 @@ from app.domain.review_schedule import (
 from app.domain.serving import ServingState
 from app.services.authority import AuthorityLedger
 from app.services.endpoints import EndpointStatus
-from app.services.governance import current_state
+from app.services.governance import state_now
 from app.services.observation_index import ObservationIndex
 from app.services.portfolio import PortfolioService
 from app.services.report_export import overview_csv, portfolio_csv, write_text
@@ -107,12 +107,9 @@ def _fold_facts(
         if r.state not in _OPEN:
             continue
         ident = r.identity
-        tier = s.effective_tier(r, tiers.get((ident.registry, ident.model)) or None)
-        policy = s.policy(tier)
-        status = policy_status(r, policy)
         # The fold records events; approval under the policy and expiry are worked out
         # as the Approvals page works them out.
-        state, _why = current_state(r, policy, status, now)
+        state, status = state_now(s, r, tiers, now)
         if state not in _OPEN:
             continue  # expired: it waits on nobody
         if state is RequestState.APPROVED:
