@@ -38,7 +38,7 @@ class Schema:
     kind: StoreKind
 
 
-CACHE_SCHEMA = Schema(Path(__file__).with_name("migrations"), "0004", "alembic_version", CACHE)
+CACHE_SCHEMA = Schema(Path(__file__).with_name("migrations"), "0005", "alembic_version", CACHE)
 LEDGER_SCHEMA = Schema(
     Path(__file__).with_name("ledger_migrations"), "0001", "gavel_ledger_version", LEDGER
 )

@@ -88,7 +88,12 @@ class SqlAlias(Base):
 
 class SqlVersion(Base):
     __tablename__ = "versions"
-    __table_args__ = (UniqueConstraint("model_id", "version"), Index("ix_versions_run", "run_id"))
+    __table_args__ = (
+        UniqueConstraint("model_id", "version"),
+        Index("ix_versions_run", "run_id"),
+        # The Overview and review schedule look up every version in stage Production.
+        Index("ix_versions_stage", "current_stage"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
