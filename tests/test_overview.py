@@ -74,7 +74,7 @@ def hand_built() -> OverviewInputs:
         rows=rows,
         schedule=schedule,
         waiting=waiting,
-        violations=[("reg", "fraud"), ("reg", "fraud")],
+        violations={("reg", "fraud"): 2},
         endpoints=[
             EndpointState("churn-ep", "reg", "churn", down=True, drift=False, detail="refused"),
             EndpointState("fraud-ep", "reg", "fraud", down=False, drift=True),
@@ -124,6 +124,7 @@ def test_every_figure_has_its_known_answer_and_its_list() -> None:
     assert pending.detail == "oldest 9 days old: ltv v1, waits on 1 more approval from an approver"
     assert o.figure("requests.approved").drill.requests == ("r3",)
     assert o.figure("violations.open").drill.page is DrillPage.VIOLATIONS
+    assert o.figure("violations.open").drill.models == (("reg", "fraud"),)
     assert o.figure("endpoints.down").drill.endpoints == ("churn-ep",)
     assert o.figure("serving.drift").drill.endpoints == ("fraud-ep",)
     assert o.figure("hygiene.owner").drill.models == (("reg", "pricing"),)
@@ -167,7 +168,7 @@ def test_csv_exports_carry_every_figure_and_model(tmp_path: Path) -> None:
 
 
 def test_an_empty_cache_gives_zeros_not_errors() -> None:
-    o = build_overview(OverviewInputs([], [], [], [], []), NOW)
+    o = build_overview(OverviewInputs([], [], [], {}, []), NOW)
     assert o.models == 0 and all(f.value == 0 and not f.alarm for f in o.figures)
     assert o.teams == ()
 

@@ -6,7 +6,7 @@ Pure: `build_overview` takes what the cache and the ledger's fold say and counts
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -107,7 +107,7 @@ class OverviewInputs:
     rows: Sequence[PortfolioRow]
     schedule: Sequence[ReviewDue]
     waiting: Sequence[WaitingRequest]
-    violations: Sequence[tuple[str, str]]  # (registry, model) of each open violation
+    violations: Mapping[tuple[str, str], int]  # open violations per (registry, model)
     endpoints: Sequence[EndpointState]
     # Production versions whose creator maps to no Gavel identity: (registry, model, version)
     unmapped_creators: Sequence[tuple[str, str, int]] = ()
@@ -241,13 +241,13 @@ def build_overview(data: OverviewInputs, now: datetime) -> Overview:
             "violations.open",
             sec,
             "Alias or stage moves without approval",
-            len(data.violations),
+            sum(data.violations.values()),
             Drill(
                 DrillPage.VIOLATIONS,
                 "Unapproved alias and stage moves",
-                tuple(sorted(set(data.violations))),
+                tuple(sorted(m for m, n in data.violations.items() if n)),
             ),
-            alarm=bool(data.violations),
+            alarm=any(data.violations.values()),
         )
     )
     for key, label, chosen_eps in (
