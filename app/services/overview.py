@@ -128,18 +128,9 @@ def _fold_facts(
                 waits_on,
             )
         )
-    # Who made each version: its creator in the registry, else the user of its run (MLflow
-    # without authentication records no version creator), as the request recorded them.
-    creators = {
-        (r.identity.registry, r.identity.model, r.identity.version): (
-            r.version_creator or r.run_user
-        )
-        for r in s.requests.values()
-        if r.state is RequestState.APPLIED
-    }
     unmapped = []
     for pv in production:
-        creator = creators.get(pv.key) or pv.creator or pv.run_user
+        creator = facts.creators.get(pv.key) or pv.creator or pv.run_user
         if creator and s.owner_of(creator) is None:
             unmapped.append(pv.key)
     return facts, waiting, unmapped
