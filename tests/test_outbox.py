@@ -118,6 +118,12 @@ def test_an_offline_approval_waits_survives_a_restart_and_counts_once(team: Team
         ann.governance.approve(rid, "Looks right.", team.ann.passphrase)
     kept = ann.outbox.decide(rid, SignatureMeaning.APPROVAL, "Looks right.", team.ann.passphrase)
     assert kept.waiting and kept.request_id == rid
+    # One decision per person and request: a second waits on nothing, it is refused.
+    with pytest.raises(GavelError, match="approval of this request is already waiting"):
+        ann.outbox.decide(
+            rid, SignatureMeaning.REJECTION, "On second thought.", team.ann.passphrase
+        )
+    assert [e.intent_id for e in ann.outbox.waiting()] == [kept.intent_id]
     assert kept.document["replica_head"]["seq"] == ann.audit.store.head().seq  # type: ignore[union-attr]
     # Not on the team ledger yet: the request still waits for an approval.
     assert team.ada.reopen().governance.request(rid).approvals == []

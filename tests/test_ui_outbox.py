@@ -73,6 +73,11 @@ def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_st
         assert "waiting to be sent" in inbox.banner.label.text()
         qtbot.waitUntil(inbox.detail.outbox_line.isVisible, timeout=TIMEOUT)
         assert "Waiting to be sent: your approval" in inbox.detail.outbox_line.text()
+        # Decided: approving or rejecting again would only be superseded when sent.
+        for button in (inbox.detail.approve_button, inbox.detail.reject_button):
+            assert not button.isEnabled()
+            assert "already waiting in the outbox" in button.toolTip()
+        assert "already waiting in the outbox" in inbox.detail.reasons.text()
     qtbot.waitUntil(lambda: len(gov.data.outbox) == 2, timeout=TIMEOUT)
     assert "2 are waiting now" in gov.replica_banner.label.text()
     assert not gov.outbox_action.isEnabled()

@@ -22,7 +22,7 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -56,6 +56,18 @@ _NOUNS = {
     LedgerAction.COMMENT_ADDED.value: "comment",
 }
 _DECISIONS = (LedgerAction.REQUEST_APPROVED.value, LedgerAction.REQUEST_REJECTED.value)
+
+
+def kept_decision_reason(waiting: Sequence[OutboxEntry], request_id: str) -> str:
+    """Why this person cannot decide on the request again while their decision on it
+    waits in the outbox ('' when none waits)."""
+    kept = next((e for e in waiting if e.request_id == request_id and e.is_decision), None)
+    if kept is None:
+        return ""
+    return (
+        f"Your {kept.noun} of this request is already waiting in the outbox; it is sent, "
+        "and counts, when Gavel next reaches the team ledger."
+    )
 
 
 class Fate(StrEnum):
@@ -112,6 +124,10 @@ class OutboxEntry:
     @property
     def waiting(self) -> bool:
         return self.fate is None
+
+    @property
+    def is_decision(self) -> bool:
+        return self.action in _DECISIONS
 
     def offline_block(self) -> dict[str, Any]:
         """What the ledger event carries in ``after.offline`` (see domain.offline)."""
@@ -218,6 +234,11 @@ class OutboxService:
         """Approve or reject while the team ledger is out of reach: checked against the
         replica like any decision, signed, and kept until it can be sent."""
         self._require_collecting()
+        # One decision per person and request: a second kept beside the first would only
+        # be superseded when sent, after the person believed it counted.
+        why = kept_decision_reason(self.waiting(), request_id)
+        if why:
+            raise UsageError(why)
         prepared = self._gov.prepare_decision(request_id, meaning, comment)
         view = prepared.view
         policy = {"tier": view.tier, "digest": policy_digest(view.policy.to_json())}

@@ -39,6 +39,7 @@ from app.services.governance_inbox import (
     sign_block_reason,
     waiting_for,
 )
+from app.services.outbox import kept_decision_reason
 from app.ui.common.resources import icon
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.signals import emit
@@ -356,6 +357,8 @@ class RequestDetailView(QStackedWidget):
         detail = self.detail
         # With the team ledger out of reach, decisions are signed into the outbox.
         sign_blocked = decision_block_reason(data)
+        # This person's decision on it already waits in the outbox: one is enough.
+        kept = kept_decision_reason(data.outbox, detail.view.request.request_id)
         approve_ok, approve_why = detail.approve
         reject_ok, reject_why = detail.reject
         pending = detail.view.request.state is RequestState.PENDING
@@ -363,11 +366,11 @@ class RequestDetailView(QStackedWidget):
         read_only = "" if data.collecting else data.read_only
         later = " (kept in the outbox until the team ledger answers)" if data.collecting else ""
         states = (
-            (self.approve_button, approve_ok and not sign_blocked,
-             read_only or approve_why or sign_blocked,
+            (self.approve_button, approve_ok and not sign_blocked and not kept,
+             read_only or kept or approve_why or sign_blocked,
              f"Sign your approval of this promotion{later}"),
-            (self.reject_button, reject_ok and not sign_blocked,
-             read_only or reject_why or sign_blocked,
+            (self.reject_button, reject_ok and not sign_blocked and not kept,
+             read_only or kept or reject_why or sign_blocked,
              f"Sign your rejection of this promotion{later}"),
             (self.comment_button, not sign_blocked, sign_blocked,
              f"Add a signed comment to the request's record (it decides nothing){later}"),
