@@ -19,7 +19,7 @@ from app.connectors.credentials import CredentialStore, resolve_registry_secret
 from app.domain.bundle import BundleReport
 from app.domain.cancel import CancelToken
 from app.domain.endpoints import EndpointConfig
-from app.domain.errors import ConfigError, GavelError, UsageError
+from app.domain.errors import ConfigError, GavelError, StoreUnreachable, UsageError
 from app.domain.progress import ProgressCallback
 from app.domain.registry import ConnectionReport, LinkState, RegistryConfig
 from app.services.actor import Actor
@@ -197,7 +197,13 @@ def open_ledger(
         log.warning("team ledger unreachable: %s", exc.message)
         local_db = open_ledger_database(local_url)
         replica = LedgerStore(local_db)
-        reason = f"The team ledger at {where} cannot be reached ({exc.message})"
+        # An unreachable server's message already names it and says what to check; the
+        # banner leads with that sentence rather than with the URL twice.
+        reason = (
+            exc.message.rstrip(".")
+            if isinstance(exc, StoreUnreachable)
+            else f"The team ledger at {where} cannot be opened ({exc.message.rstrip('.')})"
+        )
         pulled_at, events = replica_status(replica)
         status = TeamStatus(True, where, False, pulled_at, events, reason + ".")
         return LedgerSetup(

@@ -201,6 +201,11 @@ def test_status_bar_says_solo_team_or_as_of_replica(
     banner = gov.replica_banner.label.text()
     assert "cannot be reached" in banner and "shown as of replica" in banner
     assert "events" in banner
+    # One sentence names the server and what to check; the URL is not said twice.
+    assert banner.startswith("The database server of the audit ledger at postgresql")
+    assert banner.count("127.0.0.1:1/gone") == 1
+    label = gov.replica_banner.label
+    assert label.height() >= label.heightForWidth(label.width()), (label.height(), label.width())
     assert not gov.roles_action.isEnabled()
     assert "decisions wait in the outbox" in gov.identity_label.text()
     save_screenshot(console.window, "gov_as_of_replica")
