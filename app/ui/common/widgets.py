@@ -58,7 +58,7 @@ class Banner(QFrame):
         super().__init__(parent)
         self.setObjectName("Banner")
         self.setProperty("kind", kind)
-        layout = QHBoxLayout(self)
+        layout = self._row = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
         layout.setSpacing(8)
         self._icon = IconLabel(18)
@@ -73,7 +73,24 @@ class Banner(QFrame):
         self._buttons = QHBoxLayout()
         self._buttons.setSpacing(6)
         layout.addLayout(self._buttons)
+        self.label.installEventFilter(self)
         self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.label and event.type() == QEvent.Type.Resize:
+            self._fit()
+        return False
+
+    def _fit(self) -> None:
+        # In the main window Qt's layouts sometimes give the word-wrapped label one
+        # line's height at a width that needs two, clipping the sentence that says what
+        # to do: ask the label for its height at its width and hold it there.
+        need = self.label.heightForWidth(self.label.width())
+        if need > 0 and self.label.minimumHeight() != need:
+            self.label.setMinimumHeight(need)
+            margins = self.contentsMargins().top() + self.contentsMargins().bottom()
+            inner = self._row.contentsMargins()
+            self.setMinimumHeight(need + margins + inner.top() + inner.bottom())
 
     @property
     def kind(self) -> str:
@@ -87,6 +104,7 @@ class Banner(QFrame):
 
     def show_text(self, text: str) -> None:
         self.label.setText(text)
+        self._fit()
         self.show()
 
     def set_kind(self, kind: str, icon_name: str) -> None:
