@@ -90,6 +90,7 @@ def run_console(
     crash = CrashHandler(log_path=None, show_dialog=crash_dialog)
     crash.install()
     previous_sigint = signal.getsignal(signal.SIGINT)
+    previous_sigterm = signal.getsignal(signal.SIGTERM)
     window: MainWindow | None = None
     console: Console | None = None
     ctx: ConsoleContext | None = None
@@ -120,6 +121,7 @@ def run_console(
             ctx.close()
             log.info("console closed")
         signal.signal(signal.SIGINT, previous_sigint)
+        signal.signal(signal.SIGTERM, previous_sigterm)
         crash.uninstall()
         restore_qt_message_handler(previous_qt_handler)
 
@@ -135,7 +137,7 @@ def _run_window(
     app: QApplication, console: Console, crash: CrashHandler, demo: bool, smoke: bool = False
 ) -> int:
     window = console.window
-    _quit_on_sigint(window)
+    _close_on_signals(window)
     # Python runs signal handlers only between bytecodes; let it in regularly.
     wake = QTimer(window)
     wake.timeout.connect(lambda: None)
@@ -143,6 +145,8 @@ def _run_window(
     console.start(demo)
     if smoke:
         QTimer.singleShot(0, window, lambda: (window.grab(), app.quit()))
+    # Said from inside the event loop: from here a signal closes the console cleanly.
+    QTimer.singleShot(0, window, lambda: log.info("console running"))
     code = EXIT_CRASHED if crash.crashed else app.exec()
     return EXIT_CRASHED if crash.crashed else code
 
@@ -155,9 +159,15 @@ def _dispose(window: MainWindow) -> None:
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
-def _quit_on_sigint(window: QWidget) -> None:
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        log.info("interrupted; closing the console")
+def _close_on_signals(window: QWidget) -> None:
+    """Ctrl+C in a terminal, and SIGTERM (a logout, `kill`, a service manager), close the
+    console as its window's close does: running work is cancelled, the demo server is
+    stopped and the stores are closed. Python's default for SIGTERM ends the process at
+    once and leaves a demo server behind until the next start."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s; closing the console", signal.Signals(signum).name)
         window.close()
 
     signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
