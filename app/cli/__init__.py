@@ -17,37 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.cli import (
-    bundles,
-    endpoints,
-    evidence,
-    governance,
-    lineage,
-    models,
-    outbox,
-    registries,
-    reports,
-    team,
-)
 from app.cli.context import EXIT_FAILED, EXIT_USAGE, Handler
-from app.cli.parser import build_parser
+from app.cli.parser import AREAS, build_parser
 from app.domain.errors import GavelError, UsageError
 
 __all__ = ["build_parser", "main"]
 
 # Top-level command -> handler; `gui` (and no command) starts the console instead.
-_COMMANDS: dict[str, Handler] = {
-    **registries.COMMANDS,
-    **models.COMMANDS,
-    **endpoints.COMMANDS,
-    **lineage.COMMANDS,
-    **governance.COMMANDS,
-    **outbox.COMMANDS,
-    **team.COMMANDS,
-    **bundles.COMMANDS,
-    **evidence.COMMANDS,
-    **reports.COMMANDS,
-}
+_COMMANDS: dict[str, Handler] = {c: h for area in AREAS for c, h in area.COMMANDS.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,32 +6,29 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
+from app.cli.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliContext,
+    Handler,
+    by_action,
+    passphrase,
+    signed,
+)
 from app.cli.output import print_json, table
 from app.domain.authority_records import Severity
 from app.domain.errors import UsageError
 from app.domain.progress import Progress
 
 
-def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument(
-        "--passphrase-env",
-        metavar="VAR",
-        help="environment variable holding your passphrase (else you are asked)",
-    )
-    return parser
-
-
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     bundle = sub.add_parser("bundle", help="audit bundles for offline audits")
     bsub = bundle.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    create = _signed(bsub.add_parser("create", help="write a signed audit bundle"))
+    create = signed(bsub.add_parser("create", help="write a signed audit bundle"))
     create.add_argument("--out", required=True, type=Path, help="the bundle file to write")
     create.add_argument("--registry", action="append", default=[], help="only this registry")
     create.add_argument("--model", action="append", default=[], help="only this model")
@@ -48,12 +45,12 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     fsub = findings.add_subparsers(dest="action", required=True, parser_class=parser_class)
     export = fsub.add_parser("export", help="write the findings recorded here, signed")
     export.add_argument("--out", required=True, type=Path)
-    _signed(fsub.add_parser("import", help="enter a findings file in the ledger")).add_argument(
+    signed(fsub.add_parser("import", help="enter a findings file in the ledger")).add_argument(
         "file", type=Path
     )
     flist = fsub.add_parser("list", help="findings on the ledger, open and resolved")
     flist.add_argument("--json", action="store_true")
-    record = _signed(
+    record = signed(
         fsub.add_parser(
             "record",
             help="sign a finding about a model, version, request or ledger event (kept here "
@@ -70,23 +67,9 @@ def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
     record.add_argument("--event", type=int, help="a ledger event's number")
     record.add_argument("--note", required=True, help="what was found, and where")
     record.add_argument("--json", action="store_true")
-    resolve = _signed(fsub.add_parser("resolve", help="close an open finding (admins), signed"))
+    resolve = signed(fsub.add_parser("resolve", help="close an open finding (admins), signed"))
     resolve.add_argument("id", help="the finding's id (or its start, as 'findings list' shows)")
     resolve.add_argument("--resolution", required=True, help="how it was resolved")
-
-
-def _passphrase(args: argparse.Namespace) -> str:
-    if args.passphrase_env:
-        value = os.environ.get(args.passphrase_env, "")
-        if not value:
-            raise UsageError(f"The environment variable {args.passphrase_env} is not set.")
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "This is signed with your key and there is no terminal to ask for its "
-            "passphrase: use --passphrase-env VAR."
-        )
-    return getpass.getpass("Passphrase: ")
 
 
 def _progress(report: Progress) -> None:
@@ -98,7 +81,7 @@ def _bundle_create(ctx: CliContext, args: argparse.Namespace) -> int:
 
     scope = scope_from(args.registry, args.model, args.since)
     summary = ctx.bundles.create(
-        args.out, scope, _passphrase(args), progress=_progress if sys.stderr.isatty() else _quiet
+        args.out, scope, passphrase(args), progress=_progress if sys.stderr.isatty() else _quiet
     )
     if sys.stderr.isatty():
         print(file=sys.stderr)
@@ -158,7 +141,7 @@ def _findings_export(ctx: CliContext, args: argparse.Namespace) -> int:
 def _findings_import(ctx: CliContext, args: argparse.Namespace) -> int:
     from app.services.findings import read_findings
 
-    result = ctx.findings.import_findings(read_findings(args.file), _passphrase(args))
+    result = ctx.findings.import_findings(read_findings(args.file), passphrase(args))
     print(
         f"{len(result.added)} finding(s) added to the ledger, "
         f"{len(result.already_recorded)} already on it, {len(result.refused)} refused."
@@ -203,7 +186,7 @@ def _findings_record(ctx: CliContext, args: argparse.Namespace) -> int:
     )
     if not args.note.strip():
         raise UsageError("A finding needs a note saying what was found: --note TEXT.")
-    signed = ctx.findings.record(subject, Severity(args.severity), args.note, _passphrase(args))
+    signed = ctx.findings.record(subject, Severity(args.severity), args.note, passphrase(args))
     fid = str(signed.document["id"])
     if args.json:
         print_json({"id": fid, "about": subject, "severity": args.severity})
@@ -229,7 +212,7 @@ def _findings_resolve(ctx: CliContext, args: argparse.Namespace) -> int:
         raise UsageError(
             f"Finding {finding.finding_id[:8]} is already resolved by {finding.resolved_by}."
         )
-    event = ctx.findings.resolve(finding.finding_id, args.resolution, _passphrase(args))
+    event = ctx.findings.resolve(finding.finding_id, args.resolution, passphrase(args))
     print(f"Resolved finding {finding.finding_id[:8]}: ledger event {event.seq}.")
     return EXIT_OK
 

@@ -10,6 +10,9 @@ sub-actions dispatches through a table of its own (`by_action`).
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
@@ -111,3 +114,32 @@ def by_action(actions: Mapping[str, Handler], command: str) -> Handler:
         return handler(ctx, args)
 
     return run
+
+
+def signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """A sub-command that signs with the user's key: it takes --passphrase-env."""
+    parser.add_argument(
+        "--passphrase-env",
+        metavar="VAR",
+        help="environment variable holding your passphrase (else you are asked)",
+    )
+    return parser
+
+
+def passphrase(args: argparse.Namespace, confirm: bool = False) -> str:
+    """The passphrase of a `signed` command: from the variable it names, else asked at
+    the terminal (twice when `confirm`); never from argv, where `ps` would show it."""
+    if args.passphrase_env:
+        value = os.environ.get(args.passphrase_env, "")
+        if not value:
+            raise UsageError(f"The environment variable {args.passphrase_env} is not set.")
+        return value
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "This is signed with your key and there is no terminal to ask for its "
+            "passphrase: use --passphrase-env VAR."
+        )
+    value = getpass.getpass("Passphrase: ")
+    if confirm and getpass.getpass("Passphrase again: ") != value:
+        raise UsageError("The two passphrases differ; nothing was changed.")
+    return value

@@ -9,13 +9,19 @@ decides exit 1 with its sentence when the ledger holds an event that does not ve
 from __future__ import annotations
 
 import argparse
-import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from app.cli.context import EXIT_FAILED, EXIT_OK, CliContext, Handler, by_action
+from app.cli.context import (
+    EXIT_FAILED,
+    EXIT_OK,
+    CliContext,
+    Handler,
+    by_action,
+    passphrase,
+    signed,
+)
 from app.cli.output import print_json, table
 from app.domain.errors import UsageError
 from app.domain.governance import (
@@ -29,15 +35,6 @@ from app.domain.governance import (
 from app.domain.ledger import Checkpoint
 from app.domain.review_schedule import ReviewDue
 from app.services.outbox import OutboxEntry
-
-
-def _signed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument(
-        "--passphrase-env",
-        metavar="VAR",
-        help="environment variable holding your passphrase (else you are asked)",
-    )
-    return parser
 
 
 def register(sub: Any, parser_class: type[argparse.ArgumentParser]) -> None:
@@ -54,7 +51,7 @@ def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     """Identity: people, their keys and registry names."""
     ident = sub.add_parser("identity", help="people, their signing keys and registry names")
     isub = ident.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    init = _signed(isub.add_parser("init", help="create your identity and enrol a signing key"))
+    init = signed(isub.add_parser("init", help="create your identity and enrol a signing key"))
     init.add_argument("--user-id", required=True)
     init.add_argument("--name", default="", help="printed name shown with your signatures")
     init.add_argument(
@@ -67,10 +64,10 @@ def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     show.add_argument("--json", action="store_true")
     ilist = isub.add_parser("list", help="everyone on the ledger")
     ilist.add_argument("--json", action="store_true")
-    _signed(isub.add_parser("rotate", help="enrol a new key for yourself (an admin approves)"))
+    signed(isub.add_parser("rotate", help="enrol a new key for yourself (an admin approves)"))
     pend = isub.add_parser("pending", help="keys waiting for an admin's approval")
     pend.add_argument("--json", action="store_true")
-    appr = _signed(isub.add_parser("approve", help="approve a member's pending key (admins)"))
+    appr = signed(isub.add_parser("approve", help="approve a member's pending key (admins)"))
     appr.add_argument("user")
     appr.add_argument(
         "--registry-username",
@@ -78,10 +75,10 @@ def _register_identity(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
         default=None,
         help="the registry user names that are theirs (default: what they declared)",
     )
-    irev = _signed(isub.add_parser("revoke", help="revoke a member's key (admins, or its holder)"))
+    irev = signed(isub.add_parser("revoke", help="revoke a member's key (admins, or its holder)"))
     irev.add_argument("user")
     irev.add_argument("--reason", required=True)
-    imap = _signed(isub.add_parser("map", help="record a member's registry user names (admins)"))
+    imap = signed(isub.add_parser("map", help="record a member's registry user names (admins)"))
     imap.add_argument("user")
     imap.add_argument("registry_username", nargs="*")
 
@@ -90,7 +87,7 @@ def _register_requests(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     """Request, the decisions on one (approve, reject, comment, apply), violations."""
     req = sub.add_parser("request", help="promotion requests")
     rsub = req.add_subparsers(dest="action", required=True, parser_class=parser_class)
-    create = _signed(
+    create = signed(
         rsub.add_parser("create", help="request promoting a version to an alias or stage")
     )
     create.add_argument("model")
@@ -113,18 +110,18 @@ def _register_requests(sub: Any, parser_class: type[argparse.ArgumentParser]) ->
     rs = rsub.add_parser("show")
     rs.add_argument("id")
     rs.add_argument("--json", action="store_true")
-    rw = _signed(rsub.add_parser("withdraw", help="take back a request (requester or admin)"))
+    rw = signed(rsub.add_parser("withdraw", help="take back a request (requester or admin)"))
     rw.add_argument("id")
     rw.add_argument("--reason", required=True)
 
     for verb in ("approve", "reject"):
-        p = _signed(sub.add_parser(verb, help=f"{verb} a promotion request (signed)"))
+        p = signed(sub.add_parser(verb, help=f"{verb} a promotion request (signed)"))
         p.add_argument("id")
         p.add_argument("--comment", required=True)
-    _signed(
+    signed(
         sub.add_parser("apply", help="apply an approved promotion to the registry")
     ).add_argument("id")
-    cm = _signed(sub.add_parser("comment", help="comment on a request (signed)"))
+    cm = signed(sub.add_parser("comment", help="comment on a request (signed)"))
     cm.add_argument("id")
     cm.add_argument("text")
 
@@ -149,7 +146,7 @@ def _register_audit(sub: Any, parser_class: type[argparse.ArgumentParser]) -> No
     hist.add_argument("alias")
     hist.add_argument("--registry")
     hist.add_argument("--json", action="store_true")
-    ack = _signed(
+    ack = signed(
         asub.add_parser("acknowledge", help="record that a refused event was investigated")
     )
     ack.add_argument("seq", type=int)
@@ -163,7 +160,7 @@ def _register_review(sub: Any, parser_class: type[argparse.ArgumentParser]) -> N
     due = rsub.add_parser("due", help="reviews due within 30 days or overdue")
     due.add_argument("--all", action="store_true", help="every version in production")
     due.add_argument("--json", action="store_true")
-    rec = _signed(
+    rec = signed(
         rsub.add_parser("record", help="attest, signed, that a version is still fit for purpose")
     )
     rec.add_argument("model")
@@ -179,7 +176,7 @@ def _register_policy(sub: Any, parser_class: type[argparse.ArgumentParser]) -> N
     psub = pol.add_subparsers(dest="action", required=True, parser_class=parser_class)
     pshow = psub.add_parser("show")
     pshow.add_argument("--json", action="store_true")
-    pset = _signed(psub.add_parser("set", help="change a tier's policy (admins; signed)"))
+    pset = signed(psub.add_parser("set", help="change a tier's policy (admins; signed)"))
     pset.add_argument("tier", choices=["high", "medium", "low"])
     pset.add_argument("--approvals", type=int, required=True)
     pset.add_argument("--role", choices=[r.value for r in Role], default=Role.APPROVER.value)
@@ -201,29 +198,12 @@ def _register_roles(sub: Any, parser_class: type[argparse.ArgumentParser]) -> No
     roles = sub.add_parser("roles", help="grant, revoke and list roles (admins)")
     rosub = roles.add_subparsers(dest="action", required=True, parser_class=parser_class)
     for verb in ("grant", "revoke"):
-        p = _signed(rosub.add_parser(verb))
+        p = signed(rosub.add_parser(verb))
         p.add_argument("user")
         p.add_argument("role", choices=[r.value for r in Role])
         p.add_argument("--reason", default="")
     rlist = rosub.add_parser("list")
     rlist.add_argument("--json", action="store_true")
-
-
-def passphrase(args: argparse.Namespace, confirm: bool = False) -> str:
-    if args.passphrase_env:
-        value = os.environ.get(args.passphrase_env, "")
-        if not value:
-            raise UsageError(f"The environment variable {args.passphrase_env} is not set.")
-        return value
-    if not sys.stdin.isatty():
-        raise UsageError(
-            "This is signed with your key and there is no terminal to ask for its "
-            "passphrase: use --passphrase-env VAR."
-        )
-    value = getpass.getpass("Passphrase: ")
-    if confirm and getpass.getpass("Passphrase again: ") != value:
-        raise UsageError("The two passphrases differ; nothing was changed.")
-    return value
 
 
 def _fold_verdict(ctx: CliContext) -> int:
