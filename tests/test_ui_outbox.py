@@ -14,6 +14,7 @@ from app.services.findings import about
 from app.services.outbox import Fate
 from app.ui.console import Console
 from app.ui.governance.approvals_page import ApprovalsPage
+from app.ui.governance.inbox_model import InboxFilter
 from app.ui.governance.signing_dialog import SigningDialog
 from tests.fixtures.desks import DeskFactory
 from tests.fixtures.tcp_proxy import TcpProxy
@@ -80,6 +81,11 @@ def test_an_approval_made_offline_waits_in_the_outbox_and_is_sent_on_the_next_st
         assert "already waiting in the outbox" in inbox.detail.reasons.text()
     qtbot.waitUntil(lambda: len(gov.data.outbox) == 2, timeout=TIMEOUT)
     assert "2 are waiting now" in gov.replica_banner.label.text()
+    # Both are decided, so neither waits for ann any more (the detail stays on the last).
+    assert inbox.filter is InboxFilter.WAITING and inbox.model.rowCount() == 0
+    assert inbox.badge() == 0 and inbox.detail.request_id == dropped
+    inbox.set_filter(InboxFilter.ALL)
+    assert {inbox.model.row_of(r) is not None for r in (kept, dropped)} == {True}
     assert not gov.outbox_action.isEnabled()
     save_screenshot(console.window, "outbox_waiting")
     _close(consoles.pop())

@@ -61,7 +61,11 @@ class GovernanceData:
     loaded: bool = False
 
     def waiting(self) -> list[InboxEntry]:
-        return [i for i in self.items if i.may_decide]
+        """The requests this person may decide and has not: a decision of theirs that
+        waits in the outbox is made (the outbox refuses a second one), so the request no
+        longer waits for them, as it would not once the ledger held that decision."""
+        decided = {e.request_id for e in self.outbox if e.is_decision}
+        return [i for i in self.items if i.may_decide and i.request.request_id not in decided]
 
     def mine(self) -> list[InboxEntry]:
         me = self.me.user_id if self.me else None
