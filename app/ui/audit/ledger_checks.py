@@ -30,7 +30,7 @@ from app.ui.audit.governance_feed import GovernanceFeed
 from app.ui.common.resources import icon
 from app.ui.common.signals import emit
 from app.ui.common.tasks import TaskHandle, TaskRunner
-from app.ui.common.widgets import Banner
+from app.ui.common.widgets import Banner, error_label
 
 VERIFY_TASK = "audit-verify"
 EXPORT_TASK = "audit-export"
@@ -122,9 +122,7 @@ class LedgerChecks(QWidget):
         tools.addWidget(self.progress)
         tools.addWidget(self.cancel_button)
         tools.addStretch(1)
-        self.checkpoint_error = QLabel()
-        self.checkpoint_error.setObjectName("FieldError")
-        self.checkpoint_error.hide()
+        self.checkpoint_error = error_label()
 
         self.result = Banner("success", "success")
         self.copy_button = self.result.add_button("Copy checkpoint", self.copy_checkpoint)

@@ -220,6 +220,17 @@ def show_outcome(label: QLabel, text: str, error: bool) -> None:
     label.setVisible(bool(text))
 
 
+def error_label() -> QLabel:
+    """A form's error line, hidden until something goes wrong: red (the palette's
+    FieldError), wrapped, and selectable so the sentence can be copied into a ticket."""
+    label = QLabel()
+    label.setObjectName("FieldError")
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
 def muted_label(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setObjectName("Muted")

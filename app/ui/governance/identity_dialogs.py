@@ -35,7 +35,7 @@ from app.services.identity import MIN_PASSPHRASE, WrongPassphrase
 from app.services.membership import Enrolment, MembershipService
 from app.ui.common.row_list_model import RowListModel
 from app.ui.common.tasks import TaskRunner
-from app.ui.common.widgets import row_table, show_outcome
+from app.ui.common.widgets import error_label, row_table, show_outcome
 from app.ui.governance.governance_controller import GovernanceController
 from app.ui.governance.sign_dialog import PassphraseField
 
@@ -103,10 +103,7 @@ class EnrollDialog(QDialog):
         self.warning.setVisible(not keyring_persistent)
         self.hint = QLabel()
         self.hint.setObjectName("Muted")
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = error_label()
         self.buttons = QDialogButtonBox()
         self.enroll_button: QPushButton = self.buttons.addButton(
             "Enroll", QDialogButtonBox.ButtonRole.AcceptRole

@@ -40,6 +40,7 @@ from app.presentation.ledger_text import checklist_label
 from app.services.governance import GovernanceService
 from app.services.identity import WrongPassphrase
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import error_label
 from app.ui.governance.sign_dialog import PassphraseField
 
 
@@ -179,10 +180,7 @@ class RequestPromotionDialog(QDialog):
         sign_form = QFormLayout()
         sign_form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         sign_form.addRow("Your passphrase", self.passphrase)
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = error_label()
         self.buttons = QDialogButtonBox()
         self.submit_button: QPushButton = self.buttons.addButton(
             "Submit request", QDialogButtonBox.ButtonRole.AcceptRole

@@ -32,6 +32,7 @@ from app.domain.errors import GavelError
 from app.domain.progress import ProgressCallback
 from app.services.identity import WrongPassphrase
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import error_label
 
 # What the work receives: the text typed in the reason field ('' without one) and the
 # passphrase.
@@ -46,10 +47,7 @@ class PassphraseField(QWidget):
         self.edit = QLineEdit()
         self.edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.edit.setPlaceholderText(f"Passphrase of {user_id}")
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = error_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.edit)
@@ -119,11 +117,7 @@ class SignDialog(QDialog):
         else:
             self.reason.hide()
         form.addRow("Passphrase", self.passphrase)
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
+        self.error = error_label()
         self.buttons = QDialogButtonBox()
         self.sign_button: QPushButton = self.buttons.addButton(
             sign_text, QDialogButtonBox.ButtonRole.AcceptRole

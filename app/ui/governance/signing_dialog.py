@@ -37,6 +37,7 @@ from app.services.governance import GovernanceService
 from app.services.identity import WrongPassphrase
 from app.services.outbox import OutboxEntry, OutboxService
 from app.ui.common.tasks import TaskRunner
+from app.ui.common.widgets import error_label
 from app.ui.governance.request_detail import RequestDetail
 from app.ui.governance.sign_dialog import PassphraseField
 
@@ -203,11 +204,7 @@ class SigningDialog(QDialog):
         )
         input_form.addRow("Passphrase", self.passphrase_field)
 
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error.hide()
+        self.error = error_label()
 
         self.buttons = QDialogButtonBox()
         self.sign_button: QPushButton = self.buttons.addButton(

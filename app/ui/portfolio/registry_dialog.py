@@ -34,6 +34,7 @@ from app.domain.registry import (
 from app.services.registries import RegistryService
 from app.ui.common.resources import icon
 from app.ui.common.tasks import TaskHandle, TaskRunner
+from app.ui.common.widgets import error_label
 
 _AUTH_CHOICES = (
     (AuthKind.NONE, "None"),
@@ -161,10 +162,7 @@ class RegistryDialog(QDialog):
         form.addRow("Timeout", self.timeout)
         self._form = form
 
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = error_label()
 
         self.test_button = QPushButton(icon("sync"), "Test connection")
         self.test_button.clicked.connect(self.test_connection)

@@ -27,6 +27,7 @@ from app.domain.serving import ServingState
 from app.services.endpoints import EndpointService, ProbeOutcome
 from app.services.portfolio import PortfolioService
 from app.ui.common.tasks import TaskHandle, TaskRunner
+from app.ui.common.widgets import error_label
 
 _KINDS = (
     (EndpointKind.OIP, "Open Inference Protocol (MLServer, KServe, Triton)"),
@@ -129,10 +130,7 @@ class EndpointDialog(QDialog):
         hint.setObjectName("Muted")
         hint.setWordWrap(True)
 
-        self.error = QLabel()
-        self.error.setObjectName("FieldError")
-        self.error.setWordWrap(True)
-        self.error.hide()
+        self.error = error_label()
         self.probe_button = QPushButton("Probe now")
         self.probe_button.setToolTip("Save the endpoint, then probe it once")
         self.result_label = QLabel()
