@@ -37,6 +37,7 @@ from app.stores.paths import resolve_paths
 from app.stores.snapshot_writer import SnapshotWriter
 from app.ui.console import build_console
 from app.ui.overview.overview_ui import OVERVIEW_PAGE, OverviewUi
+from app.ui.settings.settings_page import SETTINGS_PAGE
 from bench.ledger_data import stream_ledger
 
 TEAMS = ("credit-risk", "fraud", "marketing", "operations", "pricing", "")
@@ -139,7 +140,7 @@ def main() -> None:
         ui = console.overview
         while not (ui.overview is not None and ui.settled):
             app.processEvents()
-        paints = []
+        paints, bare = [], []
         for r in range(args.rounds):
             aliases["model-00002"]["production"] = 1 + r % 3
             ctx.observer.observe("fleet", aliases)
@@ -150,6 +151,15 @@ def main() -> None:
             wait_idle(ui)
             ui.page.repaint()
             paints.append(time.perf_counter() - started)
+            # Side by side, the same moment's floor: switching to a page that reads
+            # nothing and painting it (what any page costs on this machine right now).
+            window.select_page("portfolio")
+            app.processEvents()
+            started = time.perf_counter()
+            window.select_page(SETTINGS_PAGE)
+            app.processEvents()
+            window.repaint()
+            bare.append(time.perf_counter() - started)
         window.close()
         figures = {f.key: f.value for f in overview.figures}
         ctx.close()
@@ -162,6 +172,10 @@ def main() -> None:
           f"{statistics.median(paints) * 1000:8.0f} ms   target <= 300 ms")  # fmt: skip
     print(f"{'overview first paint, worst of ' + str(len(paints)):<48} "
           f"{max(paints) * 1000:8.0f} ms")  # fmt: skip
+    print(f"{'bare page switch (Settings, reads nothing)':<48} "
+          f"{statistics.median(bare) * 1000:8.0f} ms")  # fmt: skip
+    print(f"{'overview first paint / bare page switch':<48} "
+          f"{statistics.median(paints) / statistics.median(bare):8.1f} x")  # fmt: skip
 
 
 if __name__ == "__main__":
