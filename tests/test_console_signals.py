@@ -3,6 +3,7 @@ it as its window's close does, so the demo's MLflow server does not outlive it."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,6 +43,15 @@ def _answers(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _stop_orphan_server(home: Path) -> None:
+    """A console that failed this test may leave its demo server (its own process
+    group, named in the pid file) running: stop it so the failure stays in this test."""
+    for pid_file in home.rglob("mlflow-server.pid"):
+        pid = int(pid_file.read_text(encoding="ascii").split()[0])
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # already gone
+            os.killpg(pid, signal.SIGKILL)
+
+
 def test_sigterm_closes_the_console_and_stops_the_demo_server(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {**os.environ, "GAVEL_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
@@ -67,6 +77,7 @@ def test_sigterm_closes_the_console_and_stops_the_demo_server(tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        _stop_orphan_server(home)
     assert proc.returncode == 0, err
     log = _log(home)
     assert "SIGTERM; closing the console" in log
