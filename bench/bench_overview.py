@@ -172,6 +172,8 @@ def main() -> None:
           f"{statistics.median(paints) * 1000:8.0f} ms   target <= 300 ms")  # fmt: skip
     print(f"{'overview first paint, worst of ' + str(len(paints)):<48} "
           f"{max(paints) * 1000:8.0f} ms")  # fmt: skip
+    print(f"{'each round, in order':<48} "
+          f"{' '.join(f'{p * 1000:.0f}' for p in paints)} ms")  # fmt: skip
     print(f"{'bare page switch (Settings, reads nothing)':<48} "
           f"{statistics.median(bare) * 1000:8.0f} ms")  # fmt: skip
     print(f"{'overview first paint / bare page switch':<48} "
