@@ -193,6 +193,28 @@ def test_promotion_frequency_per_team_and_month() -> None:
     assert [t.promotions for t in report.teams] == [1, 2, 1]
 
 
+def test_the_month_axis_keeps_months_without_a_promotion() -> None:
+    """The chart's months run without gaps (a missing month would hide that nothing
+    reached production then), across a year's end, and over the whole period asked."""
+    m = Moves()
+    m(datetime(2025, 11, 20, tzinfo=UTC), 1)
+    m(datetime(2026, 2, 3, tzinfo=UTC), 2)
+    inputs = DeliveryInputs(moves=m.items)
+    assert delivery_report(inputs).month_axis == ["2025-11", "2025-12", "2026-01", "2026-02"]
+    period = DeliveryFilter(
+        start=datetime(2025, 10, 15, tzinfo=UTC), end=datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    assert delivery_report(inputs, period).month_axis == [
+        "2025-10",
+        "2025-11",
+        "2025-12",
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
+    assert delivery_report(DeliveryInputs()).month_axis == []
+
+
 def test_months_are_utc_whatever_offset_the_input_has() -> None:
     """23:30 on 31 January in New York is 04:30 on 1 February in UTC."""
     new_york = timezone(timedelta(hours=-5))

@@ -151,6 +151,10 @@ def test_delivery_page_measures_months_of_history(
         )
         assert page.charts.has_chart
         assert {t.team for t in report.teams} == set(TEAMS)
+        # The chart has a bar for every month of the period, empty ones included.
+        assert len(report.month_axis) == 13 > len({m.month for m in report.months})
+        frequency_axes = page.charts.figure.axes[0]
+        assert len(frequency_axes.patches) == len(report.month_axis) * len(TEAMS)
         frequency = page.models["frequency"]
         assert frequency.rowCount() == len(report.months) > 6
         save_screenshot(console.window, "delivery_page_light")

@@ -329,6 +329,22 @@ class DeliveryReport:
     unknown_lead_time: int = 0
 
     @property
+    def month_axis(self) -> list[str]:
+        """Every month (YYYY-MM, UTC) the promotions-per-month chart spans, those with
+        no promotion included: a month left out of the axis would hide that nothing
+        reached production then. The period's months where it is bounded, else from the
+        first promotion's month to the last's; [] without promotions."""
+        seen = sorted({m.month for m in self.months})
+        if not seen:
+            return []
+        first, last = seen[0], seen[-1]
+        if self.filter.start is not None:
+            first = min(first, f"{self.filter.start:%Y-%m}")
+        if self.filter.end is not None:  # exclusive: the month of its last instant
+            last = max(last, f"{self.filter.end - timedelta(microseconds=1):%Y-%m}")
+        return month_range(first, last)
+
+    @property
     def empty(self) -> bool:
         return (
             not self.promotions
@@ -485,6 +501,16 @@ def _team_figures(
         ),
         open_incidents=sum(1 for inc in incidents if inc.restored_at is None),
     )
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """The months from ``first`` to ``last`` inclusive, both YYYY-MM."""
+    year, month = (int(x) for x in first.split("-"))
+    out: list[str] = []
+    while (current := f"{year:04d}-{month:02d}") <= last:
+        out.append(current)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
 
 
 def delivery_report(inputs: DeliveryInputs, flt: DeliveryFilter | None = None) -> DeliveryReport:

@@ -3,6 +3,7 @@ each step takes (median bars with the 90th percentile marked)."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from matplotlib.axes import Axes
@@ -57,7 +58,7 @@ class DeliveryCharts(ChartCanvas):
         self._durations(right, report, theme)
 
     def _frequency(self, ax: Axes, report: DeliveryReport, theme: ChartTheme) -> None:
-        months = sorted({m.month for m in report.months})
+        months = report.month_axis
         totals: dict[str, int] = {}
         for m in report.months:
             totals[m.team] = totals.get(m.team, 0) + m.promotions
@@ -76,7 +77,10 @@ class DeliveryCharts(ChartCanvas):
             ax.bar(x, counts[group], bottom=bottom, color=color, label=group, width=0.7)
             bottom = [b + c for b, c in zip(bottom, counts[group], strict=True)]
         self.style_axes(ax, "Promotions per month", ylabel="promotions")
-        step = max(1, len(months) // 8)
+        # Every month has a bar; only as many are labelled as fit side by side.
+        width_px, _height = self.axes_px(ax)
+        label_px = self.text_px("0000-00") + 14
+        step = max(1, math.ceil(len(months) * label_px / width_px))
         ax.set_xticks(x[::step], [months[i] for i in x[::step]])
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if not months:
