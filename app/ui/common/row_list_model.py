@@ -8,11 +8,12 @@ tables (portfolio, audit trail) hold ids and fetch rows lazily instead.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+R = TypeVar("R")
 
 
 class TitledTableModel(QAbstractTableModel):
@@ -52,19 +53,19 @@ class TitledTableModel(QAbstractTableModel):
         )
 
 
-class RowListModel(TitledTableModel):
-    """A TitledTableModel over a plain list of rows."""
+class RowListModel(TitledTableModel, Generic[R]):
+    """A TitledTableModel over a plain list of rows of one type (R)."""
 
     def __init__(self, titles: Sequence[str], parent: Any = None) -> None:
         super().__init__(titles, parent)
-        self._rows: list[Any] = []
+        self._rows: list[R] = []
 
-    def _reset(self, rows: Sequence[Any]) -> None:
+    def _reset(self, rows: Sequence[R]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
         self.endResetModel()
 
-    def _row(self, row: int) -> Any:
+    def _row(self, row: int) -> R | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature

@@ -105,7 +105,7 @@ class MoveColumn(IntEnum):
 _MOVE_TITLES = ("Event", "Time (UTC)", "Change", "How", "Recorded by")
 
 
-class AliasMovesModel(RowListModel):
+class AliasMovesModel(RowListModel[AliasMove]):
     """The moves of one alias, newest first (a small in-memory list)."""
 
     def __init__(self, parent: Any = None) -> None:
@@ -117,8 +117,7 @@ class AliasMovesModel(RowListModel):
         self._reset(sorted(moves, key=lambda m: m.seq, reverse=True))
 
     def move_at(self, row: int) -> AliasMove | None:
-        move: AliasMove | None = self._row(row)
-        return move
+        return self._row(row)
 
     def how(self, move: AliasMove) -> str:
         if move.action == LedgerAction.PROMOTION_APPLIED:

@@ -160,7 +160,7 @@ def finding_rows(
     return rows
 
 
-class FindingsModel(RowListModel):
+class FindingsModel(RowListModel[FindingRow]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(_TITLES, parent)
 
@@ -168,8 +168,7 @@ class FindingsModel(RowListModel):
         self._reset(rows)
 
     def finding_at(self, row: int) -> FindingRow | None:
-        found: FindingRow | None = self._row(row)
-        return found
+        return self._row(row)
 
     def data(
         self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole

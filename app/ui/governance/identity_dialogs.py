@@ -187,7 +187,7 @@ class EnrollDialog(QDialog):
             super().reject()
 
 
-class PeopleModel(RowListModel):
+class PeopleModel(RowListModel[tuple[str, str, str]]):
     """Everyone the ledger knows, with their roles (a small in-memory list)."""
 
     def __init__(self, parent: Any = None) -> None:

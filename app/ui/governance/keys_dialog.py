@@ -35,7 +35,7 @@ from app.ui.governance.sign_dialog import ReasonField, SignDialog
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 
-class PendingKeysModel(RowListModel):
+class PendingKeysModel(RowListModel[tuple[str, ...]]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(
             ("User ID", "Printed name", "Key", "Enrolled (UTC)", "Registry names", "Kind"),

@@ -134,7 +134,7 @@ class TimelineColumn(IntEnum):
 _TIMELINE_TITLES = ("Event", "Time (UTC)", "Actor", "Action", "Comment", "Signed by key")
 
 
-class TimelineModel(RowListModel):
+class TimelineModel(RowListModel[LedgerEvent]):
     """A request's ledger events, oldest first (a small in-memory list)."""
 
     def __init__(self, parent: Any = None) -> None:
@@ -144,8 +144,7 @@ class TimelineModel(RowListModel):
         self._reset(events)
 
     def event_at(self, row: int) -> LedgerEvent | None:
-        event: LedgerEvent | None = self._row(row)
-        return event
+        return self._row(row)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         event = self.event_at(index.row()) if index.isValid() else None

@@ -52,7 +52,7 @@ class ViolationColumn(IntEnum):
 _TITLES = ("Model", "Registry", "Alias", "Before → after", "Seen (UTC)", "Observed by", "Event")
 
 
-class ViolationsModel(RowListModel):
+class ViolationsModel(RowListModel[Violation]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(_TITLES, parent)
 
@@ -60,8 +60,7 @@ class ViolationsModel(RowListModel):
         self._reset(violations)
 
     def violation_at(self, row: int) -> Violation | None:
-        violation: Violation | None = self._row(row)
-        return violation
+        return self._row(row)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         v = self.violation_at(index.row()) if index.isValid() else None

@@ -43,7 +43,7 @@ _STATUS_TEXT = {
 }
 
 
-class VersionsModel(RowListModel):
+class VersionsModel(RowListModel[VersionRow]):
     def __init__(self, parent: Any = None) -> None:
         super().__init__([_TITLES[c] for c in VersionColumn], parent)
 
@@ -51,8 +51,7 @@ class VersionsModel(RowListModel):
         self._reset(versions)
 
     def version_at(self, row: int) -> VersionRow | None:
-        version: VersionRow | None = self._row(row)
-        return version
+        return self._row(row)
 
     def row_of_version(self, version: int) -> int | None:
         for row, v in enumerate(self._rows):

@@ -54,14 +54,13 @@ def collect_shortcuts(
     return found
 
 
-class ShortcutsModel(RowListModel):
+class ShortcutsModel(RowListModel[Shortcut]):
     def __init__(self, shortcuts: Sequence[Shortcut], parent: Any = None) -> None:
         super().__init__(("Shortcut", "Action", "Where"), parent)
         self._reset(shortcuts)
 
     def shortcut_at(self, row: int) -> Shortcut | None:
-        found: Shortcut | None = self._row(row)
-        return found
+        return self._row(row)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         shortcut = self.shortcut_at(index.row()) if index.isValid() else None
