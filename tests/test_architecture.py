@@ -272,10 +272,12 @@ def test_every_command_is_reached_through_a_dispatch_table() -> None:
     ]
     assert offenders == []
     from app.cli import _COMMANDS
-    from app.cli.parser import build_parser
+    from app.cli.parser import AREAS, build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert set(sub.choices) - {"gui", "open"} == set(_COMMANDS)
+    # No two areas claim a command (the dispatch table would keep only the last).
+    assert sum(len(area.COMMANDS) for area in AREAS) == len(_COMMANDS)
 
 
 def test_the_console_starts_without_matplotlib(tmp_path: Path) -> None:
