@@ -17,7 +17,7 @@ from app.domain.errors import GavelError
 from app.domain.governance import Identity, MemberStatus, Policy, Role
 from app.services.governance import GovernanceService, InboxEntry
 from app.services.observations import ChangeObserver, Violation
-from app.services.outbox import OutboxEntry, OutboxService
+from app.services.outbox import OutboxEntry, OutboxService, kept_decision
 from app.services.team_ledger import ReadOnlyAudit, TeamStatus
 
 log = logging.getLogger("gavel.governance")
@@ -61,11 +61,13 @@ class GovernanceData:
     loaded: bool = False
 
     def waiting(self) -> list[InboxEntry]:
-        """The requests this person may decide and has not: a decision of theirs that
-        waits in the outbox is made (the outbox refuses a second one), so the request no
-        longer waits for them, as it would not once the ledger held that decision."""
-        decided = {e.request_id for e in self.outbox if e.is_decision}
-        return [i for i in self.items if i.may_decide and i.request.request_id not in decided]
+        """The requests this person may decide and has not: one whose decision waits in
+        the outbox no longer waits for them, as it would not once the ledger held it."""
+        return [
+            i
+            for i in self.items
+            if i.may_decide and kept_decision(self.outbox, i.request.request_id) is None
+        ]
 
     def mine(self) -> list[InboxEntry]:
         me = self.me.user_id if self.me else None

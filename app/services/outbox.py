@@ -58,10 +58,16 @@ _NOUNS = {
 _DECISIONS = (LedgerAction.REQUEST_APPROVED.value, LedgerAction.REQUEST_REJECTED.value)
 
 
+def kept_decision(waiting: Sequence[OutboxEntry], request_id: str) -> OutboxEntry | None:
+    """This person's approval or rejection of the request waiting in the outbox, if any:
+    the decision is made (the outbox keeps one per request), only not yet sent."""
+    return next((e for e in waiting if e.request_id == request_id and e.is_decision), None)
+
+
 def kept_decision_reason(waiting: Sequence[OutboxEntry], request_id: str) -> str:
     """Why this person cannot decide on the request again while their decision on it
     waits in the outbox ('' when none waits)."""
-    kept = next((e for e in waiting if e.request_id == request_id and e.is_decision), None)
+    kept = kept_decision(waiting, request_id)
     if kept is None:
         return ""
     return (
